@@ -3,6 +3,7 @@
 KUBERNETES_VERSION := 1.34.0
 KUBECONFORM_VERSION := v0.7.0
 KUSTOMIZE_VERSION := v5.8.1
+ACTIONLINT_VERSION := v1.7.12
 
 PYTHON ?= python3
 VENV := .venv
@@ -42,7 +43,7 @@ lambda-package: $(VENV)/.installed ## dist/backup-lambda.zip, byte-for-byte repr
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
-tools: $(TOOLS)/kubeconform $(TOOLS)/kustomize
+tools: $(TOOLS)/kubeconform $(TOOLS)/kustomize $(TOOLS)/actionlint
 
 $(VENV)/.installed: requirements/app.txt requirements/backup.txt requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +55,9 @@ $(TOOLS)/kubeconform:
 
 $(TOOLS)/kustomize:
 	GOBIN=$(TOOLS) go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
+
+$(TOOLS)/actionlint:
+	GOBIN=$(TOOLS) go install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
 
 clean:
 	rm -rf $(VENV) .tools .cache dist

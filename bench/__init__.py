@@ -1,0 +1,1 @@
+"""Performance figures for Notejam (`make bench`): printed for people, never asserted."""

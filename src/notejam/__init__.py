@@ -1,0 +1,89 @@
+"""Notejam: notes in pads, on PostgreSQL. `create_app` is the application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, render_template
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from notejam import auth, config, database, dates, logs, metrics, migrate, notes, ops, pads
+from notejam.queries import user_pads
+
+__all__ = ["create_app"]
+
+csrf = CSRFProtect()
+log = logging.getLogger(__name__)
+
+
+def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
+    """The app, configured from the environment; `config_overrides` wins (tests use it)."""
+    app = Flask(__name__)
+    try:
+        app.config.update(config.load_settings(app.instance_path, config_overrides))
+    except config.ConfigError as error:
+        logs.configure("INFO")
+        log.critical("refusing to start: %s", error)
+        raise
+    if app.config["DATABASE_URL"].startswith("sqlite:///" + app.instance_path):
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    # Behind the load balancer: trust one hop of X-Forwarded-For/-Proto for client address and scheme.
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]
+
+    # Order matters: request ids and metrics first, so even a CSRF rejection is logged and counted.
+    logs.init_app(app)
+    metrics.init_app(app)
+    database.init_app(app)
+    migrate.init_app(app)
+    csrf.init_app(app)
+    auth.login_manager.init_app(app)
+    app.extensions["notejam.migration_heads"] = migrate.head_revisions()
+
+    for blueprint in (auth.bp, notes.bp, pads.bp, ops.bp):
+        app.register_blueprint(blueprint)
+    csrf.exempt(ops.bp)
+    _register_templating(app)
+    _register_error_pages(app)
+    log.info(
+        "app created",
+        extra={
+            "fields": {
+                "env": app.config["NOTEJAM_ENV"],
+                "database": config.redacted_database_url(app.config["DATABASE_URL"]),
+            }
+        },
+    )
+    return app
+
+
+def _register_templating(app: Flask) -> None:
+    app.add_template_filter(dates.smart_date, "smart_date")
+
+    @app.context_processor
+    def sidebar_pads() -> dict[str, Any]:
+        # A function, not a list: only the templates that show the sidebar run the query.
+        return {"sidebar_pads": user_pads if current_user.is_authenticated else list}
+
+
+def _register_error_pages(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_rejected(error: CSRFError) -> tuple[str, int]:
+        message = f"The form could not be accepted: {error.description} Reload the page and try again."
+        return render_template("error.html", code=400, title="Bad request", message=message), 400
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> tuple[str, int]:
+        code = error.code or 500
+        return render_template("error.html", code=code, title=error.name, message=error.description), code
+
+    @app.errorhandler(Exception)
+    def unexpected_error(error: Exception) -> tuple[str, int]:
+        log.exception("unhandled error")
+        message = "Something went wrong on our side. It is logged; please try again later."
+        return render_template("error.html", code=500, title="Server error", message=message), 500

@@ -1,0 +1,20 @@
+"""Smart dates: "Today at 14:05", "Yesterday at 09:30", "3 days ago", then the date (UTC)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+WEEK_DAYS = 7
+
+
+def smart_date(value: datetime, now: datetime | None = None) -> str:
+    value = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    days = (now.date() - value.date()).days
+    if days <= 0:  # today, or a clock a little ahead of ours
+        return f"Today at {value:%H:%M}"
+    if days == 1:
+        return f"Yesterday at {value:%H:%M}"
+    if days <= WEEK_DAYS:
+        return f"{days} days ago"
+    return f"{value:%d %b %Y}"

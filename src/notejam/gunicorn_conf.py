@@ -1,0 +1,90 @@
+"""gunicorn settings for the container: `gunicorn --config python:notejam.gunicorn_conf "notejam:create_app()"`.
+
+Command-line flags override these (the tests use `--bind` and `--workers`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from gunicorn.glogging import Logger
+
+from notejam.config import prometheus_multiproc_dir
+from notejam.logs import redact_path
+
+CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+
+
+def available_cpus(cpu_max: Path = CGROUP_CPU_MAX) -> int:
+    """CPUs this container may use: the cgroup v2 quota if there is one, else the CPUs we may run on."""
+    cpus = len(os.sched_getaffinity(0))
+    try:
+        quota, period = cpu_max.read_text().split()
+        if quota != "max":
+            cpus = min(cpus, math.ceil(int(quota) / int(period)))
+    except (OSError, ValueError):
+        pass  # no cgroup v2 limit visible: use the affinity count
+    return max(cpus, 1)
+
+
+class JsonAccessLogger(Logger):
+    """gunicorn's access log as one JSON object per request (json.dumps, so any value is safe)."""
+
+    def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> None:
+        if not self.access_log_enabled:
+            return
+        headers = {name.lower(): value for name, value in resp.headers}
+        entry = {
+            "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "level": "INFO",
+            "logger": "gunicorn.access",
+            "message": "request",
+            "request_id": headers.get("x-request-id"),
+            "method": environ.get("REQUEST_METHOD"),
+            "path": redact_path(environ.get("PATH_INFO", "")),
+            "status": int(str(resp.status).split(None, 1)[0]),
+            "duration_ms": round(request_time.total_seconds() * 1000, 2),
+            "bytes": getattr(resp, "sent", None),
+            "remote_addr": environ.get("REMOTE_ADDR"),
+            "user_agent": environ.get("HTTP_USER_AGENT"),
+            "worker_pid": os.getpid(),
+        }
+        self.access_log.info(json.dumps(entry))
+
+
+bind = "0.0.0.0:8000"
+# The gunicorn docs' rule of thumb for sync workers: (2 x CPUs) + 1, counting the container's CPUs.
+workers = 2 * available_cpus() + 1
+timeout = 30
+# Kubernetes sends SIGTERM and waits terminationGracePeriodSeconds (default 30 s) before SIGKILL.
+graceful_timeout = 30
+# Longer than the ALB's 60 s idle timeout: the balancer, not gunicorn, closes idle connections,
+# otherwise it may send a request on a connection gunicorn is closing (a 502).
+keepalive = 75
+accesslog = "-"
+errorlog = "-"
+logger_class = JsonAccessLogger
+# The control socket would live under $HOME, which is read-only in the container.
+control_socket_disable = True
+
+
+def on_starting(server: Any) -> None:
+    """Start with an empty metrics directory: files from a previous run would add stale counts."""
+    directory = prometheus_multiproc_dir()
+    if directory:
+        shutil.rmtree(directory, ignore_errors=True)
+        Path(directory).mkdir(parents=True, exist_ok=True)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """A dead worker's live gauges (in-flight, pool) must stop counting."""
+    if prometheus_multiproc_dir():
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

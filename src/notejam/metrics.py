@@ -1,0 +1,100 @@
+"""Prometheus metrics. The names are a contract (docs/interfaces.md, the HPA's prometheus-adapter rule).
+
+Under gunicorn, PROMETHEUS_MULTIPROC_DIR makes prometheus_client keep one file per worker and /metrics
+aggregates them, so any worker answers for all of them (gunicorn_conf.child_exit cleans up dead ones).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from flask import Flask, Response, g, request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from sqlalchemy.pool import QueuePool
+
+from notejam import database
+from notejam.config import prometheus_multiproc_dir
+
+REQUESTS_TOTAL = "notejam_http_requests_total"
+REQUEST_DURATION_SECONDS = "notejam_http_request_duration_seconds"
+REQUESTS_IN_FLIGHT = "notejam_http_requests_in_flight"
+DB_POOL_PREFIX = "notejam_db_pool_"
+DB_POOL_SIZE = "notejam_db_pool_size"
+DB_POOL_CHECKED_OUT = "notejam_db_pool_checked_out"
+DB_POOL_OVERFLOW = "notejam_db_pool_overflow"
+
+LABELS = ("method", "endpoint", "status")
+# Requests that match no route share one label value, so random URLs cannot explode the series count.
+UNMATCHED_ENDPOINT = "unmatched"
+
+_multiproc_dir = prometheus_multiproc_dir()
+if _multiproc_dir:
+    # prometheus_client opens its per-process files as the metrics below are created, at import; the
+    # migration and smoke Jobs import the package too, before anything else could create the directory.
+    Path(_multiproc_dir).mkdir(parents=True, exist_ok=True)
+
+requests_total = Counter(REQUESTS_TOTAL, "HTTP requests served.", LABELS)
+request_duration = Histogram(
+    REQUEST_DURATION_SECONDS,
+    "Time from request start to response, in seconds.",
+    LABELS,
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+# livesum: the sum over the workers that are alive (dead workers' files are removed in child_exit).
+requests_in_flight = Gauge(REQUESTS_IN_FLIGHT, "HTTP requests being served.", multiprocess_mode="livesum")
+db_pool_size = Gauge(DB_POOL_SIZE, "Connections the pool keeps open.", multiprocess_mode="livesum")
+db_pool_checked_out = Gauge(DB_POOL_CHECKED_OUT, "Connections in use.", multiprocess_mode="livesum")
+db_pool_overflow = Gauge(DB_POOL_OVERFLOW, "Connections opened beyond the pool size.", multiprocess_mode="livesum")
+
+
+def render() -> Response:
+    """The exposition for /metrics: every worker's values when multiprocess mode is on."""
+    if prometheus_multiproc_dir():
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = REGISTRY
+    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+
+
+def init_app(app: Flask) -> None:
+    """Count and time every request, and publish the pool's state after each one."""
+
+    @app.before_request
+    def start_timer() -> None:
+        g.metrics_started = time.perf_counter()
+        g.metrics_in_flight = True
+        requests_in_flight.inc()
+
+    @app.after_request
+    def observe(response: Response) -> Response:
+        started = g.pop("metrics_started", None)
+        if started is not None:
+            labels = (request.method, request.endpoint or UNMATCHED_ENDPOINT, str(response.status_code))
+            requests_total.labels(*labels).inc()
+            request_duration.labels(*labels).observe(time.perf_counter() - started)
+        _publish_pool(app)
+        return response
+
+    @app.teardown_request
+    def finish(_exc: BaseException | None) -> None:
+        if g.pop("metrics_in_flight", False):
+            requests_in_flight.dec()
+
+
+def _publish_pool(app: Flask) -> None:
+    pool = database.engine(app).pool
+    if isinstance(pool, QueuePool):
+        db_pool_size.set(pool.size())
+        db_pool_checked_out.set(pool.checkedout())
+        db_pool_overflow.set(max(pool.overflow(), 0))

@@ -1,0 +1,221 @@
+"""The container's way of running: migrations through the CLI, gunicorn with several workers,
+metrics aggregated across them, JSON access logs, and the post-deploy smoke test against it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from notejam import gunicorn_conf, metrics
+from tests.conftest import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+WORKERS = 2
+
+
+def app_env(tmp: Path, **extra: str) -> dict[str, str]:
+    env = {
+        "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
+        "PYTHONPATH": f"{REPO / 'src'}",
+        "NOTEJAM_ENV": "production",
+        "SECRET_KEY": "gunicorn-test-secret",
+        "DB_URI": f"sqlite:///{tmp / 'notejam.sqlite'}",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp / "prometheus"),
+        "HOME": str(tmp),
+    }
+    return env | extra
+
+
+def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, str]:
+    request = urllib.request.Request(url, headers=headers or {})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.status, response.read().decode()
+
+
+def wait_until_up(url: str, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"server exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            if get(url)[0] == 200:
+                return
+        except OSError:
+            time.sleep(0.2)
+    pytest.fail(f"server did not come up:\n{log.read_text()}")
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """gunicorn with the repo's config, two workers, on SQLite migrated by `flask db upgrade`."""
+    tmp = tmp_path_factory.mktemp("gunicorn")
+    env = app_env(tmp)
+    migrate = subprocess.run(
+        [BIN / "flask", "--app", "notejam", "db", "upgrade"], env=env, capture_output=True, text=True, check=False
+    )
+    assert migrate.returncode == 0, migrate.stderr
+    current = subprocess.run(
+        [BIN / "flask", "--app", "notejam", "db", "current"], env=env, capture_output=True, text=True, check=False
+    )
+    port = free_port()
+    log = tmp / "gunicorn.log"
+    command = [
+        BIN / "gunicorn",
+        "--config",
+        "python:notejam.gunicorn_conf",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(WORKERS),
+        "notejam:create_app()",
+    ]
+    with log.open("w") as output:
+        process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT, cwd=tmp)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(base + "/healthz", process, log)
+        yield {"base": base, "log": log, "tmp": tmp, "migrate": migrate.stdout, "current": current.stdout}
+    finally:
+        process.terminate()
+        process.wait(timeout=40)
+
+
+def test_db_upgrade_cli_migrates_and_current_reports_head(served):
+    assert "Database is at 0001" in served["migrate"]
+    assert served["current"].strip() == "0001 (head)"
+
+
+def scrape(base: str) -> float:
+    _, body = get(base + "/metrics")
+    total = 0.0
+    for line in body.splitlines():
+        if line.startswith(metrics.REQUESTS_TOTAL + "{") and 'endpoint="ops.readyz"' in line:
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def access_log(served) -> list[dict]:
+    time.sleep(0.2)  # let the workers flush their log lines
+    return [json.loads(line) for line in served["log"].read_text().splitlines() if line.startswith("{")]
+
+
+def test_metrics_add_up_across_gunicorn_workers(served):
+    before = scrape(served["base"])
+    sent, pids = 0, set()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        # Concurrent requests until the access log shows that every worker served some of them.
+        for round_number in range(20):
+            request_ids = [f"agg-{round_number}-{n}" for n in range(16)]
+            statuses = pool.map(lambda rid: get(served["base"] + "/readyz", {"X-Request-ID": rid})[0], request_ids)
+            assert set(statuses) == {200}
+            sent += len(request_ids)
+            pids = {e["worker_pid"] for e in access_log(served) if e.get("request_id", "").startswith("agg-")}
+            if len(pids) >= WORKERS:
+                break
+    assert len(pids) == WORKERS, "the requests never reached both workers"
+    for _ in range(4):  # whichever worker answers the scrape reports everybody's requests
+        assert scrape(served["base"]) == before + sent
+
+
+def test_gunicorn_access_log_is_json_with_the_request_id(served):
+    get(served["base"] + "/healthz", headers={"X-Request-ID": "gunicorn-req-7"})
+    mine = [entry for entry in access_log(served) if entry.get("request_id") == "gunicorn-req-7"]
+    assert len(mine) == 1, "exactly one line per request (gunicorn's, not also the app's)"
+    assert mine[0]["logger"] == "gunicorn.access"
+    assert (mine[0]["method"], mine[0]["path"], mine[0]["status"]) == ("GET", "/healthz", 200)
+
+
+def test_smoke_test_passes_against_the_served_app(served):
+    result = subprocess.run(
+        [sys.executable, "-m", "notejam.smoke", "--base-url", served["base"]],
+        env=app_env(served["tmp"]),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "smoke test passed" in result.stdout
+    assert "ok: deleted it" in result.stdout
+
+
+def test_smoke_test_fails_clearly_when_nothing_answers(tmp_path):
+    base = f"http://127.0.0.1:{free_port()}"
+    result = subprocess.run(
+        [sys.executable, "-m", "notejam.smoke", "--base-url", base, "--timeout", "2"],
+        env=app_env(tmp_path),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert f"SMOKE TEST FAILED against {base}: cannot reach {base}/readyz" in result.stderr
+
+
+def test_smoke_test_fails_clearly_when_not_ready(tmp_path, smtp_server):
+    from werkzeug.serving import make_server
+
+    from notejam import create_app, database, smoke
+    from tests.app.support import app_config
+
+    app = create_app(app_config(f"sqlite:///{tmp_path / 'unmigrated.sqlite'}", smtp_server))
+    server = make_server("127.0.0.1", 0, app)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with pytest.raises(smoke.SmokeFailure, match="/readyz returned 503"):
+            smoke.run(f"http://127.0.0.1:{server.server_port}")
+    finally:
+        server.shutdown()
+        database.engine(app).dispose()
+
+
+def test_gunicorn_refuses_to_start_without_secret_key(tmp_path):
+    env = app_env(tmp_path)
+    del env["SECRET_KEY"]
+    result = subprocess.run(
+        [
+            BIN / "gunicorn",
+            "--config",
+            "python:notejam.gunicorn_conf",
+            "--bind",
+            f"127.0.0.1:{free_port()}",
+            "--workers",
+            "1",
+            "notejam:create_app()",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stdout + result.stderr
+
+
+def test_gunicorn_settings_for_kubernetes_behind_an_alb():
+    assert gunicorn_conf.bind == "0.0.0.0:8000"
+    assert gunicorn_conf.graceful_timeout == 30
+    assert gunicorn_conf.keepalive > 60  # the ALB's idle timeout: it must close first
+    assert gunicorn_conf.workers == 2 * gunicorn_conf.available_cpus() + 1
+    assert gunicorn_conf.control_socket_disable is True  # $HOME is read-only in the container
+    assert gunicorn_conf.accesslog == "-"
+
+
+@pytest.mark.parametrize(("cpu_max", "expected"), [("max 100000", None), ("50000 100000", 1), ("150000 100000", 2)])
+def test_available_cpus_follows_the_cgroup_quota(tmp_path, cpu_max, expected):
+    path = tmp_path / "cpu.max"
+    path.write_text(cpu_max + "\n")
+    affinity = len(os.sched_getaffinity(0))
+    assert gunicorn_conf.available_cpus(path) == min(affinity, expected or affinity)
+    assert gunicorn_conf.available_cpus(tmp_path / "missing") == affinity

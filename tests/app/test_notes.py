@@ -1,0 +1,166 @@
+"""Notes: the lists, sorting, smart dates, create/view/edit/delete, the pad choice."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import text
+
+from notejam import database
+from notejam.models import Note
+from tests.app.support import location, page_text
+
+
+def note_names(page: str) -> list[str]:
+    return re.findall(r'<a href="/notes/\d+/">([^<]*)</a>', page)
+
+
+def test_all_notes_lists_count_pad_and_smart_date(signed_in, factory, alice):
+    pad = factory.pad(alice, "Work")
+    factory.note(alice, "First", pad=pad)
+    factory.note(alice, "Second")
+    page = page_text(signed_in.get("/"))
+    assert "All notes (2)" in page
+    assert f'<a href="/pads/{pad.id}/">Work</a>' in page
+    assert "No pad" in page
+    assert "Today at " in page
+    assert 'href="/notes/create/"' in page
+
+
+def test_empty_state_invites_first_note(signed_in):
+    page = page_text(signed_in.get("/"))
+    assert "All notes (0)" in page and "Create your first note." in page
+
+
+def test_only_my_notes_are_listed(signed_in, factory):
+    factory.note(factory.user("bob@example.com"), "Bob's secret")
+    assert "Bob&#39;s secret" not in page_text(signed_in.get("/"))
+
+
+@pytest.fixture
+def three_notes(factory, alice):
+    now = datetime.now(UTC)
+    pad = factory.pad(alice)
+    for name, age in (("banana", 2), ("apple", 1), ("cherry", 3)):
+        factory.note(alice, name, pad=pad, updated_at=now - timedelta(days=age))
+    return pad
+
+
+@pytest.mark.parametrize(
+    ("order", "expected"),
+    [
+        ("name", ["apple", "banana", "cherry"]),
+        ("-name", ["cherry", "banana", "apple"]),
+        ("updated_at", ["cherry", "banana", "apple"]),
+        ("-updated_at", ["apple", "banana", "cherry"]),
+        (None, ["apple", "banana", "cherry"]),
+        ("nonsense", ["apple", "banana", "cherry"]),
+    ],
+)
+@pytest.mark.parametrize("where", ["all", "pad"])
+def test_sorting(signed_in, three_notes, order, expected, where):
+    url = "/" if where == "all" else f"/pads/{three_notes.id}/"
+    response = signed_in.get(url, query_string={"order": order} if order else None)
+    assert note_names(page_text(response)) == expected
+
+
+def test_list_shows_smart_dates(signed_in, factory, alice):
+    now = datetime.now(UTC)
+    factory.note(alice, "old", updated_at=now - timedelta(days=30))
+    factory.note(alice, "recent", updated_at=now - timedelta(days=3))
+    page = page_text(signed_in.get("/"))
+    assert "3 days ago" in page
+    assert f"{now - timedelta(days=30):%d %b %Y}" in page
+
+
+def test_create_note_without_pad_stores_null_and_redirects_home(signed_in, app):
+    response = signed_in.post("/notes/create/", {"name": "N", "text": "T", "pad": ""})
+    assert location(response) == "/"
+    assert "Note is created." in page_text(signed_in.get("/"))
+    with app.app_context():
+        # Raw SQL: what the database holds, not what the ORM makes of it. NULL, never 0.
+        rows = database.session().execute(text("SELECT pad_id, pad_id IS NULL FROM notes")).all()
+    assert len(rows) == 1
+    assert rows[0][0] is None and rows[0][1] in (True, 1)
+
+
+def test_create_note_in_pad_redirects_to_the_pad(signed_in, factory, alice):
+    pad = factory.pad(alice)
+    response = signed_in.post("/notes/create/", {"name": "N", "text": "T", "pad": str(pad.id)})
+    assert location(response) == f"/pads/{pad.id}/"
+    assert "N" in note_names(page_text(signed_in.get(f"/pads/{pad.id}/")))
+
+
+def test_new_note_form_preselects_pad_from_query(signed_in, factory, alice):
+    pad = factory.pad(alice, "Work")
+    page = page_text(signed_in.get(f"/notes/create/?pad={pad.id}"))
+    assert re.search(rf'<option selected value="{pad.id}">Work</option>', page)
+    page = page_text(signed_in.get("/notes/create/?pad=garbage"))
+    assert re.search(r'<option selected value="">No pad</option>', page)
+
+
+@pytest.mark.parametrize("bad_pad", ["other-user", "garbage", "99999", "99999999999999999999999"])
+def test_note_pad_must_be_one_of_mine(signed_in, factory, bad_pad):
+    if bad_pad == "other-user":
+        bad_pad = str(factory.pad(factory.user("bob@example.com")).id)
+    response = signed_in.post("/notes/create/", {"name": "N", "text": "T", "pad": bad_pad})
+    assert response.status_code == 200
+    assert "Not a valid choice" in page_text(response)
+    assert factory.count(Note) == 0
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"name": "", "text": "T", "pad": ""}, "This field is required."),
+        ({"name": "N", "text": "", "pad": ""}, "This field is required."),
+        ({"name": "x" * 101, "text": "T", "pad": ""}, "Field cannot be longer than 100 characters."),
+    ],
+    ids=["name-required", "text-required", "name-too-long"],
+)
+def test_note_validation_messages(signed_in, factory, data, message):
+    response = signed_in.post("/notes/create/", data)
+    assert response.status_code == 200
+    assert message in page_text(response)
+    assert factory.count(Note) == 0
+
+
+def test_view_note(signed_in, factory, alice):
+    pad = factory.pad(alice, "Work")
+    note = factory.note(alice, "Title", "Line one\nLine two", pad=pad)
+    page = page_text(signed_in.get(f"/notes/{note.id}/"))
+    assert "Title" in page and "Line one\nLine two" in page
+    assert "Last edited Today at" in page
+    assert f'href="/notes/{note.id}/edit/"' in page and f'href="/notes/{note.id}/delete/"' in page
+
+
+def test_edit_note_prefills_and_saves(signed_in, factory, alice):
+    pad = factory.pad(alice, "Work")
+    note = factory.note(alice, "Title", "Body", pad=pad)
+    form = page_text(signed_in.get(f"/notes/{note.id}/edit/"))
+    assert 'value="Title"' in form and re.search(r">\s*Body</textarea>", form)
+    assert f'<option selected value="{pad.id}">' in form
+    response = signed_in.post(f"/notes/{note.id}/edit/", {"name": "New", "text": "Changed", "pad": ""})
+    assert location(response) == "/"
+    saved = factory.get(Note, note.id)
+    assert (saved.name, saved.text, saved.pad_id) == ("New", "Changed", None)
+    assert saved.updated_at > note.updated_at
+
+
+def test_delete_note_asks_then_redirects_not_500(signed_in, factory, alice):
+    note = factory.note(alice)
+    assert "This cannot be undone." in page_text(signed_in.get(f"/notes/{note.id}/delete/"))
+    assert factory.get(Note, note.id) is not None
+    response = signed_in.post(f"/notes/{note.id}/delete/")
+    assert response.status_code == 302 and location(response) == "/"
+    assert "Note is deleted." in page_text(signed_in.get("/"))
+    assert factory.get(Note, note.id) is None
+    assert signed_in.get(f"/notes/{note.id}/").status_code == 404
+
+
+def test_stored_dates_are_timezone_aware_utc(factory, alice):
+    note = factory.get(Note, factory.note(alice).id)
+    assert note.updated_at.utcoffset() == timedelta(0)
+    assert abs(datetime.now(UTC) - note.created_at) < timedelta(minutes=1)
