@@ -1,0 +1,99 @@
+"""The export Lambda: RDS reports our manual snapshot created (RDS-EVENT-0042), we export it to S3 as Parquet.
+
+The export lands in ``s3://<EXPORT_BUCKET>/<EXPORT_PREFIX>/<export task id>/`` encrypted with EXPORT_KMS_KEY_ID,
+written by RDS under EXPORT_ROLE_ARN; the bucket's lifecycle keeps it 3 years. Events that are not for one of
+our snapshots, or that are malformed, are logged and ignored: raising would only make Lambda retry an event that
+can never succeed. AWS errors are raised, so the invocation fails visibly and Lambda retries it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+import boto3
+
+from backup.logs import LOGGER_NAME, configure_logging
+from backup.naming import export_task_id, is_ours, snapshot_day
+from backup.settings import ExportSettings, load
+
+log = logging.getLogger(f"{LOGGER_NAME}.export")
+
+DETAIL_TYPE = "RDS DB Snapshot Event"
+MANUAL_SNAPSHOT_CREATED = "RDS-EVENT-0042"
+_SNAPSHOT_ARN = re.compile(r"^arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:snapshot:(?P<id>[A-Za-z][A-Za-z0-9-]*)$")
+
+
+class IgnoredEventError(Exception):
+    """The event is not one this function acts on; the message says why."""
+
+
+def snapshot_arn_from_event(event: Any, settings: ExportSettings) -> tuple[str, str]:
+    """(snapshot id, snapshot ARN) of the EventBridge "RDS DB Snapshot Event", or IgnoredEventError."""
+    if not isinstance(event, dict) or not isinstance(event.get("detail"), dict):
+        raise IgnoredEventError("not an EventBridge event with a detail object")
+    if event.get("source") != "aws.rds" or event.get("detail-type") != DETAIL_TYPE:
+        raise IgnoredEventError(f"not an RDS snapshot event: {event.get('source')!r} {event.get('detail-type')!r}")
+    detail = event["detail"]
+    if detail.get("EventID") != MANUAL_SNAPSHOT_CREATED or detail.get("SourceType") != "SNAPSHOT":
+        raise IgnoredEventError(f"not a manual snapshot created event: {detail.get('EventID')!r}")
+    match = _SNAPSHOT_ARN.match(str(detail.get("SourceArn", "")))
+    if not match:
+        raise IgnoredEventError(f"SourceArn is not a DB snapshot ARN: {detail.get('SourceArn')!r}")
+    identifier = match["id"]
+    if snapshot_day(settings.snapshot_prefix, identifier) is None:
+        raise IgnoredEventError(f"snapshot {identifier} is not named {settings.snapshot_prefix}-<YYYY-MM-DD>")
+    return identifier, detail["SourceArn"]
+
+
+def check_ours(rds: Any, settings: ExportSettings, identifier: str) -> None:
+    """The name can be copied; the tag and the instance cannot: confirm both before exporting."""
+    # A filter (unlike DBSnapshotIdentifier=) answers an empty list instead of an error when the snapshot was
+    # deleted meanwhile; is_ours checks the instance, so the call needs IAM on our snapshots only.
+    snapshots = rds.describe_db_snapshots(Filters=[{"Name": "db-snapshot-id", "Values": [identifier]}])["DBSnapshots"]
+    if not snapshots or not is_ours(snapshots[0], settings.db_instance_identifier, settings.snapshot_prefix):
+        raise IgnoredEventError(f"snapshot {identifier} is not a tagged snapshot of {settings.db_instance_identifier}")
+
+
+def start_export(rds: Any, settings: ExportSettings, identifier: str, arn: str) -> dict[str, Any]:
+    task_id = export_task_id(identifier)
+    try:
+        rds.start_export_task(
+            ExportTaskIdentifier=task_id,
+            SourceArn=arn,
+            S3BucketName=settings.bucket,
+            S3Prefix=settings.prefix.strip("/"),
+            IamRoleArn=settings.role_arn,
+            KmsKeyId=settings.kms_key_id,
+        )
+    except rds.exceptions.ExportTaskAlreadyExistsFault:
+        log.info("export already started", extra={"export_task": task_id, "snapshot": identifier})
+        return {"status": "exists", "export_task": task_id}
+    log.info(
+        "export started",
+        extra={"export_task": task_id, "snapshot": identifier, "bucket": settings.bucket, "prefix": settings.prefix},
+    )
+    return {"status": "started", "export_task": task_id}
+
+
+def run(rds: Any, settings: ExportSettings, event: Any) -> dict[str, Any]:
+    try:
+        identifier, arn = snapshot_arn_from_event(event, settings)
+        check_ours(rds, settings, identifier)
+    except IgnoredEventError as ignored:
+        log.warning("event ignored", extra={"reason": str(ignored), "event_id": _event_id(event)})
+        return {"status": "ignored", "reason": str(ignored)}
+    return start_export(rds, settings, identifier, arn)
+
+
+def _event_id(event: Any) -> Any:
+    return event.get("id") if isinstance(event, dict) else None
+
+
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    """Lambda entry point ``backup.export.handler``."""
+    configure_logging()
+    settings = load(ExportSettings)
+    rds = boto3.client("rds")
+    return run(rds, settings, event)

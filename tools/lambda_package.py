@@ -1,0 +1,71 @@
+"""Build the backup Lambdas' deployment zip, byte-for-byte reproducible, and print its sha256.
+
+    python -m tools.lambda_package --output dist/backup-lambda.zip
+
+The same sources always give the same bytes on any machine (fixed timestamps and permissions, sorted entries,
+no caches, no compression),
+so the hash names the code: the release workflow uploads the zip as backup-lambda/<sha256>.zip and the
+backup composition points the Lambda Functions at that key. boto3 is not bundled: the Lambda runtime has it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+import zipfile
+from pathlib import Path
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+DEFAULT_SOURCE = REPOSITORY / "src" / "backup"
+# The earliest date a zip can hold; any fixed value works, this one says "not a real time".
+FIXED_DATE_TIME = (1980, 1, 1, 0, 0, 0)
+# Regular file, rw-r--r--: Lambda only needs to read the code.
+FILE_MODE = 0o100644
+SKIPPED_PARTS = frozenset({"__pycache__"})
+SKIPPED_SUFFIXES = frozenset({".pyc", ".pyo"})
+
+
+def package_files(source: Path) -> list[Path]:
+    """The files that go into the zip, in the order they are written."""
+    files = [
+        path
+        for path in source.rglob("*")
+        if path.is_file()
+        and not SKIPPED_PARTS.intersection(path.relative_to(source).parts)
+        and path.suffix not in SKIPPED_SUFFIXES
+    ]
+    return sorted(files, key=lambda path: path.relative_to(source).as_posix())
+
+
+def build(source: Path, output: Path) -> str:
+    """Write the zip of ``source`` (as the package named after its folder) to ``output``; return its sha256."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(output, "w") as archive:
+        for path in package_files(source):
+            entry = zipfile.ZipInfo(f"{source.name}/{path.relative_to(source).as_posix()}", FIXED_DATE_TIME)
+            entry.external_attr = FILE_MODE << 16
+            entry.create_system = 3  # Unix, so the mode above is honoured wherever the zip is built
+            # Stored, not deflated: deflate output depends on the zlib build, so the hash would differ between a
+            # laptop and CI. The package is a few tens of kilobytes either way.
+            entry.compress_type = zipfile.ZIP_STORED
+            archive.writestr(entry, path.read_bytes())
+    return hashlib.sha256(output.read_bytes()).hexdigest()
+
+
+def main(argv: list[str] | None = None) -> int:
+    cli = argparse.ArgumentParser(prog="python -m tools.lambda_package", description=__doc__.split("\n\n")[0])
+    cli.add_argument("--output", type=Path, default=Path("dist/backup-lambda.zip"), help="zip to write")
+    cli.add_argument("--source", type=Path, default=DEFAULT_SOURCE, help="package folder (default: src/backup)")
+    args = cli.parse_args(argv)
+    if not (args.source / "__init__.py").is_file():
+        print(f"error: {args.source} is not a Python package", file=sys.stderr)
+        return 1
+    digest = build(args.source, args.output)
+    # sha256sum's format, so `sha256sum -c` and shell `read` both understand it.
+    print(f"{digest}  {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
