@@ -1,0 +1,196 @@
+"""The app of apps of each cluster: what the root deploys, from where, into which project, in which order."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+import pytest
+import yaml
+
+from tests.argocd.argo_objects import (
+    IN_CLUSTER,
+    REPO_URL,
+    TARGET_REVISION,
+    applications,
+    cluster_objects,
+    git_paths,
+    helm_sources,
+    projects,
+    sources,
+    wave,
+)
+from tools.manifests import ENVIRONMENTS, REPO_ROOT, render
+from tools.validate import Report, validate_documents
+
+EXACT_VERSION = re.compile(r"^\d+\.\d+\.\d+$")
+ARGO_KINDS = {"Application", "ApplicationSet", "AppProject"}
+
+
+def is_exact_version(version: str) -> bool:
+    """A Helm chart version that names one release: no range, no wildcard, no `v` prefix."""
+    return bool(EXACT_VERSION.match(version))
+
+
+@cache
+def validated_render(path: str) -> tuple[tuple, Report]:
+    """`kustomize build <path>` and kubeconform's verdict on it, once per path for all clusters."""
+    docs = render(REPO_ROOT / path)
+    return tuple(docs), validate_documents(docs, path)
+
+
+@pytest.mark.parametrize("version", ["1.2.3", "10.9.5", "2.3.4"])
+def test_exact_versions_are_accepted(version: str) -> None:
+    assert is_exact_version(version)
+
+
+@pytest.mark.parametrize("version", ["1.2.x", "^1.2.0", "~1.2.0", ">=1.0.0", "*", "1.2", "v1.2.3", "1.2.3-rc.1", ""])
+def test_ranges_and_wildcards_are_rejected(version: str) -> None:
+    assert not is_exact_version(version)
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_root_application_syncs_its_own_cluster_folder(environment: str) -> None:
+    # `applications` reads the render of clusters/<env>: the root is part of what it syncs, so a change to
+    # root.yaml reaches the cluster through git like everything else.
+    root = applications(environment)["root"]
+    assert git_paths(root) == [f"clusters/{environment}"]
+    assert root["spec"]["project"] == "default"
+    # docs/bootstrap.md applies this file by hand, once: it must be the same object.
+    on_disk = yaml.safe_load((REPO_ROOT / "clusters" / environment / "root.yaml").read_text())
+    assert on_disk["spec"] == root["spec"]
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_git_sources_are_this_repository_at_main(environment: str) -> None:
+    for name, application in applications(environment).items():
+        for source in sources(application):
+            if "chart" in source:
+                continue
+            assert source["repoURL"] == REPO_URL, f"{name}: git source {source['repoURL']} is not this repository"
+            assert source["targetRevision"] == TARGET_REVISION, f"{name}: targetRevision {source['targetRevision']}"
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_helm_chart_versions_are_exact(environment: str) -> None:
+    charts = [(name, s) for name, app in applications(environment).items() for s in helm_sources(app)]
+    assert charts, "the add-ons are Helm charts"
+    for name, source in charts:
+        assert is_exact_version(str(source["targetRevision"])), f"{name}: chart version {source['targetRevision']!r}"
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_every_git_source_path_exists_renders_and_validates(environment: str) -> None:
+    for name, application in applications(environment).items():
+        for path in git_paths(application):
+            directory = REPO_ROOT / path
+            assert (directory / "kustomization.yaml").is_file(), f"{name}: {path} is not a kustomization"
+            docs, report = validated_render(path)
+            assert docs, f"{name}: {path} renders nothing"
+            assert report.ok, f"{name}: {report.summary()}\n" + "\n".join(map(str, report.failures))
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_at_most_three_levels(environment: str) -> None:
+    """Root app, then Applications and AppProjects, then manifests: a child app deploys no Argo CD objects."""
+    children = {name: app for name, app in applications(environment).items() if name != "root"}
+    assert children
+    for name, application in children.items():
+        for path in git_paths(application):
+            docs, _ = validated_render(path)
+            nested = sorted({d["kind"] for d in docs} & ARGO_KINDS)
+            assert not nested, f"{name}: {path} deploys {nested}, a fourth level"
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_applications_deploy_into_their_own_cluster(environment: str) -> None:
+    for name, application in applications(environment).items():
+        destination = application["spec"]["destination"]
+        assert destination == {"server": IN_CLUSTER, "namespace": destination["namespace"]}, name
+        assert application["metadata"]["namespace"] == "argocd", name
+
+
+def allows(project: dict, application: dict) -> list[str]:
+    """Why `project` would refuse `application` (empty when it is allowed)."""
+    spec = project["spec"]
+    problems = []
+    destination = application["spec"]["destination"]
+    if not any(
+        d.get("server") in (destination["server"], "*") and d.get("namespace") in (destination["namespace"], "*")
+        for d in spec.get("destinations") or []
+    ):
+        problems.append(f"destination {destination} is not in project {project['metadata']['name']}")
+    for source in sources(application):
+        if source["repoURL"] not in spec.get("sourceRepos") or []:
+            problems.append(f"repository {source['repoURL']} is not in project {project['metadata']['name']}")
+    return problems
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_every_application_is_allowed_by_its_project_in_the_same_cluster(environment: str) -> None:
+    cluster_projects = projects(environment)
+    for name, application in applications(environment).items():
+        project = application["spec"]["project"]
+        if name == "root":
+            continue  # the built-in `default` project, which exists before anything is synced
+        assert project in cluster_projects, f"{name}: project {project} is not deployed to {environment}"
+        assert allows(cluster_projects[project], application) == [], name
+
+
+def test_a_project_refuses_a_foreign_namespace_and_repository() -> None:
+    project = projects("dev")["notejam"]
+    application = {
+        "spec": {
+            "destination": {"server": IN_CLUSTER, "namespace": "notejam-prod"},
+            "source": {"repoURL": "https://github.com/someone/else.git", "path": ".", "targetRevision": "main"},
+        }
+    }
+    assert len(allows(project, application)) == 2
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_each_project_is_used_and_platform_apps_use_platform(environment: str) -> None:
+    apps = applications(environment)
+    assert apps["notejam"]["spec"]["project"] == "notejam"
+    addons = [name for name in apps if name not in ("root", "notejam")]
+    assert {apps[name]["spec"]["project"] for name in addons} == {"platform"}
+    assert set(projects(environment)) == {"platform", "notejam"}
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_sync_waves_put_operators_first_crossplane_next_and_the_app_last(environment: str) -> None:
+    apps = applications(environment)
+    operators = ["crossplane", "external-secrets", "kube-prometheus-stack", "aws-load-balancer-controller"]
+    crossplane_order = ["crossplane-packages", "crossplane-provider-config", "crossplane-apis"]
+    assert max(wave(p) for p in projects(environment).values()) < min(wave(a) for a in apps.values())
+    assert max(wave(apps[name]) for name in operators) < wave(apps[crossplane_order[0]])
+    waves = [wave(apps[name]) for name in crossplane_order]
+    assert waves == sorted(waves) and len(set(waves)) == len(waves), dict(zip(crossplane_order, waves, strict=True))
+    assert wave(apps["prometheus-adapter"]) > wave(apps["kube-prometheus-stack"])
+    others = [wave(app) for name, app in apps.items() if name != "notejam"]
+    assert wave(apps["notejam"]) > max(others)
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_every_application_syncs_itself_with_retries(environment: str) -> None:
+    for name, application in applications(environment).items():
+        policy = application["spec"]["syncPolicy"]
+        assert policy["automated"] == {"prune": True, "selfHeal": True}, name
+        backoff = policy["retry"]["backoff"]
+        assert policy["retry"]["limit"] > 0 and backoff["factor"] > 1 and backoff["maxDuration"], name
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_notejam_application_deploys_its_environment_overlay(environment: str) -> None:
+    notejam = applications(environment)["notejam"]
+    assert git_paths(notejam) == [f"overlays/{environment}"]
+    assert notejam["spec"]["destination"]["namespace"] == f"notejam-{environment}"
+    options = notejam["spec"]["syncPolicy"].get("syncOptions") or []
+    # ignoreDifferences without RespectIgnoreDifferences is ignored by sync, which then resets the field.
+    assert bool(notejam["spec"].get("ignoreDifferences")) == ("RespectIgnoreDifferences=true" in options)
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_cluster_render_holds_only_argo_cd_objects(environment: str) -> None:
+    kinds = {d["kind"] for d in cluster_objects(environment)}
+    assert kinds == {"Application", "AppProject"}

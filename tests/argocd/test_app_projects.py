@@ -1,0 +1,101 @@
+"""The notejam AppProject of each cluster allows exactly what that environment's overlay renders."""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.argocd.argo_objects import IN_CLUSTER, REPO_URL, overlay_objects, projects
+from tools.manifests import ENVIRONMENTS, Document
+
+# Built-in kinds that are not namespaced (the ones an app overlay could plausibly render).
+CLUSTER_SCOPED_BUILTINS = {
+    ("", "Namespace"),
+    ("", "PersistentVolume"),
+    ("rbac.authorization.k8s.io", "ClusterRole"),
+    ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
+    ("apiextensions.k8s.io", "CustomResourceDefinition"),
+    ("scheduling.k8s.io", "PriorityClass"),
+    ("storage.k8s.io", "StorageClass"),
+    ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"),
+    ("admissionregistration.k8s.io", "MutatingWebhookConfiguration"),
+}
+
+GroupKind = tuple[str, str]
+
+
+def group_kind(doc: Document) -> GroupKind:
+    api_version = doc["apiVersion"]
+    return (api_version.split("/")[0] if "/" in api_version else "", doc["kind"])
+
+
+@cache
+def crd_scopes() -> dict[GroupKind, str]:
+    """`Namespaced` or `Cluster` for every CRD kind in NOTEJAM_CRDS_DIR."""
+    crds_dir = Path(os.environ.get("NOTEJAM_CRDS_DIR", Path(__file__).parents[3] / "shared" / "crds"))
+    scopes = {}
+    for path in crds_dir.rglob("*.yaml"):
+        # libyaml: the CRDs are megabytes of schema.
+        for doc in yaml.load_all(path.read_text(), Loader=yaml.CSafeLoader):
+            if isinstance(doc, dict) and doc.get("kind") == "CustomResourceDefinition":
+                spec = doc["spec"]
+                scopes[(spec["group"], spec["names"]["kind"])] = spec["scope"]
+    return scopes
+
+
+def is_cluster_scoped(kind: GroupKind) -> bool:
+    # Our claims are namespaced by definition (the composites are cluster-scoped, but git never holds those).
+    return kind in CLUSTER_SCOPED_BUILTINS or crd_scopes().get(kind) == "Cluster"
+
+
+def whitelist(entries: list[dict] | None) -> set[GroupKind]:
+    return {(entry["group"], entry["kind"]) for entry in entries or []}
+
+
+def whitelist_problems(project: Document, docs: list[Document]) -> list[str]:
+    """How the project's kind whitelists differ from the kinds `docs` hold: each missing or surplus kind."""
+    rendered = {group_kind(d) for d in docs}
+    wanted = {
+        "clusterResourceWhitelist": {k for k in rendered if is_cluster_scoped(k)},
+        "namespaceResourceWhitelist": {k for k in rendered if not is_cluster_scoped(k)},
+    }
+    problems = []
+    for field, kinds in wanted.items():
+        allowed = whitelist(project["spec"].get(field))
+        problems += [f"{field} lacks {group}/{kind}" for group, kind in sorted(kinds - allowed)]
+        problems += [f"{field} allows {group}/{kind}, which is not rendered" for group, kind in sorted(allowed - kinds)]
+    return problems
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_notejam_project_whitelists_exactly_the_kinds_the_overlay_renders(environment: str) -> None:
+    project = projects(environment)["notejam"]
+    assert whitelist_problems(project, list(overlay_objects(environment))) == []
+
+
+def test_whitelist_check_reports_a_missing_and_a_surplus_kind() -> None:
+    project = projects("dev")["notejam"]
+    docs = [d for d in overlay_objects("dev") if d["kind"] != "Ingress"]
+    docs.append({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "x"}})
+    assert whitelist_problems(project, docs) == [
+        "clusterResourceWhitelist lacks rbac.authorization.k8s.io/ClusterRole",
+        "namespaceResourceWhitelist allows networking.k8s.io/Ingress, which is not rendered",
+    ]
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_notejam_project_allows_only_this_repository_and_its_own_namespace(environment: str) -> None:
+    spec = projects(environment)["notejam"]["spec"]
+    assert spec["sourceRepos"] == [REPO_URL]
+    assert spec["destinations"] == [{"server": IN_CLUSTER, "namespace": f"notejam-{environment}"}]
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_overlay_objects_stay_in_the_projects_namespace(environment: str) -> None:
+    for doc in overlay_objects(environment):
+        if not is_cluster_scoped(group_kind(doc)):
+            assert doc["metadata"].get("namespace") == f"notejam-{environment}", doc["metadata"]["name"]

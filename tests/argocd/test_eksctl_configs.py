@@ -1,0 +1,112 @@
+"""clusters/<env>/eksctl.yaml: eksctl has no schema to validate against, so its invariants are checked here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.argocd.argo_objects import ACCOUNTS, REGION, eksctl_config
+from tools.k8s_schemas import kubernetes_version
+from tools.manifests import ENVIRONMENTS
+
+# Node group bounds per environment (issue 6): prod starts with a node per zone and grows for a 4x traffic jump.
+NODE_GROUP_SIZES = {"dev": (1, 3), "staging": (2, 5), "prod": (3, 10)}
+CONTROL_PLANE_LOGS = {"api", "audit", "authenticator", "controllerManager", "scheduler"}
+
+
+def service_accounts(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """IAM service accounts by `namespace/name`."""
+    return {f"{sa['metadata']['namespace']}/{sa['metadata']['name']}": sa for sa in config["iam"]["serviceAccounts"]}
+
+
+def required_service_accounts(environment: str) -> dict[str, str]:
+    """`namespace/name` of every IRSA identity a cluster needs, with the role name docs/interfaces.md fixes (or '')."""
+    return {
+        "kube-system/cluster-autoscaler": "",
+        "kube-system/aws-load-balancer-controller": "",
+        "crossplane-system/provider-aws": f"notejam-{environment}-crossplane-provider-aws",
+        f"notejam-{environment}/notejam": "",  # the app's, which External Secrets borrows (base/secretstore.yaml)
+    }
+
+
+@pytest.fixture(params=ENVIRONMENTS)
+def environment(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+def test_cluster_is_named_for_its_environment_in_the_region(environment: str) -> None:
+    config = eksctl_config(environment)
+    assert config["apiVersion"] == "eksctl.io/v1alpha5" and config["kind"] == "ClusterConfig"
+    assert config["metadata"]["name"] == f"notejam-{environment}"
+    assert config["metadata"]["region"] == REGION
+
+
+def test_kubernetes_version_is_the_one_validation_uses(environment: str) -> None:
+    major, minor, *_ = kubernetes_version().split(".")
+    assert eksctl_config(environment)["metadata"]["version"] == f"{major}.{minor}"
+
+
+def test_three_availability_zones_in_the_region(environment: str) -> None:
+    zones = eksctl_config(environment)["availabilityZones"]
+    assert len(set(zones)) == 3 and all(zone.startswith(REGION) for zone in zones)
+
+
+def test_oidc_is_on_for_irsa(environment: str) -> None:
+    assert eksctl_config(environment)["iam"]["withOIDC"] is True
+
+
+def test_managed_node_groups_have_the_environments_bounds(environment: str) -> None:
+    groups = eksctl_config(environment)["managedNodeGroups"]
+    assert groups and "nodeGroups" not in eksctl_config(environment), "managed node groups only"
+    low, high = NODE_GROUP_SIZES[environment]
+    assert sum(g["minSize"] for g in groups) == low
+    assert sum(g["maxSize"] for g in groups) == high
+    for group in groups:
+        assert group["minSize"] <= group["desiredCapacity"] <= group["maxSize"], group["name"]
+        assert group["privateNetworking"] is True and group["volumeEncrypted"] is True, group["name"]
+
+
+def test_node_groups_carry_the_autoscaler_discovery_tags(environment: str) -> None:
+    config = eksctl_config(environment)
+    cluster = config["metadata"]["name"]
+    for group in config["managedNodeGroups"]:
+        tags = group["tags"]
+        assert tags["k8s.io/cluster-autoscaler/enabled"] == "true", group["name"]
+        assert f"k8s.io/cluster-autoscaler/{cluster}" in tags, group["name"]
+        assert group["propagateASGTags"] is True, "the autoscaler reads the tags on the Auto Scaling group"
+
+
+def test_irsa_roles_for_the_autoscaler_lb_controller_crossplane_and_secrets(environment: str) -> None:
+    accounts = service_accounts(eksctl_config(environment))
+    for identity, role_name in required_service_accounts(environment).items():
+        assert identity in accounts, f"{environment}: no IAM role for {identity}"
+        account = accounts[identity]
+        assert account["roleName"].startswith(f"notejam-{environment}-"), identity
+        if role_name:
+            assert account["roleName"] == role_name
+        # The charts, Crossplane and the app own their ServiceAccounts and annotate them with the role from git.
+        assert account["roleOnly"] is True, identity
+        assert account.get("wellKnownPolicies") or account.get("attachPolicyARNs") or account.get("attachPolicy")
+
+
+def test_well_known_policies_match_their_controllers(environment: str) -> None:
+    accounts = service_accounts(eksctl_config(environment))
+    assert accounts["kube-system/cluster-autoscaler"]["wellKnownPolicies"] == {"autoScaler": True}
+    assert accounts["kube-system/aws-load-balancer-controller"]["wellKnownPolicies"] == {
+        "awsLoadBalancerController": True
+    }
+
+
+def test_app_secrets_role_reads_only_its_environments_secrets(environment: str) -> None:
+    policy = service_accounts(eksctl_config(environment))[f"notejam-{environment}/notejam"]["attachPolicy"]
+    resources = {statement["Resource"] for statement in policy["Statement"]}
+    assert resources == {f"arn:aws:secretsmanager:{REGION}:{ACCOUNTS[environment]}:secret:notejam/{environment}/*"}
+    actions = {action for statement in policy["Statement"] for action in statement["Action"]}
+    assert actions <= {"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}
+
+
+def test_control_plane_logging_is_on(environment: str) -> None:
+    logging = eksctl_config(environment)["cloudWatch"]["clusterLogging"]
+    assert set(logging["enableTypes"]) == CONTROL_PLANE_LOGS
+    assert logging["logRetentionInDays"] > 0

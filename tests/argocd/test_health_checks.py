@@ -1,0 +1,151 @@
+"""The Lua health checks in Argo CD's Helm values, run for real in an embedded Lua (lupa), as Argo CD runs them."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import pytest
+import yaml
+from lupa import LuaRuntime
+
+from tools.manifests import REPO_ROOT
+
+VALUES = REPO_ROOT / "apps" / "argocd" / "values.yaml"
+HEALTH_PREFIX = "resource.customizations.health."
+CLAIM_GROUP = "platform.notejam.io"
+
+
+@cache
+def argocd_cm() -> dict[str, Any]:
+    return yaml.safe_load(VALUES.read_text())["configs"]["cm"]
+
+
+def health_script(group: str, kind: str) -> str:
+    # Argo CD's key for one kind: `<group>_<kind>` (no wildcard: EKS-managed Argo CD refuses those).
+    return argocd_cm()[f"{HEALTH_PREFIX}{group}_{kind}"]
+
+
+def run_health_check(script: str, obj: dict[str, Any]) -> dict[str, str]:
+    """Evaluate a health script the way Argo CD does: the object as global `obj`, the returned table is the health."""
+    lua = LuaRuntime()
+    lua.globals().obj = lua.table_from(obj, recursive=True)
+    result = lua.execute(script)
+    return dict(result.items())
+
+
+def claim_kinds() -> list[str]:
+    """Every claim kind of our platform API, read from the XRDs in crossplane/apis/."""
+    kinds = []
+    for definition in sorted((REPO_ROOT / "crossplane" / "apis").glob("*/definition.yaml")):
+        xrd = yaml.safe_load(definition.read_text())
+        assert xrd["spec"]["group"] == CLAIM_GROUP
+        kinds.append(xrd["spec"]["claimNames"]["kind"])
+    return kinds
+
+
+def claim(conditions: list[dict[str, str]] | None = None, annotations: dict[str, str] | None = None) -> dict:
+    obj: dict[str, Any] = {
+        "apiVersion": f"{CLAIM_GROUP}/v1alpha1",
+        "kind": "PostgreSQLInstance",
+        "metadata": {"name": "notejam-db", "namespace": "notejam-dev", "annotations": annotations or {}},
+        "spec": {"parameters": {"size": "small"}},
+    }
+    if conditions is not None:
+        obj["status"] = {"conditions": conditions}
+    return obj
+
+
+def condition(type_: str, status: str, reason: str = "", message: str = "") -> dict[str, str]:
+    return {"type": type_, "status": status, "reason": reason, "message": message}
+
+
+def test_every_claim_kind_of_our_api_has_a_health_check() -> None:
+    kinds = claim_kinds()
+    assert {"PostgreSQLInstance", "DatabaseBackup"} <= set(kinds)
+    for kind in kinds:
+        assert health_script(CLAIM_GROUP, kind).strip()
+
+
+def test_no_health_check_key_uses_a_wildcard() -> None:
+    keys = [key for key in argocd_cm() if key.startswith(HEALTH_PREFIX)]
+    assert keys and not [key for key in keys if "*" in key]
+
+
+@pytest.fixture(params=["PostgreSQLInstance", "DatabaseBackup"])
+def claim_script(request: pytest.FixtureRequest) -> str:
+    return health_script(CLAIM_GROUP, request.param)
+
+
+def test_ready_and_synced_claim_is_healthy(claim_script: str) -> None:
+    obj = claim([condition("Synced", "True", "ReconcileSuccess"), condition("Ready", "True", "Available")])
+    assert run_health_check(claim_script, obj)["status"] == "Healthy"
+
+
+def test_claim_that_cannot_sync_is_degraded_with_the_reason(claim_script: str) -> None:
+    obj = claim(
+        [
+            condition("Synced", "False", "ReconcileError", "cannot compose resources: invalid instance class"),
+            condition("Ready", "False", "Creating"),
+        ]
+    )
+    health = run_health_check(claim_script, obj)
+    assert health["status"] == "Degraded"
+    assert "ReconcileError" in health["message"] and "invalid instance class" in health["message"]
+
+
+def test_claim_without_status_is_progressing(claim_script: str) -> None:
+    assert run_health_check(claim_script, claim())["status"] == "Progressing"
+
+
+def test_claim_with_no_conditions_yet_is_progressing(claim_script: str) -> None:
+    assert run_health_check(claim_script, claim([]))["status"] == "Progressing"
+
+
+def test_synced_claim_whose_resources_are_being_created_is_progressing(claim_script: str) -> None:
+    obj = claim([condition("Synced", "True", "ReconcileSuccess"), condition("Ready", "False", "Creating", "RDS")])
+    health = run_health_check(claim_script, obj)
+    assert health["status"] == "Progressing"
+    assert "Creating" in health["message"]
+
+
+def test_ready_claim_that_no_longer_syncs_is_degraded(claim_script: str) -> None:
+    obj = claim([condition("Synced", "False", "ReconcileError", "boom"), condition("Ready", "True", "Available")])
+    assert run_health_check(claim_script, obj)["status"] == "Degraded"
+
+
+def test_paused_claim_is_suspended(claim_script: str) -> None:
+    obj = claim([condition("Synced", "True"), condition("Ready", "True")], {"crossplane.io/paused": "true"})
+    assert run_health_check(claim_script, obj)["status"] == "Suspended"
+
+
+def application(health: dict[str, str] | None) -> dict[str, Any]:
+    obj: dict[str, Any] = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", "metadata": {"name": "x"}}
+    if health is not None:
+        obj["status"] = {"health": health}
+    return obj
+
+
+@pytest.mark.parametrize("status", ["Healthy", "Degraded", "Progressing", "Missing", "Suspended"])
+def test_application_health_is_the_childs_own_health(status: str) -> None:
+    script = health_script("argoproj.io", "Application")
+    health = run_health_check(script, application({"status": status, "message": "from the child"}))
+    assert health == {"status": status, "message": "from the child"}
+
+
+def test_application_without_health_yet_is_progressing() -> None:
+    script = health_script("argoproj.io", "Application")
+    assert run_health_check(script, application(None))["status"] == "Progressing"
+    assert run_health_check(script, application({}))["status"] == "Progressing"
+
+
+def test_resources_are_tracked_by_annotation() -> None:
+    assert argocd_cm()["application.resourceTrackingMethod"] == "annotation"
+
+
+def test_provider_config_usages_are_excluded_from_every_group() -> None:
+    exclusions = yaml.safe_load(argocd_cm()["resource.exclusions"])
+    assert {"apiGroups": ["*"], "kinds": ["ProviderConfigUsage"]} in exclusions
+    # Replacing the chart's default list must keep the noisy core kinds out.
+    excluded_kinds = {kind for rule in exclusions for kind in rule["kinds"]}
+    assert {"Endpoints", "EndpointSlice", "Lease"} <= excluded_kinds

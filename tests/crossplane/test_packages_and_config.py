@@ -1,0 +1,155 @@
+"""Crossplane packages, runtime config and ProviderConfig: pinned, matching the CRDs we validate against, ordered."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+import pytest
+import yaml
+
+from tests.crossplane.conftest import CROSSPLANE_DIR, REPO_ROOT, crds_dir, load_yaml, schemas_dir
+from tools.render import load_apis
+
+KUSTOMIZE = REPO_ROOT / ".tools" / "bin" / "kustomize"
+KUBECONFORM = REPO_ROOT / ".tools" / "bin" / "kubeconform"
+PACKAGES = CROSSPLANE_DIR / "packages"
+WAVE = "argocd.argoproj.io/sync-wave"
+
+
+def build(path) -> list[dict]:
+    output = subprocess.run([str(KUSTOMIZE), "build", str(path)], capture_output=True, text=True, check=True).stdout
+    return list(yaml.safe_load_all(output))
+
+
+def upstream_release(folder: str) -> str:
+    """The release of an upstream project whose CRDs are in NOTEJAM_CRDS_DIR (from its README table)."""
+    match = re.search(rf"^\| `{folder}/` \| [^|]+ \| (v[0-9.]+) ", (crds_dir() / "README.md").read_text(), re.M)
+    assert match, f"{folder} not in the CRDs README"
+    return match.group(1)
+
+
+@pytest.fixture(scope="module")
+def packages() -> dict[str, dict]:
+    return {doc["metadata"]["name"]: doc for doc in build(PACKAGES)}
+
+
+def providers(packages):
+    return {name: doc for name, doc in packages.items() if doc["kind"] == "Provider"}
+
+
+@pytest.mark.parametrize("folder", ["packages", "provider-config", "apis"])
+def test_every_crossplane_folder_builds_and_validates_strictly(folder, tmp_path):
+    manifest = tmp_path / "built.yaml"
+    manifest.write_text(yaml.safe_dump_all(build(CROSSPLANE_DIR / folder)))
+    result = subprocess.run(
+        [
+            str(KUBECONFORM),
+            "-strict",
+            "-summary",
+            "-schema-location",
+            f"{schemas_dir()}/{{{{.Group}}}}/{{{{.ResourceKind}}}}_{{{{.ResourceAPIVersion}}}}.json",
+            str(manifest),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Skipped: 0" in result.stdout
+
+
+def test_one_provider_per_aws_service_our_compositions_use_all_at_the_validated_release(packages):
+    release = upstream_release("provider-upjet-aws")
+    used = {
+        resource["base"]["apiVersion"].split(".")[0]
+        for api in load_apis().values()
+        for step in api.composition["spec"]["pipeline"]
+        if "input" in step
+        for resource in step["input"]["resources"]
+    }
+    assert used == {"rds", "ec2", "s3", "iam", "kms", "lambda", "cloudwatchevents"}
+    expected = {f"provider-aws-{service}" for service in used} | {"provider-family-aws"}
+    assert set(providers(packages)) == expected
+    for name, provider in providers(packages).items():
+        assert provider["spec"]["package"] == f"xpkg.crossplane.io/crossplane-contrib/{name}:{release}"
+
+
+def test_functions_are_pinned_and_named_as_the_pipelines_reference_them(packages):
+    functions = {name: doc["spec"]["package"] for name, doc in packages.items() if doc["kind"] == "Function"}
+    assert functions["function-patch-and-transform"].endswith(
+        f"/function-patch-and-transform:{upstream_release('function-patch-and-transform')}"
+    )
+    assert re.fullmatch(
+        r"xpkg\.crossplane\.io/crossplane-contrib/function-auto-ready:v\d+\.\d+\.\d+", functions["function-auto-ready"]
+    )
+    referenced = {
+        step["functionRef"]["name"] for api in load_apis().values() for step in api.composition["spec"]["pipeline"]
+    }
+    assert referenced == set(functions)
+
+
+def test_providers_run_as_the_irsa_service_account(packages):
+    runtime = packages["provider-aws"]
+    assert runtime["kind"] == "DeploymentRuntimeConfig"
+    account = runtime["spec"]["serviceAccountTemplate"]["metadata"]
+    assert account["name"] == "provider-aws"
+    # clusters/<env> replaces this whole value with the cluster's account and environment.
+    assert account["annotations"]["eks.amazonaws.com/role-arn"] == (
+        "arn:aws:iam::000000000000:role/notejam-ENV-crossplane-provider-aws"
+    )
+    for provider in providers(packages).values():
+        assert provider["spec"]["runtimeConfigRef"] == {"name": "provider-aws"}
+
+
+def test_provider_config_uses_irsa_and_skips_dry_run_until_its_crd_exists():
+    [config] = build(CROSSPLANE_DIR / "provider-config")
+    assert (config["kind"], config["metadata"]["name"]) == ("ProviderConfig", "default")
+    assert config["spec"]["credentials"] == {"source": "IRSA"}
+    assert config["metadata"]["annotations"]["argocd.argoproj.io/sync-options"] == "SkipDryRunOnMissingResource=true"
+
+
+def test_sync_waves_order_runtime_config_packages_config_definitions_compositions(packages):
+    def wave(doc) -> int:
+        return int(doc["metadata"]["annotations"][WAVE])
+
+    [config] = build(CROSSPLANE_DIR / "provider-config")
+    apis = build(CROSSPLANE_DIR / "apis")
+    definitions = [wave(doc) for doc in apis if doc["kind"] == "CompositeResourceDefinition"]
+    compositions = [wave(doc) for doc in apis if doc["kind"] == "Composition"]
+    package_waves = [wave(doc) for doc in packages.values() if doc["kind"] in ("Provider", "Function")]
+    assert wave(packages["provider-aws"]) < min(package_waves)
+    assert max(package_waves) < wave(config) < min(definitions)
+    # The overlays' claims sync at wave -1: every composition must be there before.
+    assert max(definitions) < min(compositions) <= max(compositions) < -1
+
+
+def test_definitions_offer_claims_with_the_interface_names():
+    apis = load_apis()
+    for kind, api in apis.items():
+        spec = api.definition["spec"]
+        assert api.definition["apiVersion"] == "apiextensions.crossplane.io/v1"
+        assert (spec["group"], spec["scope"], spec["names"]["kind"]) == (
+            "platform.notejam.io",
+            "LegacyCluster",
+            f"X{kind}",
+        )
+        assert spec["defaultCompositionRef"]["name"] == api.composition["metadata"]["name"]
+        assert api.composition["spec"]["compositeTypeRef"] == {
+            "apiVersion": "platform.notejam.io/v1alpha1",
+            "kind": f"X{kind}",
+        }
+    assert apis["PostgreSQLInstance"].definition["spec"]["connectionSecretKeys"] == [
+        "host",
+        "port",
+        "username",
+        "password",
+        "database",
+    ]
+
+
+def test_the_xrd_v1_schema_still_defaults_scope_to_legacy_cluster():
+    crd = load_yaml(crds_dir() / "crossplane" / "apiextensions.crossplane.io_compositeresourcedefinitions.yaml")
+    [v1] = [version for version in crd["spec"]["versions"] if version["name"] == "v1"]
+    scope = v1["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["scope"]
+    assert "LegacyCluster" in scope["enum"]

@@ -1,0 +1,405 @@
+"""Policies every environment's rendered output must follow: one test per rule, run for dev, staging and prod.
+
+Each test reads the objects `kustomize build overlays/<env>` renders, exactly what Argo CD applies.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+import notejam.gunicorn_conf
+from tools.manifests import ENVIRONMENTS, REPO_ROOT, Document, object_id
+from tools.validate import validate_documents
+
+Rendered = dict[str, list[Document]]
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob")
+IMAGE = "ghcr.io/notejam/notejam"
+GIT_SHA_TAG = re.compile(r"^[0-9a-f]{40}$")
+REQUIRED_LABELS = ("app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/part-of")
+ALLOWED_LABEL_PREFIXES = ("app.kubernetes.io/", "pod-security.kubernetes.io/")
+
+per_env = pytest.mark.parametrize("env", ENVIRONMENTS)
+
+
+def of_kind(docs: list[Document], kind: str) -> list[Document]:
+    return [doc for doc in docs if doc["kind"] == kind]
+
+
+def one(docs: list[Document], kind: str, name: str | None = None) -> Document:
+    found = [d for d in of_kind(docs, kind) if name is None or d["metadata"]["name"] == name]
+    assert len(found) == 1, f"expected one {kind} {name or ''}, found {[object_id(d) for d in found]}"
+    return found[0]
+
+
+def pod_spec(doc: Document) -> dict:
+    spec = doc["spec"]["jobTemplate"]["spec"] if doc["kind"] == "CronJob" else doc["spec"]
+    return spec["template"]["spec"]
+
+
+def workloads(docs: list[Document]) -> Iterator[tuple[Document, dict]]:
+    for doc in docs:
+        if doc["kind"] in WORKLOAD_KINDS:
+            yield doc, pod_spec(doc)
+
+
+def containers(docs: list[Document]) -> Iterator[tuple[Document, dict]]:
+    for doc, spec in workloads(docs):
+        for container in spec.get("initContainers", []) + spec["containers"]:
+            yield doc, container
+
+
+def annotation(doc: Document, key: str) -> str | None:
+    return (doc["metadata"].get("annotations") or {}).get(key)
+
+
+def wave(doc: Document) -> int:
+    return int(annotation(doc, "argocd.argoproj.io/sync-wave") or 0)
+
+
+@per_env
+def test_every_rendered_object_passes_kubeconform(rendered: Rendered, locations: list[str], env: str) -> None:
+    report = validate_documents(rendered[env], f"overlays/{env}", locations)
+    assert report.ok, "\n".join(map(str, report.failures))
+
+
+@per_env
+def test_no_replicas_on_hpa_targets(rendered: Rendered, env: str) -> None:
+    for hpa in of_kind(rendered[env], "HorizontalPodAutoscaler"):
+        target = hpa["spec"]["scaleTargetRef"]
+        workload = one(rendered[env], target["kind"], target["name"])
+        assert "replicas" not in workload["spec"], f"{object_id(workload)} sets replicas; its HPA owns them"
+
+
+@per_env
+def test_every_container_has_cpu_and_memory_requests_and_limits(rendered: Rendered, env: str) -> None:
+    for doc, container in containers(rendered[env]):
+        resources = container.get("resources", {})
+        for kind in ("requests", "limits"):
+            missing = {"cpu", "memory"} - set(resources.get(kind, {}))
+            assert not missing, f"{object_id(doc)} container {container['name']}: no {kind} for {missing}"
+
+
+@per_env
+def test_web_containers_have_readiness_liveness_and_startup_probes(rendered: Rendered, env: str) -> None:
+    for doc, container in containers(of_kind(rendered[env], "Deployment")):
+        assert container["readinessProbe"]["httpGet"]["path"] == "/readyz", object_id(doc)
+        assert container["livenessProbe"]["httpGet"]["path"] == "/healthz", object_id(doc)
+        assert "httpGet" in container["startupProbe"], object_id(doc)
+
+
+@per_env
+def test_every_pod_meets_the_restricted_pod_security_profile(rendered: Rendered, env: str) -> None:
+    for doc, spec in workloads(rendered[env]):
+        pod = spec.get("securityContext", {})
+        assert pod.get("runAsNonRoot") is True, object_id(doc)
+        assert pod.get("seccompProfile", {}).get("type") == "RuntimeDefault", object_id(doc)
+        assert not spec.get("hostNetwork") and not spec.get("hostPID") and not spec.get("hostIPC"), object_id(doc)
+        assert all("hostPath" not in volume for volume in spec.get("volumes", [])), object_id(doc)
+        for container in spec["containers"]:
+            context = container.get("securityContext", {})
+            where = f"{object_id(doc)} container {container['name']}"
+            assert context.get("allowPrivilegeEscalation") is False, where
+            assert context.get("capabilities", {}).get("drop") == ["ALL"], where
+            assert context.get("readOnlyRootFilesystem") is True, where
+            assert not context.get("privileged"), where
+            tmp = [m for m in container.get("volumeMounts", []) if m["mountPath"] == "/tmp"]
+            assert tmp, f"{where}: read-only root filesystem needs a writable /tmp"
+            volume = next(v for v in spec["volumes"] if v["name"] == tmp[0]["name"])
+            assert "emptyDir" in volume, where
+
+
+@per_env
+def test_the_namespace_enforces_the_restricted_profile(rendered: Rendered, env: str) -> None:
+    namespace = one(rendered[env], "Namespace")
+    assert namespace["metadata"]["name"] == f"notejam-{env}"
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    namespaced = [d for d in rendered[env] if d["kind"] != "Namespace"]
+    assert {d["metadata"]["namespace"] for d in namespaced} == {f"notejam-{env}"}
+
+
+@per_env
+def test_images_are_pinned_to_a_git_sha_never_latest_or_untagged(rendered: Rendered, env: str) -> None:
+    for doc, container in containers(rendered[env]):
+        name, _, tag = container["image"].rpartition(":")
+        assert name == IMAGE, f"{object_id(doc)}: unexpected image {container['image']}"
+        assert GIT_SHA_TAG.fullmatch(tag), f"{object_id(doc)}: tag {tag!r} is not a pinned git SHA"
+
+
+@per_env
+def test_all_workloads_of_an_environment_run_the_same_image(rendered: Rendered, env: str) -> None:
+    assert len({container["image"] for _, container in containers(rendered[env])}) == 1
+
+
+@pytest.mark.parametrize(("env", "minimum", "maximum"), [("dev", 1, 2), ("staging", 2, 4), ("prod", 3, 10)])
+def test_hpa_bounds_per_environment(rendered: Rendered, env: str, minimum: int, maximum: int) -> None:
+    spec = one(rendered[env], "HorizontalPodAutoscaler")["spec"]
+    assert (spec["minReplicas"], spec["maxReplicas"]) == (minimum, maximum)
+
+
+@per_env
+def test_hpa_scales_on_cpu_at_50_percent_and_on_requests_per_second(rendered: Rendered, env: str) -> None:
+    metrics = one(rendered[env], "HorizontalPodAutoscaler")["spec"]["metrics"]
+    cpu = [m for m in metrics if m["type"] == "Resource" and m["resource"]["name"] == "cpu"]
+    assert cpu[0]["resource"]["target"] == {"type": "Utilization", "averageUtilization": 50}
+    interfaces = (REPO_ROOT / "docs" / "interfaces.md").read_text()
+    metric_name = re.search(r"HPA Pods metric \| `([a-z_]+)`", interfaces).group(1)
+    pods = [m for m in metrics if m["type"] == "Pods"]
+    assert pods[0]["pods"]["metric"]["name"] == metric_name
+
+
+@per_env
+def test_hpa_metrics_are_in_the_order_the_hpa_controller_writes_back(rendered: Rendered, env: str) -> None:
+    metrics = one(rendered[env], "HorizontalPodAutoscaler")["spec"]["metrics"]
+    # CPU utilization last (kubernetes/kubernetes#74099), or Argo CD shows a diff forever.
+    assert metrics[-1]["type"] == "Resource" and metrics[-1]["resource"]["name"] == "cpu"
+
+
+@per_env
+def test_hpa_scales_up_fast_enough_for_a_4x_spike_and_down_slowly(rendered: Rendered, env: str) -> None:
+    behavior = one(rendered[env], "HorizontalPodAutoscaler")["spec"]["behavior"]
+    up, down = behavior["scaleUp"], behavior["scaleDown"]
+    assert up["stabilizationWindowSeconds"] == 0
+    assert any(p["type"] == "Percent" and p["value"] >= 300 and p["periodSeconds"] <= 60 for p in up["policies"])
+    assert down["stabilizationWindowSeconds"] >= 300
+    assert all(p["type"] == "Pods" and p["value"] == 1 for p in down["policies"])
+
+
+@pytest.mark.parametrize("env", ["staging", "prod"])
+def test_a_pdb_protects_the_web_pods(rendered: Rendered, env: str) -> None:
+    pdb = one(rendered[env], "PodDisruptionBudget")
+    deployment = one(rendered[env], "Deployment", "notejam")
+    assert pdb["spec"]["selector"] == deployment["spec"]["selector"]
+
+
+def test_prod_keeps_at_least_two_pods_during_disruptions(rendered: Rendered) -> None:
+    pdb = one(rendered["prod"], "PodDisruptionBudget")["spec"]
+    assert pdb["minAvailable"] == 2 and "maxUnavailable" not in pdb
+
+
+def test_prod_spreads_over_zones_as_a_hard_rule(rendered: Rendered) -> None:
+    constraints = pod_spec(one(rendered["prod"], "Deployment"))["topologySpreadConstraints"]
+    zone = next(c for c in constraints if c["topologyKey"] == "topology.kubernetes.io/zone")
+    assert zone["whenUnsatisfiable"] == "DoNotSchedule"
+
+
+@per_env
+def test_network_policies_deny_by_default(rendered: Rendered, env: str) -> None:
+    deny = [
+        p
+        for p in of_kind(rendered[env], "NetworkPolicy")
+        if p["spec"]["podSelector"] == {}
+        and set(p["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+        and not p["spec"].get("ingress")
+        and not p["spec"].get("egress")
+    ]
+    assert deny, "no default-deny NetworkPolicy"
+
+
+@per_env
+def test_egress_is_dns_postgresql_the_web_pods_and_mail_only(rendered: Rendered, env: str) -> None:
+    ports = set()
+    for policy in of_kind(rendered[env], "NetworkPolicy"):
+        for rule in policy["spec"].get("egress", []):
+            ports |= {(p.get("protocol", "TCP"), p["port"]) for p in rule["ports"]}
+    (config,) = of_kind(rendered[env], "ConfigMap")
+    smtp_port = int(config["data"]["SMTP_PORT"])
+    assert ports == {("UDP", 53), ("TCP", 53), ("TCP", 5432), ("TCP", "http"), ("TCP", smtp_port)}
+
+
+@per_env
+def test_only_the_web_pods_may_send_mail(rendered: Rendered, env: str) -> None:
+    (config,) = of_kind(rendered[env], "ConfigMap")
+    smtp_port = int(config["data"]["SMTP_PORT"])
+    for policy in of_kind(rendered[env], "NetworkPolicy"):
+        for rule in policy["spec"].get("egress", []):
+            if any(p["port"] == smtp_port for p in rule["ports"]):
+                assert policy["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "web"
+                assert all("10.0.0.0/8" in peer["ipBlock"]["except"] for peer in rule["to"])
+
+
+def produced_secrets(docs: list[Document]) -> dict[str, set[str]]:
+    """Secret name -> keys, for every Secret the render creates directly or through an operator."""
+    secrets: dict[str, set[str]] = {}
+    for doc in docs:
+        if doc["kind"] == "Secret":
+            secrets[doc["metadata"]["name"]] = set(doc.get("data", {})) | set(doc.get("stringData", {}))
+        elif doc["kind"] == "ExternalSecret":
+            secrets[doc["spec"]["target"]["name"]] = {d["secretKey"] for d in doc["spec"].get("data", [])}
+        elif doc["apiVersion"].startswith("platform.notejam.io/") and "writeConnectionSecretToRef" in doc["spec"]:
+            secrets[doc["spec"]["writeConnectionSecretToRef"]["name"]] = connection_secret_keys(doc["kind"])
+    return secrets
+
+
+def connection_secret_keys(claim_kind: str) -> set[str]:
+    for path in (REPO_ROOT / "crossplane" / "apis").glob("*/definition.yaml"):
+        xrd = yaml.safe_load(path.read_text())
+        if xrd["spec"].get("claimNames", {}).get("kind") == claim_kind:
+            return set(xrd["spec"].get("connectionSecretKeys", []))
+    raise AssertionError(f"no XRD offers claim kind {claim_kind}")
+
+
+@per_env
+def test_every_secret_reference_resolves_to_a_secret_the_render_produces(rendered: Rendered, env: str) -> None:
+    secrets = produced_secrets(rendered[env])
+    for doc, container in containers(rendered[env]):
+        for env_var in container.get("env", []):
+            ref = env_var.get("valueFrom", {}).get("secretKeyRef")
+            if ref:
+                where = f"{object_id(doc)} {env_var['name']}"
+                assert ref["name"] in secrets, f"{where}: nothing produces Secret {ref['name']}"
+                assert ref["key"] in secrets[ref["name"]], f"{where}: Secret {ref['name']} has no key {ref['key']}"
+        for source in container.get("envFrom", []):
+            if "secretRef" in source:
+                assert source["secretRef"]["name"] in secrets, object_id(doc)
+    for doc, spec in workloads(rendered[env]):
+        for volume in spec.get("volumes", []):
+            if "secret" in volume:
+                assert volume["secret"]["secretName"] in secrets, object_id(doc)
+
+
+@per_env
+def test_the_app_secret_comes_from_this_environments_secrets_manager_entry(rendered: Rendered, env: str) -> None:
+    external = one(rendered[env], "ExternalSecret", "notejam-app")
+    assert {d["remoteRef"]["key"] for d in external["spec"]["data"]} == {f"notejam/{env}/app"}
+    store = one(rendered[env], "SecretStore", external["spec"]["secretStoreRef"]["name"])
+    account = one(
+        rendered[env], "ServiceAccount", store["spec"]["provider"]["aws"]["auth"]["jwt"]["serviceAccountRef"]["name"]
+    )
+    assert re.fullmatch(
+        rf"arn:aws:iam::\d{{12}}:role/notejam-{env}-app-secrets", annotation(account, "eks.amazonaws.com/role-arn")
+    )
+
+
+@per_env
+def test_config_requires_tls_to_postgresql_and_no_secret_in_it(rendered: Rendered, env: str) -> None:
+    config = one(rendered[env], "ConfigMap")["data"]
+    assert config["PGSSLMODE"] == "require"
+    assert not {"SECRET_KEY", "SMTP_PASSWORD", "PGPASSWORD", "DB_URI"} & set(config)
+
+
+@per_env
+def test_labels_follow_app_kubernetes_io(rendered: Rendered, env: str) -> None:
+    for doc in rendered[env]:
+        labels = doc["metadata"].get("labels", {})
+        for key in REQUIRED_LABELS:
+            assert key in labels, f"{object_id(doc)}: no {key}"
+        assert labels["app.kubernetes.io/instance"] == f"notejam-{env}"
+        if doc["kind"] != "Namespace":
+            assert "app.kubernetes.io/component" in labels, object_id(doc)
+        template_labels = doc.get("spec", {}).get("template", {}).get("metadata", {}).get("labels", {})
+        for key in [*labels, *template_labels]:
+            assert key.startswith(ALLOWED_LABEL_PREFIXES), f"{object_id(doc)}: ad-hoc label {key}"
+
+
+@per_env
+def test_claims_come_before_the_migration_which_comes_before_the_deployment(rendered: Rendered, env: str) -> None:
+    docs = rendered[env]
+    migrate = one(docs, "Job", "notejam-migrate")
+    # A Sync hook, not PreSync: PreSync would run before the database claim exists on the first sync.
+    assert annotation(migrate, "argocd.argoproj.io/hook") == "Sync"
+    claims = [d for d in docs if d["apiVersion"].startswith("platform.notejam.io/")]
+    assert {c["kind"] for c in claims} == {"PostgreSQLInstance", "DatabaseBackup"}
+    assert max(wave(c) for c in claims) < wave(migrate) < wave(one(docs, "Deployment", "notejam"))
+    secret_sources = [*of_kind(docs, "ExternalSecret"), *of_kind(docs, "SecretStore"), *of_kind(docs, "ServiceAccount")]
+    assert all(wave(s) < wave(migrate) for s in secret_sources)
+
+
+@per_env
+def test_the_smoke_test_runs_after_the_sync(rendered: Rendered, env: str) -> None:
+    smoke = one(rendered[env], "Job", "notejam-smoke-test")
+    assert annotation(smoke, "argocd.argoproj.io/hook") == "PostSync"
+    assert pod_spec(smoke)["containers"][0]["args"][-1] == "http://notejam"
+
+
+@pytest.mark.parametrize(
+    ("env", "high_availability", "deletion_protection"),
+    [("dev", False, False), ("staging", False, False), ("prod", True, True)],
+)
+def test_database_claim_per_environment(
+    rendered: Rendered, env: str, high_availability: bool, deletion_protection: bool
+) -> None:
+    claim = one(rendered[env], "PostgreSQLInstance", "notejam-db")
+    parameters = claim["spec"]["parameters"]
+    assert parameters["highAvailability"] is high_availability
+    assert parameters["deletionProtection"] is deletion_protection
+    assert parameters["backupRetentionDays"] >= 7
+    assert claim["spec"]["writeConnectionSecretToRef"] == {"name": "notejam-db"}
+    backup = one(rendered[env], "DatabaseBackup")
+    assert backup["spec"]["parameters"]["databaseIdentifier"] == f"notejam-{env}-notejam-db"
+    assert backup["spec"]["parameters"]["archiveDays"] == 1095
+
+
+def test_argo_cd_never_deletes_or_prunes_the_prod_database(rendered: Rendered) -> None:
+    claim = one(rendered["prod"], "PostgreSQLInstance", "notejam-db")
+    options = set(annotation(claim, "argocd.argoproj.io/sync-options").split(","))
+    assert {"Delete=false", "Prune=false"} <= options
+
+
+@per_env
+def test_ingress_is_an_https_alb_for_the_environment_host(rendered: Rendered, env: str) -> None:
+    ingress = one(rendered[env], "Ingress")
+    annotations = ingress["metadata"]["annotations"]
+    host = f"notejam.{env}.example.com"
+    assert ingress["spec"]["ingressClassName"] == "alb"
+    assert [r["host"] for r in ingress["spec"]["rules"]] == [host]
+    assert ingress["spec"]["tls"] == [{"hosts": [host]}]  # the ALB discovers the ACM certificate from it
+    assert "alb.ingress.kubernetes.io/certificate-arn" not in annotations
+    assert annotations["alb.ingress.kubernetes.io/target-type"] == "ip"
+    assert annotations["alb.ingress.kubernetes.io/healthcheck-path"] == "/readyz"
+    assert annotations["alb.ingress.kubernetes.io/ssl-redirect"] == "443"
+    assert '{"HTTPS": 443}' in annotations["alb.ingress.kubernetes.io/listen-ports"]
+
+
+@per_env
+def test_the_service_reaches_the_app_port_named_http(rendered: Rendered, env: str) -> None:
+    service = one(rendered[env], "Service", "notejam")
+    assert service["spec"]["ports"] == [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}]
+    container = pod_spec(one(rendered[env], "Deployment", "notejam"))["containers"][0]
+    assert {"name": "http", "containerPort": 8000, "protocol": "TCP"} in container["ports"]
+
+
+@per_env
+def test_shutdown_outlasts_the_prestop_delay_and_gunicorns_graceful_timeout(rendered: Rendered, env: str) -> None:
+    spec = pod_spec(one(rendered[env], "Deployment", "notejam"))
+    pre_stop = spec["containers"][0]["lifecycle"]["preStop"]["sleep"]["seconds"]
+    assert spec["terminationGracePeriodSeconds"] > pre_stop + notejam.gunicorn_conf.graceful_timeout
+
+
+def test_the_overlay_tags_are_what_the_promotion_tool_reads(rendered: Rendered) -> None:
+    from tools.promote import read_tag
+
+    for env in ENVIRONMENTS:
+        image = pod_spec(one(rendered[env], "Deployment", "notejam"))["containers"][0]["image"]
+        assert image == f"{IMAGE}:{read_tag(env)}"
+
+
+def test_overlays_only_hold_what_differs() -> None:
+    """An overlay is a handful of files: the kustomization and the environment's claims."""
+    for env in ENVIRONMENTS:
+        files = sorted(p.name for p in (REPO_ROOT / "overlays" / env).iterdir())
+        assert files == ["backup-claim.yaml", "database-claim.yaml", "kustomization.yaml"], Path(env)
+
+
+@per_env
+def test_the_app_accepts_the_environment_the_deployment_gives_it(rendered: Rendered, env: str) -> None:
+    """ConfigMap values plus stand-ins for the Secret values, through the app's own settings loader."""
+    from sqlalchemy.engine import make_url
+
+    from notejam.config import load_settings
+
+    config = one(rendered[env], "ConfigMap")["data"]
+    container = pod_spec(one(rendered[env], "Deployment", "notejam"))["containers"][0]
+    environ = {**config, **{e["name"]: f"stand-in-{e['name']}" for e in container["env"]}}
+    environ["PGPORT"] = "5432"
+    settings = load_settings("/tmp/instance", environ=environ)
+    url = make_url(str(settings["DATABASE_URL"]))
+    assert (url.host, url.username, url.database) == ("stand-in-PGHOST", "stand-in-PGUSER", "stand-in-PGDATABASE")
+    assert url.query == {"sslmode": "require"}
+    config_py = (REPO_ROOT / "src" / "notejam" / "config.py").read_text()
+    unread = [name for name in environ if f'"{name}"' not in config_py]
+    assert not unread, f"the app never reads {unread}"
