@@ -29,7 +29,7 @@ validate: $(VENV)/.installed tools ## build every kustomization and kubeconform 
 	$(PY) -m tools.validate
 
 render: $(VENV)/.installed ## composed AWS resources of every environment's claims
-	$(PY) -m tools.render
+	$(PY) -m tools.render --assume-created
 
 diff: $(VENV)/.installed tools ## make diff BASE=<git ref>: rendered overlays at BASE vs the working tree
 	$(PY) -m tools.diff --base $(or $(BASE),origin/main)

@@ -9,50 +9,15 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
 from notejam import gunicorn_conf, metrics
 from tests.conftest import free_port
+from tests.servers import BIN, app_env, flask_db, get, gunicorn
 
-REPO = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 WORKERS = 2
-
-
-def app_env(tmp: Path, **extra: str) -> dict[str, str]:
-    env = {
-        "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
-        "PYTHONPATH": f"{REPO / 'src'}",
-        "NOTEJAM_ENV": "production",
-        "SECRET_KEY": "gunicorn-test-secret",
-        "DB_URI": f"sqlite:///{tmp / 'notejam.sqlite'}",
-        "PROMETHEUS_MULTIPROC_DIR": str(tmp / "prometheus"),
-        "HOME": str(tmp),
-    }
-    return env | extra
-
-
-def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, str]:
-    request = urllib.request.Request(url, headers=headers or {})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return response.status, response.read().decode()
-
-
-def wait_until_up(url: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"server exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            if get(url)[0] == 200:
-                return
-        except OSError:
-            time.sleep(0.2)
-    pytest.fail(f"server did not come up:\n{log.read_text()}")
 
 
 @pytest.fixture(scope="module")
@@ -60,38 +25,21 @@ def served(tmp_path_factory):
     """gunicorn with the repo's config, two workers, on SQLite migrated by `flask db upgrade`."""
     tmp = tmp_path_factory.mktemp("gunicorn")
     env = app_env(tmp)
-    migrate = subprocess.run(
-        [BIN / "flask", "--app", "notejam", "db", "upgrade"], env=env, capture_output=True, text=True, check=False
-    )
-    assert migrate.returncode == 0, migrate.stderr
-    current = subprocess.run(
-        [BIN / "flask", "--app", "notejam", "db", "current"], env=env, capture_output=True, text=True, check=False
-    )
-    port = free_port()
-    log = tmp / "gunicorn.log"
-    command = [
-        BIN / "gunicorn",
-        "--config",
-        "python:notejam.gunicorn_conf",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        str(WORKERS),
-        "notejam:create_app()",
-    ]
-    with log.open("w") as output:
-        process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT, cwd=tmp)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(base + "/healthz", process, log)
-        yield {"base": base, "log": log, "tmp": tmp, "migrate": migrate.stdout, "current": current.stdout}
-    finally:
-        process.terminate()
-        process.wait(timeout=40)
+    with gunicorn(tmp, env, WORKERS) as server:
+        current = flask_db(env, "current")
+        yield {"base": server.base, "log": server.log, "tmp": tmp, "current": current.stdout}
 
 
-def test_db_upgrade_cli_migrates_and_current_reports_head(served):
-    assert "Database is at 0001" in served["migrate"]
+def test_db_upgrade_cli_migrates_and_current_reports_head(tmp_path):
+    env = app_env(tmp_path)
+    assert flask_db(env, "current").stdout.strip() != "0001 (head)"
+    migrated = flask_db(env, "upgrade")
+    assert migrated.returncode == 0, migrated.stderr
+    assert "Database is at 0001" in migrated.stdout
+    assert flask_db(env, "current").stdout.strip() == "0001 (head)"
+
+
+def test_served_database_is_at_head(served):
     assert served["current"].strip() == "0001 (head)"
 
 

@@ -8,8 +8,8 @@ import sys
 import urllib.request
 from pathlib import Path
 
-from tests.app.test_gunicorn import wait_until_up
 from tests.conftest import free_port
+from tests.servers import wait_until_up
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -87,3 +87,18 @@ def test_cli_prints_the_sha256_of_what_it_wrote(tmp_path, capsys):
 def test_cli_refuses_a_folder_that_is_not_a_package(tmp_path, capsys):
     assert lambda_package.main(["--source", str(tmp_path), "--output", str(tmp_path / "x.zip")]) == 1
     assert "is not a Python package" in capsys.readouterr().err
+
+
+def test_every_environment_runs_the_backup_code_of_this_commit(tmp_path):
+    """The claims name the zip by its hash, so changing src/backup without re-pointing them fails here."""
+    import yaml
+
+    digest = lambda_package.build(lambda_package.DEFAULT_SOURCE, tmp_path / "backup-lambda.zip")
+    claims = sorted((lambda_package.REPOSITORY / "overlays").glob("*/backup-claim.yaml"))
+    assert len(claims) == 3
+    for claim in claims:
+        key = yaml.safe_load(claim.read_text())["spec"]["parameters"]["lambdaCode"]["key"]
+        assert key == f"backup-lambda/{digest}.zip", (
+            f"{claim}: the backup code changed; `make lambda-package` prints the new sha256, set "
+            f"lambdaCode.key to backup-lambda/<sha256>.zip"
+        )
