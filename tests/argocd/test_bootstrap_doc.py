@@ -10,6 +10,7 @@ from tests.argocd.argo_objects import applications, helm_sources, wave
 from tools.manifests import ENVIRONMENTS, REPO_ROOT
 
 BOOTSTRAP = REPO_ROOT / "docs" / "bootstrap.md"
+README = REPO_ROOT / "README.md"
 
 
 def helm_install(text: str) -> dict[str, str]:
@@ -26,9 +27,10 @@ def helm_install(text: str) -> dict[str, str]:
     }
 
 
+@pytest.mark.parametrize("document", [BOOTSTRAP, README], ids=lambda path: path.name)
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
-def test_bootstrap_installs_the_chart_argo_cd_then_manages(environment: str) -> None:
-    installed = helm_install(BOOTSTRAP.read_text())
+def test_bootstrap_installs_the_chart_argo_cd_then_manages(environment: str, document) -> None:
+    installed = helm_install(document.read_text())
     (chart,) = helm_sources(applications(environment)["argocd"])
     assert installed["chart"] == chart["chart"]
     assert installed["repo"] == chart["repoURL"]
@@ -36,8 +38,10 @@ def test_bootstrap_installs_the_chart_argo_cd_then_manages(environment: str) -> 
     assert f"$values/{installed['values']}" in chart["helm"]["valueFiles"]
 
 
-def test_bootstrap_commands_name_files_that_exist() -> None:
-    text = BOOTSTRAP.read_text()
+@pytest.mark.parametrize("document", [BOOTSTRAP, README], ids=lambda path: path.name)
+def test_bootstrap_commands_name_files_that_exist(document) -> None:
+    text = document.read_text()
+    assert re.findall(r"-f (clusters/\S+)", text)
     for path in re.findall(r"-f (clusters/\S+)", text):
         assert (REPO_ROOT / path).is_file(), path
 
