@@ -7,23 +7,30 @@ transform, policy or function is never silently skipped.
 
 What is evaluated, and where the behaviour comes from:
 
-* Claim -> composite (Crossplane's claim controller): the XRD's schema defaults are applied (as the API server
-  does), `spec.parameters` is validated against the XRD and copied; the composite is named `<claim>-<suffix>`
-  (Crossplane uses a random 5-character suffix; ours is derived from the claim's namespace/name so renders are
-  reproducible) and labelled `crossplane.io/claim-name` / `crossplane.io/claim-namespace`.
+* Claim -> composite (Crossplane's claim controller, `claim/syncer_ssa.go`): the XRD's schema defaults are applied
+  (as the API server does), `spec.parameters` is validated against the XRD and copied; the composite is named
+  `<claim>-<suffix>` (Crossplane uses a random 5-character suffix; ours is derived from the claim's namespace/name so
+  renders are reproducible). It carries the claim's labels and annotations except `*kubernetes.io`/`*k8s.io` ones,
+  the labels `crossplane.io/claim-name` / `crossplane.io/claim-namespace`, and `crossplane.io/composite: <its name>`
+  (added by the composite reconciler; composed resources take their name prefix from it).
 * Pipeline: steps run in order. `function-patch-and-transform` takes a `pt.fn.crossplane.io/v1beta1 Resources`
   input; `function-auto-ready` changes no resource (it only marks observed-Ready ones ready).
 * Patch types: FromCompositeFieldPath, CombineFromComposite (strategy `string`, Go `fmt.Sprintf` verbs `%s %d %v
   %%` and explicit indexes like `%[2]s`), ToCompositeFieldPath, PatchSet. `toFieldPath` defaults to
   `fromFieldPath`; only the default `Replace` toFieldPath policy is supported.
 * `policy.fromFieldPath`: `Optional` (default) skips a patch whose source is missing; `Required` on a patch to a
-  composed resource that does not exist yet leaves that resource out of the desired state, as P&T does.
-* Transforms: map (string input only), string (Format, Convert ToUpper/ToLower/ToJson, Join), convert (string,
-  int/int64, float64, bool in the pairs P&T supports without a format) and math (Multiply, ClampMin, ClampMax).
+  composed resource that does not exist yet leaves that resource out of the desired state, as P&T does; on one that
+  exists only that patch is skipped (with a warning), so the resource is never deleted. Any other patch error is
+  fatal (P&T returns a fatal result).
+* Transforms: map (string input only), string (Format, Convert ToUpper/ToLower/ToJson/ToBase64, Join with a
+  separator of at most one character), convert (string, int/int64, float64, bool in the pairs P&T supports with the
+  default format) and math (Multiply, ClampMin, ClampMax). As in P&T's validation, a string or math transform must
+  name its `type` (the schema's `default` is never applied to function input).
 * Connection details (only from observed resources, as P&T): FromConnectionSecretKey, FromFieldPath (strings as
-  is, other values as JSON), FromValue; then filtered by the XRD's `connectionSecretKeys`, which is what reaches
-  the claim's Secret.
-* Composed metadata (Crossplane): `generateName: <composite>-` (the observed name when one is given),
+  is, other values as JSON), FromValue; then filtered by the XRD's `connectionSecretKeys` (an empty or absent list
+  publishes every key), which is what reaches the claim's Secret.
+* Composed metadata (Crossplane's RenderComposedResourceMetadata): `generateName: <crossplane.io/composite label>-`
+  unless the template names the resource or sets its own generateName (the observed name when one is given),
   annotation `crossplane.io/composition-resource-name`, labels `crossplane.io/composite`, `crossplane.io/claim-name`,
   `crossplane.io/claim-namespace`, and a controller owner reference to the composite.
 * Reconciles: Crossplane writes the desired composite status back to the composite and calls the pipeline
@@ -38,6 +45,7 @@ from __future__ import annotations
 import argparse
 import base64
 import copy
+import decimal
 import functools
 import hashlib
 import json
@@ -178,6 +186,12 @@ def set_value(obj: Object, path: str, value: Any) -> None:
 _VERB = re.compile(r"%(?:\[(\d+)\])?([sdv%])")
 
 
+def _go_float(value: float) -> str:
+    """strconv.FormatFloat(value, 'f', -1, 64): the shortest digits that round-trip, never an exponent."""
+    text = format(decimal.Decimal(repr(value)), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def _go_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -231,8 +245,19 @@ def _transform_map(config: Mapping[str, Any], value: Any) -> Any:
     return copy.deepcopy(config[value])
 
 
+def _go_json(value: Any) -> str:
+    """encoding/json.Marshal: compact, map keys sorted, UTF-8 kept, and <, >, &, U+2028, U+2029 escaped."""
+    text = json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    for char in "<>&\u2028\u2029":
+        text = text.replace(char, f"\\u{ord(char):04x}")
+    return text
+
+
 def _transform_string(config: Mapping[str, Any], value: Any) -> str:
-    kind = config.get("type", "Format")
+    # P&T's ValidateStringTransform: function input gets no schema defaults, so the type must be named.
+    kind = config.get("type")
+    if not kind:
+        raise RenderError("string transform type is required")
     if kind == "Format":
         if "fmt" not in config:
             raise RenderError("string transform of type Format fmt is not set")
@@ -244,14 +269,19 @@ def _transform_string(config: Mapping[str, Any], value: Any) -> str:
         if conversion == "ToLower":
             return _go_value(value).lower()
         if conversion == "ToJson":
-            return json.dumps(value, separators=(",", ":"), sort_keys=True)
+            return _go_json(value)
         if conversion == "ToBase64":
             return base64.b64encode(_go_value(value).encode()).decode()
         raise RenderError(f"string convert {conversion!r} is not supported by tools.render")
     if kind == "Join":
         if not isinstance(value, list):
             raise RenderError("could not parse input array for string Join transform")
-        return config["join"]["separator"].join(_go_value(item) for item in value)
+        separator = config["join"]["separator"]
+        if len(separator) > 1:
+            # Some P&T releases cut only the last byte of the trailing separator; which behaviour v0.10.8 has is
+            # not verified, so a longer separator is refused rather than guessed.
+            raise RenderError(f"Join with separator {separator!r}: only separators of at most one character")
+        return separator.join(_go_value(item) for item in value)
     raise RenderError(f"string transform type {kind!r} is not supported by tools.render")
 
 
@@ -300,13 +330,14 @@ _CONVERSIONS: dict[tuple[str, str], Any] = {
     ("bool", "string"): _go_value,
     ("bool", "int64"): int,
     ("bool", "float64"): float,
-    ("float64", "string"): _go_value,
+    ("float64", "string"): _go_float,
     ("float64", "int64"): int,
+    ("float64", "bool"): lambda value: value == 1.0,
 }
 
 
 def _transform_convert(config: Mapping[str, Any], value: Any) -> Any:
-    if config.get("format"):
+    if config.get("format", "none") != "none":
         raise RenderError(f"convert format {config['format']!r} is not supported by tools.render")
     target = {"int": "int64"}.get(config["toType"], config["toType"])
     source = _go_type(value)
@@ -321,7 +352,9 @@ def _transform_convert(config: Mapping[str, Any], value: Any) -> Any:
 def _transform_math(config: Mapping[str, Any], value: Any) -> Any:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise RenderError(f"input is required to be a number for math transformer, got {type(value).__name__}")
-    kind = config.get("type", "Multiply")
+    kind = config.get("type")
+    if not kind:
+        raise RenderError("math transform type is required")  # P&T's ValidateMathTransform
     if kind == "Multiply":
         return value * config["multiply"]
     if kind == "ClampMin":
@@ -487,14 +520,21 @@ def claim_to_composite(claim: Mapping[str, Any], api: PlatformAPI) -> Object:
         raise RenderError(f"{claim['kind']} {namespace}/{name}: spec.{where}: {error.message}") from error
     suffix = hashlib.sha256(f"{namespace}/{name}".encode()).hexdigest()[:5]
     composite_name = f"{name}-{suffix}"
+    labels = {
+        **_without_reserved_k8s_keys(metadata.get("labels") or {}),
+        CLAIM_NAME_LABEL: name,
+        CLAIM_NAMESPACE_LABEL: namespace,
+        # The composite reconciler labels a top-level composite with its own name.
+        COMPOSITE_LABEL: composite_name,
+    }
+    composite_metadata: Object = {"name": composite_name, "uid": str(_uid(composite_name)), "labels": labels}
+    annotations = _without_reserved_k8s_keys(metadata.get("annotations") or {})
+    if annotations:
+        composite_metadata["annotations"] = annotations
     return {
         "apiVersion": f"{spec['group']}/{version}",
         "kind": spec["names"]["kind"],
-        "metadata": {
-            "name": composite_name,
-            "uid": str(_uid(composite_name)),
-            "labels": {CLAIM_NAME_LABEL: name, CLAIM_NAMESPACE_LABEL: namespace},
-        },
+        "metadata": composite_metadata,
         "spec": {
             **{key: value for key, value in claim_spec.items() if key != "writeConnectionSecretToRef"},
             "claimRef": {
@@ -513,6 +553,12 @@ def claim_to_composite(claim: Mapping[str, Any], api: PlatformAPI) -> Object:
     }
 
 
+def _without_reserved_k8s_keys(entries: Mapping[str, str]) -> dict[str, str]:
+    """The claim's labels or annotations as the claim controller copies them to the composite: without keys whose
+    prefix ends in kubernetes.io or k8s.io (e.g. app.kubernetes.io/*, kubectl.kubernetes.io/*)."""
+    return {key: value for key, value in entries.items() if not key.split("/")[0].endswith(("kubernetes.io", "k8s.io"))}
+
+
 def _uid(name: str) -> str:
     digest = hashlib.sha256(name.encode()).hexdigest()
     return f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
@@ -526,12 +572,11 @@ def _composed_metadata(resource: Object, template_name: str, composite: Object, 
     metadata = resource.setdefault("metadata", {})
     if observed is not None:
         metadata["name"] = observed["metadata"]["name"]
-    elif not metadata.get("name"):
-        metadata["generateName"] = f"{composite['metadata']['name']}-"
+    elif not metadata.get("name") and not metadata.get("generateName"):
+        metadata["generateName"] = f"{composite['metadata']['labels'][COMPOSITE_LABEL]}-"
     metadata.setdefault("annotations", {})[RESOURCE_NAME_ANNOTATION] = template_name
     labels = metadata.setdefault("labels", {})
-    labels[COMPOSITE_LABEL] = composite["metadata"]["name"]
-    for key in (CLAIM_NAME_LABEL, CLAIM_NAMESPACE_LABEL):
+    for key in (COMPOSITE_LABEL, CLAIM_NAME_LABEL, CLAIM_NAMESPACE_LABEL):
         labels[key] = composite["metadata"]["labels"][key]
     metadata["ownerReferences"] = [
         {
@@ -551,6 +596,12 @@ def _connection_details(template: Mapping[str, Any], observed: Object, secret: M
         kind, name = detail.get("type"), detail.get("name")
         if not name:
             raise RenderError(f"resource {template['name']!r}: a connection detail needs a name")
+        # P&T's ValidateConnectionDetail: each type needs its own field.
+        needed = {"FromValue": "value", "FromConnectionSecretKey": "fromConnectionSecretKey"}.get(kind, "fromFieldPath")
+        if kind in ("FromValue", "FromConnectionSecretKey", "FromFieldPath") and needed not in detail:
+            raise RenderError(
+                f"resource {template['name']!r}: connection detail {name!r} of type {kind} needs {needed}"
+            )
         if kind == "FromValue":
             details[name] = detail["value"]
         elif kind == "FromConnectionSecretKey":
@@ -613,6 +664,9 @@ def run_patch_and_transform(
                     warnings.append(f"not adding new composed resource {name!r}: {where} is Required: {missing}")
                     keep = False
                     break
+                if required:
+                    # P&T keeps an existing resource (dropping it would delete it) and skips only this patch.
+                    warnings.append(f"{where}: ignoring 'policy.fromFieldPath: Required' because the target exists")
                 continue
             except RenderError as error:
                 raise RenderError(f"cannot render {where}: {error}") from error
@@ -682,7 +736,8 @@ def render(
     for template_name, resource in desired.items():
         _composed_metadata(resource, template_name, composite, by_name.get(template_name))
         resources.append(resource)
-    published = set(api.definition["spec"].get("connectionSecretKeys", details))
+    # XRD connectionSecretKeys: "If the list is empty, all keys will be published."
+    published = set(api.definition["spec"].get("connectionSecretKeys") or details)
     return Rendering(
         composite=composite,
         resources=resources,
