@@ -33,9 +33,10 @@ What is evaluated, and where the behaviour comes from:
   unless the template names the resource or sets its own generateName (the observed name when one is given),
   annotation `crossplane.io/composition-resource-name`, labels `crossplane.io/composite`, `crossplane.io/claim-name`,
   `crossplane.io/claim-namespace`, and a controller owner reference to the composite.
-* Reconciles: Crossplane writes the desired composite status back to the composite and calls the pipeline
-  again. When a pass changes the status, `render` runs a second pass, so an observed `status.atProvider.arn`
-  reaches another resource through the composite status, as it does in a cluster after two reconciles.
+* Reconciles: Crossplane writes the desired composite status back to the composite (the API server prunes fields
+  the XRD's status schema does not declare; `render` does too, with a warning) and calls the pipeline again. When
+  a pass changes the status, `render` runs a second pass, so an observed `status.atProvider.arn` reaches another
+  resource through the composite status, as it does in a cluster after two reconciles.
 
     python -m tools.render --help
 """
@@ -706,6 +707,24 @@ def _run_pipeline(
     return desired_composite, desired, details, warnings
 
 
+def _prune(schema: Mapping[str, Any], value: Any, path: str) -> tuple[Any, list[str]]:
+    """`value` as a structural schema keeps it (the API server drops unknown object fields), and the dropped paths."""
+    if not isinstance(value, dict) or schema.get("type") != "object":
+        return value, []
+    if schema.get("x-kubernetes-preserve-unknown-fields") or "additionalProperties" in schema:
+        return value, []
+    properties = schema.get("properties", {})
+    kept: dict[str, Any] = {}
+    dropped: list[str] = []
+    for key, child in value.items():
+        if key not in properties:
+            dropped.append(f"{path}.{key}")
+            continue
+        kept[key], more = _prune(properties[key], child, f"{path}.{key}")
+        dropped.extend(more)
+    return kept, dropped
+
+
 def render(
     claim: Mapping[str, Any],
     observed: Sequence[Mapping[str, Any]] | None = None,
@@ -726,12 +745,18 @@ def render(
         by_name[resource_name] = copy.deepcopy(dict(resource))
     composite = claim_to_composite(claim, api)
     desired_composite, desired, details, warnings = _run_pipeline(api, composite, by_name, connection_secrets or {})
-    status = {**composite.get("status", {}), **desired_composite.get("status", {})}
+    version = composite["apiVersion"].partition("/")[2]
+    status_schema = api.served_version(version)["schema"]["openAPIV3Schema"]["properties"].get("status", {})
+    written, pruned = _prune(status_schema, desired_composite.get("status", {}), "status")
+    status = {**composite.get("status", {}), **written}
     if status != composite.get("status", {}):
         # The next reconcile sees the status this one wrote. ToComposite patches read only the (fixed) observed
         # resources, so the second pass is already the fixed point.
         composite["status"] = status
         desired_composite, desired, details, warnings = _run_pipeline(api, composite, by_name, connection_secrets or {})
+    warnings.extend(
+        f"{path} is not in the XRD's schema: the API server prunes it from the composite" for path in pruned
+    )
     resources = []
     for template_name, resource in desired.items():
         _composed_metadata(resource, template_name, composite, by_name.get(template_name))

@@ -55,7 +55,8 @@ def api(resources: list[dict[str, Any]], patch_sets: list | None = None, **spec:
                                             },
                                         }
                                     },
-                                }
+                                },
+                                "status": {"type": "object", "properties": {"sourceArn": {"type": "string"}}},
                             },
                         }
                     },
@@ -184,7 +185,12 @@ def test_convert_transform_between_go_types():
     assert convert("int64", True) == 1
     assert convert("bool", 1) is True
     assert convert("string", 2.0) == "2"
+    # strconv.FormatFloat(f, 'f', -1, 64): never an exponent.
+    assert convert("string", 1e-7) == "0.0000001"
+    assert convert("string", 1.5) == "1.5"
+    assert convert("bool", 1.0) is True
     assert convert("string", "same") == "same"
+    assert apply_transforms([{"type": "convert", "convert": {"toType": "string", "format": "none"}}], 3) == "3"
     with pytest.raises(RenderError, match="cannot convert 'x' to int64"):
         convert("int", "x")
     with pytest.raises(RenderError, match="conversion from string to object is not supported"):
@@ -200,7 +206,14 @@ def test_string_transforms():
     assert string({"type": "Convert", "convert": "ToLower"}, True) == "true"
     assert string({"type": "Convert", "convert": "ToBase64"}, "db") == "ZGI="
     assert string({"type": "Convert", "convert": "ToJson"}, {"b": 1, "a": [True]}) == '{"a":[true],"b":1}'
+    # Go's encoding/json keeps UTF-8 and escapes HTML characters.
+    assert string({"type": "Convert", "convert": "ToJson"}, "é<&>") == '"é\\u003c\\u0026\\u003e"'
     assert string({"type": "Join", "join": {"separator": ","}}, ["a", 1]) == "a,1"
+    with pytest.raises(RenderError, match="only separators of at most one character"):
+        string({"type": "Join", "join": {"separator": ", "}}, ["a", "b"])
+    # The input schema's `default: Format` is never applied to function input: P&T rejects a missing type.
+    with pytest.raises(RenderError, match="string transform type is required"):
+        string({"fmt": "%s"}, "db")
     with pytest.raises(RenderError, match="'Regexp' is not supported"):
         string({"type": "Regexp", "regexp": {"match": "x"}}, "x")
 
@@ -215,6 +228,8 @@ def test_math_transforms():
     assert math({"type": "ClampMax", "clampMax": 35}, 14) == 14
     with pytest.raises(RenderError, match="required to be a number"):
         math({"type": "Multiply", "multiply": 2}, "3")
+    with pytest.raises(RenderError, match="math transform type is required"):
+        math({"multiply": 2}, 3)
 
 
 def test_transform_without_configuration_is_an_error():
@@ -261,6 +276,34 @@ def test_required_patch_from_a_missing_field_keeps_the_resource_out():
         "kept"
     ]
     assert "'waiting'" in rendering.warnings[0]
+
+
+def test_required_patch_on_an_existing_resource_is_skipped_and_the_resource_kept():
+    # P&T (fn.go): a resource that exists is never dropped from the desired state, which would delete it.
+    patches = [
+        from_composite("spec.parameters.size", "spec.forProvider.size"),
+        from_composite("status.arn", "spec.forProvider.arn", policy={"fromFieldPath": "Required"}),
+        from_composite("spec.parameters.count", "spec.forProvider.count"),
+    ]
+    apis = api([resource("existing", patches)])
+    observed = {
+        "apiVersion": "x.aws.upbound.io/v1beta1",
+        "kind": "X",
+        "metadata": {"name": "existing-1", "annotations": {"crossplane.io/composition-resource-name": "existing"}},
+    }
+    rendering = render(CLAIM, [observed], apis=apis)
+    [kept] = rendering.resources
+    assert kept["metadata"]["name"] == "existing-1"
+    assert kept["spec"]["forProvider"] == {"size": "small", "count": 3}
+    assert "ignoring 'policy.fromFieldPath: Required'" in rendering.warnings[0]
+
+
+def test_patch_errors_other_than_a_missing_source_are_fatal():
+    bad_map = from_composite(
+        "spec.parameters.size", "spec.forProvider.size", transforms=[{"type": "map", "map": {"large": "x"}}]
+    )
+    with pytest.raises(RenderError, match=r"resource 'r' FromCompositeFieldPath patch at index 0: .*key small"):
+        render(CLAIM, apis=api([resource(patches=[bad_map])]))
 
 
 def test_combine_from_composite_and_patch_sets():
@@ -344,6 +387,28 @@ def test_to_composite_patch_carries_an_observed_value_to_another_resource():
     assert "generateName" not in second.resources[0]["metadata"]
 
 
+def test_status_the_xrd_does_not_declare_is_pruned_and_reaches_nobody():
+    # The API server prunes unknown fields of the composite's structural schema, so a ToComposite patch to an
+    # undeclared status field never feeds another resource.
+    resources = [
+        resource(
+            "source",
+            [{"type": "ToCompositeFieldPath", "fromFieldPath": "status.atProvider.arn", "toFieldPath": "status.arn"}],
+        ),
+        resource("sink", [from_composite("status.arn", "spec.forProvider.arn", policy={"fromFieldPath": "Required"})]),
+    ]
+    apis = api(resources)
+    observed = copy.deepcopy(render(CLAIM, apis=apis).resources[0])
+    observed["metadata"]["name"] = "source-1"
+    observed["status"] = {"atProvider": {"arn": "arn:aws:x:::source"}}
+    rendering = render(CLAIM, [observed], apis=apis)
+    assert "status" not in rendering.composite
+    assert [r["metadata"]["annotations"]["crossplane.io/composition-resource-name"] for r in rendering.resources] == [
+        "source"
+    ]
+    assert any("status.arn is not in the XRD's schema" in warning for warning in rendering.warnings)
+
+
 # --- composite, metadata, connection details -------------------------------------------------------------------
 
 
@@ -351,9 +416,11 @@ def test_composed_resources_carry_crossplane_metadata():
     rendering = render(CLAIM, apis=api([resource("bucket")]))
     composite = rendering.composite
     assert composite["metadata"]["name"].startswith("thing-")
+    # claim-name/namespace from the claim controller; composite (its own name) from the composite reconciler.
     assert composite["metadata"]["labels"] == {
         "crossplane.io/claim-name": "thing",
         "crossplane.io/claim-namespace": "team-a",
+        "crossplane.io/composite": composite["metadata"]["name"],
     }
     metadata = rendering.resources[0]["metadata"]
     assert metadata["generateName"] == f"{composite['metadata']['name']}-"
@@ -365,6 +432,36 @@ def test_composed_resources_carry_crossplane_metadata():
     }
     [owner] = metadata["ownerReferences"]
     assert (owner["kind"], owner["name"], owner["controller"]) == ("XThing", composite["metadata"]["name"], True)
+
+
+def test_claim_labels_and_annotations_reach_the_composite_except_kubernetes_io_ones():
+    claim = copy.deepcopy(CLAIM)
+    claim["metadata"]["labels"] = {"team": "a", "app.kubernetes.io/component": "database"}
+    claim["metadata"]["annotations"] = {
+        "argocd.argoproj.io/sync-wave": "-1",
+        "kubectl.kubernetes.io/last-applied-configuration": "{}",
+        "example.k8s.io/x": "y",
+    }
+    patch = from_composite("metadata.labels[team]", "spec.forProvider.team")
+    rendering = render(claim, apis=api([resource(patches=[patch])]))
+    metadata = rendering.composite["metadata"]
+    assert metadata["labels"]["team"] == "a"
+    assert "app.kubernetes.io/component" not in metadata["labels"]
+    assert metadata["annotations"] == {"argocd.argoproj.io/sync-wave": "-1"}
+    assert rendering.resources[0]["spec"]["forProvider"]["team"] == "a"
+    # Composed resources get only Crossplane's own labels, not the claim's.
+    assert "team" not in rendering.resources[0]["metadata"]["labels"]
+
+
+def test_template_name_or_generate_name_is_kept():
+    named = resource("named")
+    named["base"]["metadata"] = {"name": "fixed-name"}
+    prefixed = resource("prefixed")
+    prefixed["base"]["metadata"] = {"generateName": "custom-"}
+    resources = render(CLAIM, apis=api([named, prefixed])).resources
+    assert resources[0]["metadata"]["name"] == "fixed-name"
+    assert "generateName" not in resources[0]["metadata"]
+    assert resources[1]["metadata"]["generateName"] == "custom-"
 
 
 def test_composite_names_are_reproducible_and_differ_per_claim():
@@ -402,6 +499,21 @@ def test_connection_details_from_observed_resources_filtered_by_the_xrd():
         "password": "pw",
         "database": "notejam",
     }
+
+
+def test_empty_connection_secret_keys_publish_every_key():
+    # XRD connectionSecretKeys: "If the list is empty, all keys will be published."
+    details = [{"name": "a", "type": "FromValue", "value": "1"}, {"name": "b", "type": "FromValue", "value": "2"}]
+    apis = api([resource("db", connectionDetails=details)], connectionSecretKeys=[])
+    observed = {"metadata": {"name": "db-1", "annotations": {"crossplane.io/composition-resource-name": "db"}}}
+    assert render(CLAIM, [observed], apis=apis).connection_details == {"a": "1", "b": "2"}
+
+
+def test_connection_detail_without_its_source_field_is_an_error():
+    apis = api([resource("db", connectionDetails=[{"name": "x", "type": "FromValue"}])])
+    observed = {"metadata": {"name": "db-1", "annotations": {"crossplane.io/composition-resource-name": "db"}}}
+    with pytest.raises(RenderError, match="connection detail 'x' of type FromValue needs value"):
+        render(CLAIM, [observed], apis=apis)
 
 
 def test_unsupported_connection_detail_type_is_an_error():
