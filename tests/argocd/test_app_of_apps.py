@@ -194,3 +194,23 @@ def test_notejam_application_deploys_its_environment_overlay(environment: str) -
 def test_cluster_render_holds_only_argo_cd_objects(environment: str) -> None:
     kinds = {d["kind"] for d in cluster_objects(environment)}
     assert kinds == {"Application", "AppProject"}
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_ignored_differences_are_respected_by_sync(environment: str) -> None:
+    for name, application in applications(environment).items():
+        options = application["spec"]["syncPolicy"].get("syncOptions") or []
+        # ignoreDifferences without RespectIgnoreDifferences only hides the diff: sync still resets the field.
+        assert bool(application["spec"].get("ignoreDifferences")) == ("RespectIgnoreDifferences=true" in options), name
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_load_balancer_controller_keeps_its_first_webhook_certificate(environment: str) -> None:
+    """The chart generates a new CA on every `helm template` (its `lookup` reuse cannot work in Argo CD)."""
+    ignored = {
+        (rule.get("group", ""), rule["kind"]): rule.get("jqPathExpressions") or rule.get("jsonPointers")
+        for rule in applications(environment)["aws-load-balancer-controller"]["spec"].get("ignoreDifferences") or []
+    }
+    for kind in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"):
+        assert ignored.get(("admissionregistration.k8s.io", kind)) == [".webhooks[]?.clientConfig.caBundle"], kind
+    assert ignored.get(("", "Secret")) == ["/data"]

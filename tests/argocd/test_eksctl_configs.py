@@ -5,14 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import yaml
 
-from tests.argocd.argo_objects import ACCOUNTS, REGION, eksctl_config
+from tests.argocd.argo_objects import ACCOUNTS, REGION, applications, eksctl_config, overlay_objects
 from tools.k8s_schemas import kubernetes_version
 from tools.manifests import ENVIRONMENTS
 
 # Node group bounds per environment (issue 6): prod starts with a node per zone and grows for a 4x traffic jump.
 NODE_GROUP_SIZES = {"dev": (1, 3), "staging": (2, 5), "prod": (3, 10)}
 CONTROL_PLANE_LOGS = {"api", "audit", "authenticator", "controllerManager", "scheduler"}
+# What eksctl would install by default, less metrics-server, which Argo CD installs (apps/addons/metrics-server.yaml).
+NETWORKING_ADDONS = {"vpc-cni", "kube-proxy", "coredns"}
 
 
 def service_accounts(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -28,6 +31,11 @@ def required_service_accounts(environment: str) -> dict[str, str]:
         "crossplane-system/provider-aws": f"notejam-{environment}-crossplane-provider-aws",
         f"notejam-{environment}/notejam": "",  # the app's, which External Secrets borrows (base/secretstore.yaml)
     }
+
+
+def addons(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """EKS add-ons by name."""
+    return {addon["name"]: addon for addon in config.get("addons") or []}
 
 
 @pytest.fixture(params=ENVIRONMENTS)
@@ -110,3 +118,20 @@ def test_control_plane_logging_is_on(environment: str) -> None:
     logging = eksctl_config(environment)["cloudWatch"]["clusterLogging"]
     assert set(logging["enableTypes"]) == CONTROL_PLANE_LOGS
     assert logging["logRetentionInDays"] > 0
+
+
+def test_vpc_cni_runs_the_network_policy_agent(environment: str) -> None:
+    assert any(doc["kind"] == "NetworkPolicy" for doc in overlay_objects(environment)), "nothing to enforce"
+    vpc_cni = addons(eksctl_config(environment)).get("vpc-cni")
+    assert vpc_cni, f"{environment}: no vpc-cni add-on, so no network policy agent"
+    # eksctl hands configurationValues to EKS as JSON (YAML is converted); the add-on's schema wants a string.
+    assert yaml.safe_load(vpc_cni["configurationValues"])["enableNetworkPolicy"] == "true"
+
+
+def test_metrics_server_comes_only_from_git(environment: str) -> None:
+    config = eksctl_config(environment)
+    # Without this eksctl adds every default add-on it knows, metrics-server included (eksctl-io/eksctl#8652).
+    assert config["addonsConfig"]["disableDefaultAddons"] is True
+    assert set(addons(config)) >= NETWORKING_ADDONS, NETWORKING_ADDONS - set(addons(config))
+    assert "metrics-server" not in addons(config)
+    assert "metrics-server" in applications(environment)

@@ -42,7 +42,7 @@ def exclusions() -> list[dict[str, Any]]:
 
 
 def is_excluded(rules: list[dict[str, Any]], group: str, kind: str, cluster: str = IN_CLUSTER) -> bool:
-    """Argo CD's FilteredResource.Match: groups and clusters are globs, kinds exact or `*`, an empty list matches all."""
+    """Argo CD's FilteredResource.Match: groups and clusters are globs, kinds exact or `*`; empty lists match all."""
 
     def matches(patterns: list[str] | None, value: str, glob: bool) -> bool:
         if not patterns:
