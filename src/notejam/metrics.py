@@ -33,7 +33,9 @@ DB_POOL_SIZE = "notejam_db_pool_size"
 DB_POOL_CHECKED_OUT = "notejam_db_pool_checked_out"
 DB_POOL_OVERFLOW = "notejam_db_pool_overflow"
 
-LABELS = ("method", "endpoint", "status")
+# `handler`, not `endpoint`: the ServiceMonitor scrape adds its own `endpoint` target label (the port name), which
+# would rename ours to `exported_endpoint`.
+LABELS = ("method", "handler", "status")
 # Requests that match no route share one label value, so random URLs cannot explode the series count.
 UNMATCHED_ENDPOINT = "unmatched"
 

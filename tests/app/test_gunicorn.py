@@ -47,7 +47,7 @@ def scrape(base: str) -> float:
     _, body = get(base + "/metrics")
     total = 0.0
     for line in body.splitlines():
-        if line.startswith(metrics.REQUESTS_TOTAL + "{") and 'endpoint="ops.readyz"' in line:
+        if line.startswith(metrics.REQUESTS_TOTAL + "{") and 'handler="ops.readyz"' in line:
             total += float(line.rsplit(" ", 1)[1])
     return total
 

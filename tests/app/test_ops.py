@@ -71,14 +71,14 @@ def sample(name: str, **labels: str) -> float:
 
 def test_metrics_count_and_time_requests_by_endpoint_and_status(app):
     client = app.test_client()
-    labels = {"method": "GET", "endpoint": "auth.signin", "status": "200"}
+    labels = {"method": "GET", "handler": "auth.signin", "status": "200"}
     before = sample(metrics.REQUESTS_TOTAL, **labels)
     before_hist = sample(metrics.REQUEST_DURATION_SECONDS + "_count", **labels)
     client.get("/signin/")
     client.get("/signin/")
     assert sample(metrics.REQUESTS_TOTAL, **labels) == before + 2
     assert sample(metrics.REQUEST_DURATION_SECONDS + "_count", **labels) == before_hist + 2
-    unmatched = {"method": "GET", "endpoint": metrics.UNMATCHED_ENDPOINT, "status": "404"}
+    unmatched = {"method": "GET", "handler": metrics.UNMATCHED_ENDPOINT, "status": "404"}
     before_404 = sample(metrics.REQUESTS_TOTAL, **unmatched)
     client.get("/no/such/page/12345")
     assert sample(metrics.REQUESTS_TOTAL, **unmatched) == before_404 + 1
@@ -88,7 +88,7 @@ def test_metrics_endpoint_exposes_the_contract_names(app):
     client = app.test_client()
     client.get("/signin/")
     body = client.get("/metrics").get_data(as_text=True)
-    assert 'notejam_http_requests_total{endpoint="auth.signin",method="GET",status="200"}' in body
+    assert 'notejam_http_requests_total{handler="auth.signin",method="GET",status="200"}' in body
     for name in (
         metrics.REQUEST_DURATION_SECONDS + "_bucket",
         metrics.REQUESTS_IN_FLIGHT,

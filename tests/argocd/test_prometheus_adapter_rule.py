@@ -82,6 +82,11 @@ def test_rule_maps_the_series_onto_pods_and_computes_a_per_pod_rate(environment:
         assert metric.endswith("_per_second")
 
 
+def test_the_apps_metric_labels_survive_the_scrape() -> None:
+    """A label the scrape also sets (e.g. `endpoint`, the port name) would be stored as `exported_<label>`."""
+    assert not set(LABELS) & SCRAPE_LABELS, set(LABELS) & SCRAPE_LABELS
+
+
 def test_series_query_reader_sees_wrong_metric_and_labels() -> None:
     rule = {"seriesQuery": 'notejam_http_request_total{namespace!="",app="x"}'}
     metric, labels = series_metric(rule)
@@ -98,3 +103,64 @@ def test_adapter_queries_the_prometheus_of_kube_prometheus_stack(environment: st
     values = helm_values(apps["prometheus-adapter"])
     assert values["prometheus"]["url"] == f"http://{release}-prometheus.{namespace}.svc"
     assert values["prometheus"]["port"] == 9090
+
+
+def seconds(duration: str) -> int:
+    """A Prometheus duration of one unit (`30s`, `2m`, `1h`) in seconds."""
+    match = re.fullmatch(r"(\d+)([smh])", duration)
+    assert match, f"cannot read duration {duration!r}"
+    return int(match.group(1)) * {"s": 1, "m": 60, "h": 3600}[match.group(2)]
+
+
+def of_kind(environment: str, kind: str) -> list[dict[str, Any]]:
+    return [doc for doc in overlay_objects(environment) if doc["kind"] == kind]
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_the_scrape_attaches_pod_and_namespace_to_the_web_pods_series(environment: str) -> None:
+    """A ServiceMonitor labels each series with the pod behind the Service endpoint it scraped, so its Service must
+    select the web pods and expose the scraped port by name."""
+    (monitor,) = of_kind(environment, "ServiceMonitor")
+    services = [
+        s
+        for s in of_kind(environment, "Service")
+        if monitor["spec"]["selector"]["matchLabels"].items() <= (s["metadata"].get("labels") or {}).items()
+    ]
+    assert len(services) == 1, f"{environment}: the ServiceMonitor selects {len(services)} Services"
+    (service,) = services
+    assert service["metadata"]["namespace"] == monitor["metadata"]["namespace"], "no namespaceSelector: same namespace"
+    port_names = {port["name"] for port in service["spec"]["ports"]}
+    assert {endpoint["port"] for endpoint in monitor["spec"]["endpoints"]} <= port_names
+    pod_labels = next(d for d in of_kind(environment, "Deployment") if d["metadata"]["name"] == "notejam")["spec"][
+        "template"
+    ]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= pod_labels.items()
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_rate_window_spans_at_least_two_scrapes_and_sums_per_pod(environment: str) -> None:
+    (monitor,) = of_kind(environment, "ServiceMonitor")
+    interval = max(seconds(endpoint.get("interval", "30s")) for endpoint in monitor["spec"]["endpoints"])
+    for metric in hpa_pods_metrics(environment):
+        query = rule_for(environment, metric)["metricsQuery"]
+        # rate() needs two samples in its window; the sum adds up the method/endpoint/status series of one pod.
+        window = re.search(r"rate\(<<\.Series>>\{<<\.LabelMatchers>>\}\[(\w+)\]\)", query)
+        assert window, query
+        assert seconds(window.group(1)) >= 2 * interval
+        assert query.replace(" ", "").startswith("sum(rate(")
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_prometheus_selects_the_apps_service_monitor_and_rules(environment: str) -> None:
+    """kube-prometheus-stack's default (`*SelectorNilUsesHelmValues: true`) selects only objects labelled
+    `release: <release>`; the app's carry no such label, so the defaults must be off and no selector set."""
+    stack = applications(environment)["kube-prometheus-stack"]
+    release = stack["spec"]["source"]["helm"]["releaseName"]
+    spec = helm_values(stack)["prometheus"]["prometheusSpec"]
+    for kind, prefix in (("ServiceMonitor", "serviceMonitor"), ("PrometheusRule", "rule")):
+        objects = of_kind(environment, kind)
+        assert objects, f"{environment}: no {kind}"
+        assert not spec.get(f"{prefix}Selector") and not spec.get(f"{prefix}NamespaceSelector"), kind
+        for obj in objects:
+            labelled = (obj["metadata"].get("labels") or {}).get("release") == release
+            assert spec.get(f"{prefix}SelectorNilUsesHelmValues", True) is False or labelled, obj["metadata"]["name"]
