@@ -49,10 +49,14 @@ def snapshot_arn_from_event(event: Any, settings: ExportSettings) -> tuple[str, 
 
 def check_ours(rds: Any, settings: ExportSettings, identifier: str) -> None:
     """The name can be copied; the tag and the instance cannot: confirm both before exporting."""
-    # A filter (unlike DBSnapshotIdentifier=) answers an empty list instead of an error when the snapshot was
-    # deleted meanwhile; is_ours checks the instance, so the call needs IAM on our snapshots only.
-    snapshots = rds.describe_db_snapshots(Filters=[{"Name": "db-snapshot-id", "Values": [identifier]}])["DBSnapshots"]
-    if not snapshots or not is_ours(snapshots[0], settings.db_instance_identifier, settings.snapshot_prefix):
+    # Named by DBSnapshotIdentifier, RDS authorises the call against this snapshot's ARN, which the role's
+    # snapshot pattern grants. A filter alone names no resource: IAM would check it against every snapshot
+    # (snapshot:*) and deny it.
+    try:
+        [snapshot] = rds.describe_db_snapshots(DBSnapshotIdentifier=identifier)["DBSnapshots"]
+    except rds.exceptions.DBSnapshotNotFoundFault:
+        raise IgnoredEventError(f"snapshot {identifier} no longer exists") from None
+    if not is_ours(snapshot, settings.db_instance_identifier, settings.snapshot_prefix):
         raise IgnoredEventError(f"snapshot {identifier} is not a tagged snapshot of {settings.db_instance_identifier}")
 
 

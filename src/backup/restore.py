@@ -50,9 +50,15 @@ def choose_snapshot(rds: Any, source: str, wanted: str | None) -> dict[str, Any]
 
 
 def source_instance(rds: Any, source: str) -> dict[str, Any] | None:
-    # A filter answers an empty list, not an error, when the instance is gone (the case a restore is for).
-    found = rds.describe_db_instances(Filters=[{"Name": "db-instance-id", "Values": [source]}])["DBInstances"]
-    return found[0] if found else None
+    """The instance named ``source``, or None when it is gone (the case a restore is for).
+
+    Named by DBInstanceIdentifier, the call is authorised against that instance's ARN; a filter would need
+    rds:DescribeDBInstances on every instance (db:*).
+    """
+    try:
+        return rds.describe_db_instances(DBInstanceIdentifier=source)["DBInstances"][0]
+    except rds.exceptions.DBInstanceNotFoundFault:
+        return None
 
 
 def restore_request(

@@ -8,21 +8,26 @@ from __future__ import annotations
 
 import ast
 import copy
+import fnmatch
 import functools
 import importlib
 import inspect
 import json
+from datetime import date, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import boto3
 import botocore.model
 import botocore.session
 import pytest
 import yaml
 from botocore import xform_name
 
-from backup.settings import env_names
+from backup import export, snapshot
+from backup.naming import MANAGED_BY_TAG, snapshot_id
+from backup.settings import env_names, load
 from tools.render import RESOURCE_NAME_ANNOTATION, render
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -252,3 +257,94 @@ def test_the_export_rule_delivers_exactly_the_events_the_handler_exports(rendere
     assert matches(pattern, ours)
     assert not matches(pattern, other_env)
     assert not matches(pattern, automated)
+
+
+# --- the resources each call is authorised against --------------------------------------------------------------
+# Granting the right actions is not enough: IAM checks each call against the ARNs RDS names for it (Service
+# Authorization Reference, "Actions, resources, and condition keys for Amazon RDS"). A Describe call that names
+# no resource is checked against the wildcard ARN, which a role scoped to our instance and snapshots never grants.
+
+
+def authorised_against(operation: str, params: dict[str, Any], region: str, account: str) -> list[tuple[str, str]]:
+    """(action, resource ARN) pairs IAM evaluates for one RDS call of the handlers."""
+    rds = f"arn:aws:rds:{region}:{account}"
+    if operation == "DescribeDBInstances":
+        return [("rds:DescribeDBInstances", f"{rds}:db:{params.get('DBInstanceIdentifier', '*')}")]
+    if operation == "DescribeDBSnapshots":
+        if "DBSnapshotIdentifier" in params:
+            return [("rds:DescribeDBSnapshots", f"{rds}:snapshot:{params['DBSnapshotIdentifier']}")]
+        if "DBInstanceIdentifier" in params:
+            return [("rds:DescribeDBSnapshots", f"{rds}:db:{params['DBInstanceIdentifier']}")]
+        return [("rds:DescribeDBSnapshots", f"{rds}:snapshot:*")]
+    if operation == "CreateDBSnapshot":
+        snapshot = f"{rds}:snapshot:{params['DBSnapshotIdentifier']}"
+        pairs = [("rds:CreateDBSnapshot", f"{rds}:db:{params['DBInstanceIdentifier']}")]
+        pairs.append(("rds:CreateDBSnapshot", snapshot))
+        return pairs + ([("rds:AddTagsToResource", snapshot)] if params.get("Tags") else [])
+    if operation == "DeleteDBSnapshot":
+        return [("rds:DeleteDBSnapshot", f"{rds}:snapshot:{params['DBSnapshotIdentifier']}")]
+    if operation == "StartExportTask":
+        return [
+            ("rds:StartExportTask", params["SourceArn"]),
+            ("iam:PassRole", params["IamRoleArn"]),
+            ("kms:CreateGrant", params["KmsKeyId"]),
+            ("kms:DescribeKey", params["KmsKeyId"]),
+        ]
+    raise AssertionError(f"no authorisation model for rds:{operation}: add it here")
+
+
+def allowed(role: dict[str, Any], action: str, resource: str) -> bool:
+    """Does an Allow statement of the role's inline policies cover (action, resource)? (IAM wildcards * and ?)"""
+    for inline in role["spec"]["forProvider"]["inlinePolicy"]:
+        for statement in json.loads(inline["policy"])["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            if action in actions and any(fnmatch.fnmatchcase(resource, pattern) for pattern in resources):
+                return True
+    return False
+
+
+def test_every_call_the_handlers_make_is_authorised_by_their_role(rendered, aws, snapshot_created_event, monkeypatch):
+    claim = yaml.safe_load(CLAIM.read_text())["spec"]["parameters"]
+    region, account = claim["region"], claim["accountId"]
+    monkeypatch.setenv("MOTO_ACCOUNT_ID", account)  # moto's ARNs in the account the policies name
+    rds = boto3.client("rds", region_name=region)
+    by_handler = {handler_module(f).__name__: f for f in functions(rendered)}
+    settings = {
+        name: load(settings_class(handler_module(f)), f["spec"]["forProvider"]["environment"]["variables"])
+        for name, f in by_handler.items()
+    }
+    daily = settings["backup.snapshot"]
+    rds.create_db_instance(
+        DBInstanceIdentifier=daily.db_instance_identifier,
+        DBInstanceClass="db.t4g.micro",
+        Engine="postgres",
+        AllocatedStorage=20,
+        MasterUsername="notejam",
+        MasterUserPassword="not-a-real-password",
+    )
+    today = date(2026, 11, 29)
+    expired = snapshot_id(daily.snapshot_prefix, today - timedelta(days=daily.retention_days + 1))
+    rds.create_db_snapshot(
+        DBInstanceIdentifier=daily.db_instance_identifier, DBSnapshotIdentifier=expired, Tags=[MANAGED_BY_TAG]
+    )
+    made: list[tuple[str, dict[str, Any]]] = []
+    rds.meta.events.register(
+        "provide-client-params.rds.*", lambda params, model, **_: made.append((model.name, params))
+    )
+
+    taken = snapshot.run(rds, daily, today)
+    calls = {"backup.snapshot": list(made)}
+    made.clear()
+    event = snapshot_created_event(f"arn:aws:rds:{region}:{account}:snapshot:{taken['snapshot']}", taken["snapshot"])
+    exported = export.run(rds, settings["backup.export"], event)
+    calls["backup.export"] = list(made)
+
+    assert (taken["created"], taken["deleted"], exported["status"]) == (True, [expired], "started")
+    for handler, made_by_handler in calls.items():
+        module = importlib.import_module(handler)
+        assert {op for op, _ in made_by_handler} == {op for _, op in operations_called(module)}, handler
+        role = role_of(by_handler[handler], rendered)
+        for operation, params in made_by_handler:
+            for action, resource in authorised_against(operation, params, region, account):
+                assert allowed(role, action, resource), f"{handler}: {action} on {resource} is not granted"

@@ -168,3 +168,20 @@ def test_the_runbooks_commands_are_ones_the_cli_accepts():
     assert len(commands) == 3
     for argv in commands:
         restore.parser().parse_args(argv)  # argparse exits (SystemExit) on anything it does not accept
+
+
+def test_every_describe_names_its_instance_so_iam_can_be_scoped_to_it(rds, two_snapshots, monkeypatch):
+    # A describe that names no instance (a filter) is authorised against every instance (db:*): the runbook
+    # promises permissions on the source and target instances only.
+    made: list[tuple[str, dict[str, Any]]] = []
+    rds.meta.events.register(
+        "provide-client-params.rds.*", lambda params, model, **_: made.append((model.name, params))
+    )
+    monkeypatch.setattr(restore.boto3, "client", lambda *args, **kwargs: rds)
+
+    assert restore.main(["restore", "--source", SOURCE, "--target", "notejam-dev-restored"]) == 0
+
+    describes = [(operation, params) for operation, params in made if operation.startswith("Describe")]
+    assert {operation for operation, _ in describes} == {"DescribeDBInstances", "DescribeDBSnapshots"}
+    assert all(params.get("DBInstanceIdentifier") in {SOURCE, "notejam-dev-restored"} for _, params in describes)
+    assert not any("Filters" in params for _, params in describes)
