@@ -7,13 +7,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, render_template
+from flask import Flask, g, render_template
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from notejam import auth, config, database, dates, logs, metrics, migrate, notes, ops, pads
+from notejam import auth, config, database, dates, logs, metrics, migrate, notes, ops, pads, security
 from notejam.queries import user_pads
 
 __all__ = ["create_app"]
@@ -42,6 +42,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     database.init_app(app)
     migrate.init_app(app)
     csrf.init_app(app)
+    security.init_app(app)
     auth.login_manager.init_app(app)
     app.extensions["notejam.migration_heads"] = migrate.head_revisions()
 
@@ -71,19 +72,32 @@ def _register_templating(app: Flask) -> None:
         return {"sidebar_pads": user_pads if current_user.is_authenticated else list}
 
 
+def _error_page(code: int, title: str, message: str, headers: Mapping[str, str] | None = None) -> Any:
+    """The app's error template; if even that fails (the header looks up the signed-in user, which a database
+    outage breaks), the same page as a signed-out visitor sees it, rather than the server's bare 500."""
+    try:
+        body = render_template("error.html", code=code, title=title, message=message)
+    except Exception:
+        log.exception("error page shown without the signed-in user")
+        g._login_user = auth.login_manager.anonymous_user()  # Flask-Login's per-request user: skip the lookup
+        body = render_template("error.html", code=code, title=title, message=message)
+    return body, code, dict(headers or {})
+
+
 def _register_error_pages(app: Flask) -> None:
     @app.errorhandler(CSRFError)
-    def csrf_rejected(error: CSRFError) -> tuple[str, int]:
+    def csrf_rejected(error: CSRFError) -> Any:
         message = f"The form could not be accepted: {error.description} Reload the page and try again."
-        return render_template("error.html", code=400, title="Bad request", message=message), 400
+        return _error_page(400, "Bad request", message)
 
     @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException) -> tuple[str, int]:
-        code = error.code or 500
-        return render_template("error.html", code=code, title=error.name, message=error.description), code
+    def http_error(error: HTTPException) -> Any:
+        # Keep the headers the status needs, e.g. Allow on a 405; the body is ours, so not its Content-Type.
+        headers = {name: value for name, value in error.get_headers() if name.lower() != "content-type"}
+        return _error_page(error.code or 500, error.name, error.description or "", headers)
 
     @app.errorhandler(Exception)
-    def unexpected_error(error: Exception) -> tuple[str, int]:
+    def unexpected_error(error: Exception) -> Any:
         log.exception("unhandled error")
         message = "Something went wrong on our side. It is logged; please try again later."
-        return render_template("error.html", code=500, title="Server error", message=message), 500
+        return _error_page(500, "Server error", message)

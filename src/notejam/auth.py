@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import session as browser_session
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -18,7 +18,6 @@ from notejam.models import MAX_ID, User, password_fingerprint
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
-log = logging.getLogger(__name__)
 WRONG_CREDENTIALS = "Wrong email or password"
 _DUMMY_HASH = "notejam.dummy-password-hash"
 
@@ -42,6 +41,11 @@ def is_safe_next(target: str | None) -> bool:
     normalised = target.replace("\\", "/")
     parts = urlsplit(normalised)
     return not normalised.startswith("//") and not parts.scheme and not parts.netloc
+
+
+def _is_useful_next(target: str | None) -> bool:
+    # Signing in only to be asked "Sign out?" (a signed-out visitor followed a sign-out link) helps nobody.
+    return is_safe_next(target) and urlsplit(target or "").path != url_for("auth.signout")
 
 
 @login_manager.user_loader
@@ -91,9 +95,12 @@ def signin() -> str | Response:
         if user is None:
             check_password_hash(_dummy_hash(), form.password.data)
         elif check_password_hash(user.password_hash, form.password.data):
+            # A fresh session: nothing from before sign-in survives it, the CSRF token included, so a session
+            # cookie planted in the browser beforehand (session fixation) knows nothing about the signed-in one.
+            browser_session.clear()
             login_user(user)
             flash("You are signed in!", "success")
-            return redirect(next_url if is_safe_next(next_url) else url_for("notes.index"))
+            return redirect(next_url if _is_useful_next(next_url) else url_for("notes.index"))
         flash(WRONG_CREDENTIALS, "error")
     return render_template("auth/signin.html", form=form, next_url=next_url if is_safe_next(next_url) else None)
 
@@ -110,6 +117,14 @@ def signout() -> str | Response:
     return render_template("auth/signout.html", form=form)
 
 
+def reset_link(token: str) -> str:
+    """The absolute reset link: on PUBLIC_URL when configured, else on the host the request came to."""
+    public_url = current_app.config.get("PUBLIC_URL")
+    if public_url:
+        return public_url + url_for("auth.reset_password", token=token)
+    return url_for("auth.reset_password", token=token, _external=True)
+
+
 @bp.route("/forgot-password/", methods=["GET", "POST"])
 def forgot_password() -> str | Response:
     form = ForgotPasswordForm()
@@ -117,11 +132,10 @@ def forgot_password() -> str | Response:
         user = database.session().scalar(select(User).where(User.email == form.email.data))
         if user is not None:
             token = mail.make_reset_token(current_app.config["SECRET_KEY"], user)
-            link = url_for("auth.reset_password", token=token, _external=True)
-            try:
-                mail.send_reset_link(current_app.config, user.email, link)
-            except OSError as error:  # smtplib's errors are OSErrors too
-                log.error("reset mail not sent", extra={"fields": {"error": type(error).__name__}})
+            link = reset_link(token)
+            # Off the request thread: an SMTP round trip only for known emails would tell, by the time the
+            # answer takes, who has an account.
+            mail.send_reset_link_in_background(current_app.config, user.email, link)
         # The same answer whether or not the email is signed up: nobody learns who has an account.
         flash("If that email is signed up, we sent it a link to reset the password.", "success")
         return redirect(url_for("auth.signin"))

@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy.engine import URL, make_url
 
@@ -43,6 +44,9 @@ def load_settings(
         "SMTP_PASSWORD": environ.get("SMTP_PASSWORD") or None,
         "SMTP_STARTTLS": _bool(environ, "SMTP_STARTTLS", False),
         "MAIL_FROM": environ.get("MAIL_FROM", "Notejam <no-reply@notejam.example>"),
+        # Where users reach the app. Links in mail are built from it, never from the request's Host header,
+        # which anybody inside the cluster can set. Unset (a local run): links follow the request.
+        "PUBLIC_URL": public_url(environ),
         "LOG_LEVEL": environ.get("LOG_LEVEL", "INFO").upper(),
         "RESET_TOKEN_MAX_AGE": RESET_TOKEN_MAX_AGE_SECONDS,
         # None means werkzeug's default (scrypt). Only tests override it, to keep the suite fast.
@@ -86,6 +90,16 @@ def database_url(environ: Mapping[str, str], instance_path: str) -> URL:
             query=query,
         )
     return URL.create("sqlite", database=str(Path(instance_path) / "notejam.sqlite"))
+
+
+def public_url(environ: Mapping[str, str]) -> str | None:
+    raw = environ.get("PUBLIC_URL", "").strip()
+    if not raw:
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/") or parts.query:
+        raise ConfigError(f"PUBLIC_URL must be a scheme and host such as https://notejam.example.com, not {raw!r}")
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def redacted_database_url(url: str) -> str:

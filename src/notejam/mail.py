@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import smtplib
+import threading
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage
 from typing import Any
 
@@ -12,6 +15,19 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from notejam.models import User, password_fingerprint
 
 _SALT = "notejam.reset-password"
+# What send_reset_link reads from the app config: copied, because the sending thread has no app context.
+MAIL_SETTINGS = (
+    "MAIL_FROM",
+    "RESET_TOKEN_MAX_AGE",
+    "SMTP_HOST",
+    "SMTP_PORT",
+    "SMTP_STARTTLS",
+    "SMTP_USERNAME",
+    "SMTP_PASSWORD",
+)
+log = logging.getLogger(__name__)
+_outbox: ThreadPoolExecutor | None = None
+_outbox_lock = threading.Lock()
 
 
 class InvalidResetToken(Exception):
@@ -59,3 +75,24 @@ def send_reset_link(config: Mapping[str, Any], to_address: str, link: str) -> No
         if config["SMTP_USERNAME"]:
             smtp.login(config["SMTP_USERNAME"], config["SMTP_PASSWORD"] or "")
         smtp.send_message(message)
+
+
+def send_reset_link_in_background(config: Mapping[str, Any], to_address: str, link: str) -> None:
+    """Queue the mail and return at once; a failure is logged (without the link: it is a credential).
+
+    The outbox is made on first use, so in each gunicorn worker rather than in a parent that forks; its
+    threads are joined at interpreter exit, so a graceful shutdown still sends what is queued.
+    """
+    global _outbox
+    settings = {key: config[key] for key in MAIL_SETTINGS}
+    with _outbox_lock:
+        if _outbox is None:
+            _outbox = ThreadPoolExecutor(max_workers=2, thread_name_prefix="notejam-mail")
+    _outbox.submit(_send_and_log, settings, to_address, link)
+
+
+def _send_and_log(settings: Mapping[str, Any], to_address: str, link: str) -> None:
+    try:
+        send_reset_link(settings, to_address, link)
+    except Exception as error:  # any failure: nobody else would see it, a failed future is silent
+        log.error("reset mail not sent", extra={"fields": {"error": type(error).__name__}})

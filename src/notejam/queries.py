@@ -14,9 +14,10 @@ from notejam.models import MAX_ID, Note, Pad
 Owned = TypeVar("Owned", Note, Pad)
 
 # ?order= values; anything else (or nothing) means the default, most recently edited first.
+# Names sort as people read them, "apple" before "Banana", whatever the database's collation.
 NOTE_ORDERS: dict[str, tuple[Any, ...]] = {
-    "name": (Note.name.asc(), Note.id.asc()),
-    "-name": (Note.name.desc(), Note.id.desc()),
+    "name": (func.lower(Note.name).asc(), Note.name.asc(), Note.id.asc()),
+    "-name": (func.lower(Note.name).desc(), Note.name.desc(), Note.id.desc()),
     "updated_at": (Note.updated_at.asc(), Note.id.asc()),
     "-updated_at": (Note.updated_at.desc(), Note.id.desc()),
 }

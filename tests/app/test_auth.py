@@ -87,6 +87,18 @@ def test_signin_follows_a_safe_next(browser, alice):
     assert location(response) == "/pads/create/"
 
 
+def test_signin_via_a_signout_link_lands_home_not_on_the_signout_question(browser, alice):
+    assert location(browser.get("/signout/")) == "/signin/?next=/signout/"
+    response = browser.post("/signin/?next=/signout/", {"email": alice.email, "password": PASSWORD})
+    assert location(response) == "/"
+
+
+def test_signin_form_keeps_next_after_a_wrong_password(browser, alice):
+    page = page_text(browser.post("/signin/?next=/pads/create/", {"email": alice.email, "password": "wrong"}))
+    assert "Wrong email or password" in page
+    assert 'action="' not in page.split("<form", 1)[1].split(">", 1)[0]  # posts back to this URL, next and all
+
+
 OPEN_REDIRECTS = [
     "https://evil.example/",
     "//evil.example/",

@@ -88,11 +88,19 @@ def test_flask_cli_refuses_to_start_without_secret_key(tmp_path):
         ({"SMTP_STARTTLS": "maybe"}, "SMTP_STARTTLS must be true or false"),
         ({"NOTEJAM_ENV": "staging"}, "NOTEJAM_ENV must be"),
         ({"LOG_LEVEL": "loud"}, "LOG_LEVEL must be"),
+        ({"PUBLIC_URL": "notejam.example.com"}, "PUBLIC_URL must be a scheme and host"),
+        ({"PUBLIC_URL": "https://notejam.example.com/app"}, "PUBLIC_URL must be a scheme and host"),
+        ({"PUBLIC_URL": "ftp://notejam.example.com"}, "PUBLIC_URL must be a scheme and host"),
     ],
 )
 def test_bad_values_are_refused_with_a_message(environ, message):
     with pytest.raises(ConfigError, match=message):
         settings(**environ)
+
+
+def test_public_url_is_kept_without_a_trailing_slash():
+    assert settings(PUBLIC_URL="https://notejam.example.com/")["PUBLIC_URL"] == "https://notejam.example.com"
+    assert settings()["PUBLIC_URL"] is None
 
 
 def test_smtp_settings():

@@ -66,6 +66,15 @@ def test_sorting(signed_in, three_notes, order, expected, where):
     assert note_names(page_text(response)) == expected
 
 
+@pytest.mark.parametrize(
+    ("order", "expected"), [("name", ["apple", "Banana", "cherry"]), ("-name", ["cherry", "Banana", "apple"])]
+)
+def test_name_order_ignores_case(signed_in, factory, alice, order, expected):
+    for name in ("cherry", "Banana", "apple"):
+        factory.note(alice, name)
+    assert note_names(page_text(signed_in.get("/", query_string={"order": order}))) == expected
+
+
 def test_list_shows_smart_dates(signed_in, factory, alice):
     now = datetime.now(UTC)
     factory.note(alice, "old", updated_at=now - timedelta(days=30))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 import time
 
 import pytest
@@ -52,6 +53,25 @@ def test_unknown_email_gets_the_same_answer_and_no_mail(browser, mailbox):
 def test_known_email_answer_is_identical(browser, alice, mailbox):
     browser.post("/forgot-password/", {"email": alice.email})
     assert SAME_ANSWER in page_text(browser.get("/signin/"))
+    assert mailbox.received.wait(5), "no mail arrived"
+
+
+def test_answer_does_not_wait_for_the_mail_server(browser, alice, mailbox, monkeypatch):
+    """Were the SMTP round trip on the request path, known emails would answer measurably slower."""
+    from notejam import mail
+
+    release, sent = threading.Event(), threading.Event()
+
+    def slow_smtp(config, to_address, link):
+        release.wait(5)
+        sent.set()
+
+    monkeypatch.setattr(mail, "send_reset_link", slow_smtp)
+    response = browser.post("/forgot-password/", {"email": alice.email})
+    assert location(response) == "/signin/"
+    assert not sent.is_set(), "the answer waited for the mail to go out"
+    release.set()
+    assert sent.wait(5)
 
 
 def test_reset_link_works_only_once(browser, alice, mailbox, factory):
@@ -95,7 +115,7 @@ def test_reset_form_validation(browser, alice, mailbox, data, message):
     assert response.status_code == 200 and message in page_text(response)
 
 
-def test_smtp_failure_still_gives_the_same_answer(database_url, smtp_server, alice):
+def test_smtp_failure_still_gives_the_same_answer(database_url, smtp_server, alice, caplog):
     from notejam import create_app, database
     from tests.app.support import Browser, app_config
     from tests.conftest import free_port
@@ -106,5 +126,28 @@ def test_smtp_failure_still_gives_the_same_answer(database_url, smtp_server, ali
         response = browser.post("/forgot-password/", {"email": alice.email})
         assert location(response) == "/signin/"
         assert SAME_ANSWER in page_text(browser.get("/signin/"))
+        deadline = time.monotonic() + 5  # the mail goes out, and fails, on the mail thread
+        while "reset mail not sent" not in caplog.text and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "reset mail not sent" in caplog.text  # the failure is not lost with the thread
+        assert "/reset-password/" not in caplog.text
+    finally:
+        database.engine(app).dispose()
+
+
+def test_reset_link_uses_public_url_whatever_host_the_request_names(database_url, smtp_server, alice, mailbox):
+    """A forged Host header must not turn the mailed link into a link to somebody else's site."""
+    from notejam import create_app, database
+    from tests.app.support import Browser, app_config
+
+    app = create_app(app_config(database_url, smtp_server, PUBLIC_URL="https://notejam.example.com"))
+    try:
+        client = app.test_client()
+        client.environ_base["HTTP_HOST"] = "evil.example.net"  # every request of this visitor names that host
+        Browser(client).post("/forgot-password/", {"email": alice.email})
+        assert mailbox.received.wait(5), "no mail arrived"
+        body = mailbox.messages[-1].get_payload(decode=True).decode()
+        assert "https://notejam.example.com/reset-password/" in body
+        assert "evil.example.net" not in body
     finally:
         database.engine(app).dispose()

@@ -356,6 +356,13 @@ def test_ingress_is_an_https_alb_for_the_environment_host(rendered: Rendered, en
 
 
 @per_env
+def test_links_in_mail_point_at_the_ingress_host(rendered: Rendered, env: str) -> None:
+    (host,) = [rule["host"] for rule in one(rendered[env], "Ingress")["spec"]["rules"]]
+    (config,) = of_kind(rendered[env], "ConfigMap")
+    assert config["data"]["PUBLIC_URL"] == f"https://{host}"
+
+
+@per_env
 def test_the_service_reaches_the_app_port_named_http(rendered: Rendered, env: str) -> None:
     service = one(rendered[env], "Service", "notejam")
     assert service["spec"]["ports"] == [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}]

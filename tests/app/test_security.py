@@ -1,0 +1,110 @@
+"""Browser-facing hardening: headers, the session cookie, a fresh session at sign-in, error pages that hold up."""
+
+from __future__ import annotations
+
+import pytest
+
+from notejam import auth
+from notejam.security import SECURITY_HEADERS
+from tests.app.support import PASSWORD, page_text
+
+PAGES = ["/signin/", "/", "/no-such-page/", "/healthz"]
+
+
+@pytest.mark.parametrize("url", PAGES)
+def test_every_response_carries_the_security_headers(signed_in, url):
+    response = signed_in.get(url)
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["Referrer-Policy"] == "same-origin"
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+    assert "Strict-Transport-Security" not in response.headers  # plain HTTP: browsers ignore it anyway
+
+
+def test_pages_are_not_cached_but_operations_endpoints_may_be(signed_in):
+    assert signed_in.get("/").headers["Cache-Control"] == "no-store"
+    assert signed_in.get("/signin/").headers["Cache-Control"] == "no-store"
+    assert "Cache-Control" not in signed_in.get("/healthz").headers
+
+
+def test_https_behind_the_load_balancer_adds_hsts(browser):
+    response = browser.get("/signin/", headers={"X-Forwarded-Proto": "https"})
+    assert response.headers["Strict-Transport-Security"] == "max-age=31536000"
+
+
+def test_pages_use_no_inline_script_the_policy_would_block(signed_in):
+    assert "script-src" not in SECURITY_HEADERS["Content-Security-Policy"]  # default-src 'self' covers it
+    assert "<script" not in page_text(signed_in.get("/"))
+
+
+def session_cookie(response) -> str:
+    cookies = [value for value in response.headers.getlist("Set-Cookie") if value.startswith("session=")]
+    assert cookies, response.headers
+    return cookies[-1]
+
+
+def test_session_cookie_is_httponly_and_samesite_lax_and_not_secure_over_http(browser, alice):
+    cookie = session_cookie(browser.post("/signin/", {"email": alice.email, "password": PASSWORD}))
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "Secure" not in cookie  # the in-cluster smoke test signs in over http://notejam
+
+
+@pytest.mark.parametrize("https", ["forwarded", "direct"])
+def test_session_cookie_is_secure_over_https(browser, alice, https):
+    # Over HTTPS Flask-WTF also wants a same-origin Referer, which browsers send under our Referrer-Policy.
+    headers = {"Referer": "https://localhost/signin/"}
+    if https == "forwarded":  # the ALB terminates TLS and says so; ProxyFix trusts one hop
+        options = {"headers": {**headers, "X-Forwarded-Proto": "https"}}
+    else:
+        options = {"headers": headers, "base_url": "https://localhost"}
+    token = browser.csrf_token()
+    response = browser.client.post(
+        "/signin/", data={"email": alice.email, "password": PASSWORD, "csrf_token": token}, **options
+    )
+    assert response.status_code == 302
+    assert "Secure" in session_cookie(response)
+
+
+def test_signin_starts_a_fresh_session(browser, alice):
+    with browser.client.session_transaction() as planted:  # e.g. a cookie an attacker set in the browser
+        planted["planted"] = "by someone else"
+        planted["csrf_token"] = "known-to-the-attacker"
+    browser.signin(alice.email)
+    with browser.client.session_transaction() as current:
+        assert "planted" not in current
+        assert current.get("csrf_token") != "known-to-the-attacker"
+        assert current.get("_user_id", "").startswith(f"{alice.id}:")
+    assert "You are signed in!" in page_text(browser.get("/"))  # the flash survives the renewal
+
+
+def test_old_csrf_token_is_refused_after_signin(browser, alice):
+    before = browser.csrf_token()
+    browser.signin(alice.email)
+    response = browser.post("/pads/create/", {"name": "x", "csrf_token": before}, csrf=False)
+    assert response.status_code == 400
+
+
+def test_wrong_method_is_405_with_allow_header_on_the_error_page(signed_in):
+    response = signed_in.client.put("/notes/1/")
+    assert response.status_code == 405
+    assert set(response.headers["Allow"].split(", ")) >= {"GET", "HEAD"}
+    assert response.mimetype == "text/html"
+    assert "405 Method Not Allowed" in page_text(response)
+
+
+def test_error_page_still_renders_when_the_user_cannot_be_loaded(app, signed_in, monkeypatch):
+    def database_down(_session_id):
+        raise RuntimeError("could not connect to server")  # what a database outage does to every page
+
+    monkeypatch.setattr(auth.login_manager, "_user_callback", database_down)
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    try:
+        response = signed_in.get("/")
+    finally:
+        app.config["PROPAGATE_EXCEPTIONS"] = None
+    body = page_text(response)
+    assert response.status_code == 500
+    assert "500 Server error" in body and "Something went wrong" in body  # the app's page, not a bare one
+    assert "could not connect" not in body and "Traceback" not in body
+    assert 'href="/signin/"' in body  # shown as to a signed-out visitor
+    assert response.headers["X-Frame-Options"] == "DENY"
