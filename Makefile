@@ -4,6 +4,8 @@ KUBERNETES_VERSION := 1.34.0
 KUBECONFORM_VERSION := v0.7.0
 KUSTOMIZE_VERSION := v5.8.1
 ACTIONLINT_VERSION := v1.7.12
+# promtool of Prometheus v3.16.0 (Go module versions are v0.<minor>.<patch>): evaluates the alert rules in tests.
+PROMTOOL_VERSION := v0.316.0
 
 PYTHON ?= python3
 VENV := .venv
@@ -43,7 +45,7 @@ lambda-package: $(VENV)/.installed ## dist/backup-lambda.zip, byte-for-byte repr
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
-tools: $(TOOLS)/kubeconform $(TOOLS)/kustomize $(TOOLS)/actionlint
+tools: $(TOOLS)/kubeconform $(TOOLS)/kustomize $(TOOLS)/actionlint $(TOOLS)/promtool
 
 $(VENV)/.installed: requirements/app.txt requirements/backup.txt requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +60,9 @@ $(TOOLS)/kustomize:
 
 $(TOOLS)/actionlint:
 	GOBIN=$(TOOLS) go install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
+
+$(TOOLS)/promtool:
+	GOBIN=$(TOOLS) go install github.com/prometheus/prometheus/cmd/promtool@$(PROMTOOL_VERSION)
 
 clean:
 	rm -rf $(VENV) .tools .cache dist
