@@ -52,9 +52,14 @@ def scrape(base: str) -> float:
     return total
 
 
-def access_log(served) -> list[dict]:
-    time.sleep(0.2)  # let the workers flush their log lines
-    return [json.loads(line) for line in served["log"].read_text().splitlines() if line.startswith("{")]
+def access_log(served, until=lambda entries: True, timeout: float = 5) -> list[dict]:
+    """The JSON log lines so far, polled until `until(entries)` holds (workers flush on their own time)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        entries = [json.loads(line) for line in served["log"].read_text().splitlines() if line.startswith("{")]
+        if until(entries) or time.monotonic() > deadline:
+            return entries
+        time.sleep(0.05)
 
 
 def test_metrics_add_up_across_gunicorn_workers(served):
@@ -77,7 +82,13 @@ def test_metrics_add_up_across_gunicorn_workers(served):
 
 def test_gunicorn_access_log_is_json_with_the_request_id(served):
     get(served["base"] + "/healthz", headers={"X-Request-ID": "gunicorn-req-7"})
-    mine = [entry for entry in access_log(served) if entry.get("request_id") == "gunicorn-req-7"]
+
+    def ours(entries: list[dict]) -> list[dict]:
+        return [entry for entry in entries if entry.get("request_id") == "gunicorn-req-7"]
+
+    mine = ours(access_log(served, until=ours))
+    time.sleep(0.3)  # a second line, were there one, would be written by now
+    mine = ours(access_log(served))
     assert len(mine) == 1, "exactly one line per request (gunicorn's, not also the app's)"
     assert mine[0]["logger"] == "gunicorn.access"
     assert (mine[0]["method"], mine[0]["path"], mine[0]["status"]) == ("GET", "/healthz", 200)
