@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tests.crossplane.conftest import ACCOUNT_ID, by_name, render_until_settled
-from tools.render import render
+from tools.patch_and_transform.pipeline import render
 
 BUCKET = f"notejamsnapshot-dev-{ACCOUNT_ID}"
 BUCKET_ARNS = [f"arn:aws:s3:::{BUCKET}", f"arn:aws:s3:::{BUCKET}/*"]

@@ -12,7 +12,9 @@ import pytest
 
 from tests.crossplane.checks import validation_errors
 from tests.crossplane.conftest import schemas_dir
-from tools.render import PlatformAPI, RenderError, load_apis, render
+from tools.patch_and_transform.composite import PlatformAPI, load_apis
+from tools.patch_and_transform.errors import RenderError
+from tools.patch_and_transform.pipeline import render
 
 
 def broken(kind: str, mutate: Callable[[dict[str, Any]], None]) -> dict[str, PlatformAPI]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tests.crossplane.conftest import by_name
-from tools.render import overlay_claims, render
+from tools.patch_and_transform.pipeline import render
+from tools.render import overlay_claims
 
 
 @pytest.fixture(scope="module")

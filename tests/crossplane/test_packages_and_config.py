@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from tests.crossplane.conftest import CROSSPLANE_DIR, REPO_ROOT, crds_dir, load_yaml, schemas_dir
-from tools.render import load_apis
+from tools.patch_and_transform.composite import load_apis
 
 KUSTOMIZE = REPO_ROOT / ".tools" / "bin" / "kustomize"
 KUBECONFORM = REPO_ROOT / ".tools" / "bin" / "kubeconform"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tests.crossplane.conftest import by_name, render_until_settled
-from tools.render import RenderError, render, render_claim
+from tools.patch_and_transform.errors import RenderError
+from tools.patch_and_transform.pipeline import render, render_claim
 
 PASSWORD = {"rds-instance": {"attribute.password": "s3cret", "attribute.unrelated": "x"}}
 

@@ -8,7 +8,8 @@ import sys
 import yaml
 
 from tests.crossplane.conftest import CROSSPLANE_DIR, REPO_ROOT
-from tools.render import assume_created, main, overlay_claims, render
+from tools.patch_and_transform.pipeline import assume_created, render
+from tools.render import main, overlay_claims
 
 PG_EXAMPLE = CROSSPLANE_DIR / "apis" / "postgresql" / "examples" / "claim.yaml"
 BACKUP_EXAMPLE = CROSSPLANE_DIR / "apis" / "backup" / "examples" / "claim.yaml"

@@ -1,4 +1,4 @@
-"""tools.render evaluates the patch-and-transform semantics our compositions rely on, and refuses the rest."""
+"""tools.patch_and_transform evaluates the P&T semantics our compositions rely on, and refuses the rest."""
 
 from __future__ import annotations
 
@@ -7,17 +7,12 @@ from typing import Any
 
 import pytest
 
-from tools.render import (
-    FieldNotFound,
-    PlatformAPI,
-    RenderError,
-    apply_transforms,
-    get_value,
-    go_sprintf,
-    parse_field_path,
-    render,
-    set_value,
-)
+from tools.patch_and_transform.composite import PlatformAPI
+from tools.patch_and_transform.errors import RenderError
+from tools.patch_and_transform.fieldpath import FieldNotFound, get_value, parse_field_path, set_value
+from tools.patch_and_transform.gofmt import go_sprintf
+from tools.patch_and_transform.pipeline import render
+from tools.patch_and_transform.transforms import apply_transforms
 
 CLAIM = {
     "apiVersion": "test.notejam.io/v1alpha1",
