@@ -44,6 +44,13 @@ def test_release_deploys_to_dev_with_the_promotion_tool_and_the_image_it_built()
     assert 'python -m tools.promote --env dev --tag "${GITHUB_SHA}"' in release
 
 
+def test_release_asks_for_the_next_promotion_because_its_own_push_starts_no_workflow() -> None:
+    release = (ROOT / ".github/workflows/release.yaml").read_text()
+    promote_workflow = yaml.safe_load((ROOT / ".github/workflows/promote.yaml").read_text())
+    assert "gh workflow run promote.yaml --ref main -f from=dev" in release
+    assert "dev" in promote_workflow[True]["workflow_dispatch"]["inputs"]["from"]["options"]
+
+
 def test_promotion_walks_dev_then_staging_then_prod() -> None:
     promote_workflow = yaml.safe_load((ROOT / ".github/workflows/promote.yaml").read_text())
     matrix = promote_workflow["jobs"]["open-promotion-pr"]["strategy"]["matrix"]["include"]
