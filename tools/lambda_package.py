@@ -53,11 +53,31 @@ def build(source: Path, output: Path) -> str:
     return hashlib.sha256(output.read_bytes()).hexdigest()
 
 
+def claimed_locations(overlays: Path = REPOSITORY / "overlays") -> list[tuple[str, str, str]]:
+    """(environment, bucket, key) of the code each environment's DatabaseBackup claim points its Lambdas at."""
+    import yaml  # only this helper needs it; the build itself is standard library
+
+    locations = []
+    for claim_file in sorted(overlays.glob("*/backup-claim.yaml")):
+        code = yaml.safe_load(claim_file.read_text())["spec"]["parameters"]["lambdaCode"]
+        locations.append((claim_file.parent.name, code["bucket"], code["key"]))
+    return locations
+
+
 def main(argv: list[str] | None = None) -> int:
     cli = argparse.ArgumentParser(prog="python -m tools.lambda_package", description=__doc__.split("\n\n")[0])
     cli.add_argument("--output", type=Path, default=Path("dist/backup-lambda.zip"), help="zip to write")
     cli.add_argument("--source", type=Path, default=DEFAULT_SOURCE, help="package folder (default: src/backup)")
+    cli.add_argument(
+        "--claimed",
+        action="store_true",
+        help="print `<environment> <bucket> <key>` for each overlay's DatabaseBackup claim, and build nothing",
+    )
     args = cli.parse_args(argv)
+    if args.claimed:
+        for location in claimed_locations():
+            print(" ".join(location))
+        return 0
     if not (args.source / "__init__.py").is_file():
         print(f"error: {args.source} is not a Python package", file=sys.stderr)
         return 1
