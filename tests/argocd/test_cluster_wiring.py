@@ -109,6 +109,15 @@ def test_each_cluster_names_only_its_own_account(environment: str) -> None:
     assert found == {ACCOUNTS[environment]}
 
 
+def test_each_overlay_names_only_its_clusters_account(environment: str) -> None:
+    objects = list(overlay_objects(environment))
+    (backup,) = [o for o in objects if o["kind"] == "DatabaseBackup"]
+    parameters = backup["spec"]["parameters"]
+    found = account_ids(yaml.safe_dump(objects)) | {parameters["accountId"]}
+    found.add(parameters["lambdaCode"]["bucket"].rsplit("-", 1)[-1])  # notejam-artifacts-<account>
+    assert found == {ACCOUNTS[environment]}
+
+
 def test_account_reader_finds_a_foreign_account() -> None:
     assert account_ids("arn:aws:iam::999999999999:role/x arn:aws:iam::aws:policy/IAMFullAccess") == {"999999999999"}
 
