@@ -5,6 +5,7 @@ Each test reads the objects `kustomize build overlays/<env>` renders, exactly wh
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +22,12 @@ WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob")
 IMAGE = "ghcr.io/notejam/notejam"
 GIT_SHA_TAG = re.compile(r"^[0-9a-f]{40}$")
 REQUIRED_LABELS = ("app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/part-of")
-ALLOWED_LABEL_PREFIXES = ("app.kubernetes.io/", "pod-security.kubernetes.io/")
+# The last one is a switch the AWS Load Balancer Controller reads on the namespace, not a label of ours.
+ALLOWED_LABEL_PREFIXES = (
+    "app.kubernetes.io/",
+    "pod-security.kubernetes.io/",
+    "elbv2.k8s.aws/pod-readiness-gate-inject",
+)
 
 per_env = pytest.mark.parametrize("env", ENVIRONMENTS)
 
@@ -410,3 +416,119 @@ def test_the_app_accepts_the_environment_the_deployment_gives_it(rendered: Rende
     config_py = (REPO_ROOT / "src" / "notejam" / "config.py").read_text()
     unread = [name for name in environ if f'"{name}"' not in config_py]
     assert not unread, f"the app never reads {unread}"
+
+
+# What a real EKS cluster, Argo CD and the AWS controllers do with the render: each rule below guards a way the
+# manifests, although valid, would fail there.
+
+
+@per_env
+def test_the_hpa_is_synced_no_earlier_than_the_workload_it_scales(rendered: Rendered, env: str) -> None:
+    """An HPA without its target is Degraded (FailedGetScale) for Argo CD, which fails the sync of its wave."""
+    for hpa in of_kind(rendered[env], "HorizontalPodAutoscaler"):
+        target = hpa["spec"]["scaleTargetRef"]
+        assert wave(hpa) >= wave(one(rendered[env], target["kind"], target["name"])), object_id(hpa)
+
+
+@per_env
+def test_the_external_secret_comes_after_its_store_and_before_the_migration(rendered: Rendered, env: str) -> None:
+    """External Secrets fails an ExternalSecret whose store is not Ready yet, and Argo CD fails the sync on it."""
+    docs = rendered[env]
+    external = one(docs, "ExternalSecret", "notejam-app")
+    store = one(docs, "SecretStore", external["spec"]["secretStoreRef"]["name"])
+    account = one(docs, "ServiceAccount", store["spec"]["provider"]["aws"]["auth"]["jwt"]["serviceAccountRef"]["name"])
+    assert wave(account) <= wave(store) < wave(external) < wave(one(docs, "Job", "notejam-migrate"))
+
+
+@per_env
+def test_the_pdb_lets_unready_pods_go_so_drains_survive_a_database_outage(rendered: Rendered, env: str) -> None:
+    pdb = one(rendered[env], "PodDisruptionBudget")
+    assert pdb["spec"]["unhealthyPodEvictionPolicy"] == "AlwaysAllow"
+
+
+@per_env
+def test_the_pdb_allows_a_drain_at_the_hpa_minimum(rendered: Rendered, env: str) -> None:
+    """A PDB that allows no disruption at the minimum pod count blocks every node drain and scale-down."""
+    pdb = one(rendered[env], "PodDisruptionBudget")["spec"]
+    minimum = one(rendered[env], "HorizontalPodAutoscaler")["spec"]["minReplicas"]
+    allowed = minimum - pdb["minAvailable"] if "minAvailable" in pdb else pdb["maxUnavailable"]
+    assert isinstance(allowed, int) and allowed >= 1, f"{env}: {pdb} with minReplicas {minimum}"
+
+
+@per_env
+def test_rollouts_wait_until_the_alb_reports_new_pods_healthy(rendered: Rendered, env: str) -> None:
+    """Without the readiness gate a rollout can leave the ALB with only initial and draining targets."""
+    namespace = one(rendered[env], "Namespace")
+    assert namespace["metadata"]["labels"]["elbv2.k8s.aws/pod-readiness-gate-inject"] == "enabled"
+    # The gate exists only for targets that are pods.
+    assert annotation(one(rendered[env], "Ingress"), "alb.ingress.kubernetes.io/target-type") == "ip"
+
+
+@per_env
+def test_liveness_outlasts_gunicorns_worker_timeout(rendered: Rendered, env: str) -> None:
+    """Busy sync workers answer the probe late; the arbiter handles stuck workers, liveness only a dead arbiter."""
+    probe = pod_spec(one(rendered[env], "Deployment", "notejam"))["containers"][0]["livenessProbe"]
+    gives_up_after = probe["periodSeconds"] * probe["failureThreshold"]
+    assert gives_up_after > notejam.gunicorn_conf.timeout
+    assert probe["timeoutSeconds"] >= 5
+
+
+@per_env
+def test_the_public_alb_does_not_serve_metrics(rendered: Rendered, env: str) -> None:
+    ingress = one(rendered[env], "Ingress")
+    (rule,) = ingress["spec"]["rules"]
+    first = rule["http"]["paths"][0]  # the ALB evaluates the paths in order
+    assert (first["path"], first["pathType"]) == ("/metrics", "Exact")
+    backend = first["backend"]["service"]
+    assert backend["port"] == {"name": "use-annotation"}
+    action = json.loads(annotation(ingress, f"alb.ingress.kubernetes.io/actions.{backend['name']}"))
+    assert action["type"] == "fixed-response"
+    assert action["fixedResponseConfig"]["statusCode"] == "404"
+
+
+@per_env
+def test_every_ingress_backend_is_a_rendered_service_or_an_alb_action(rendered: Rendered, env: str) -> None:
+    ingress = one(rendered[env], "Ingress")
+    services = {s["metadata"]["name"]: s for s in of_kind(rendered[env], "Service")}
+    for rule in ingress["spec"]["rules"]:
+        for path in rule["http"]["paths"]:
+            backend = path["backend"]["service"]
+            if backend["port"] == {"name": "use-annotation"}:
+                assert annotation(ingress, f"alb.ingress.kubernetes.io/actions.{backend['name']}"), backend
+            else:
+                ports = {p["name"] for p in services[backend["name"]]["spec"]["ports"]}
+                assert backend["port"]["name"] in ports, backend
+
+
+def selects(selector: dict, labels: dict) -> bool:
+    """matchLabels only: the policies here use nothing else (a matchExpressions would make this fail loudly)."""
+    assert set(selector) <= {"matchLabels"}, selector
+    return all(labels.get(key) == value for key, value in selector.get("matchLabels", {}).items())
+
+
+@per_env
+def test_the_smoke_test_reaches_the_service_through_the_network_policies(rendered: Rendered, env: str) -> None:
+    """DNS, then the Service. On EKS the VPC CNI filters egress before the ClusterIP is translated, so its policy
+    controller admits a Service's ClusterIP only when the egress podSelector matches the Service's selector."""
+    docs = rendered[env]
+    smoke = one(docs, "Job", "notejam-smoke-test")["spec"]["template"]["metadata"]["labels"]
+    service = one(docs, "Service", "notejam")
+    web = one(docs, "Deployment", "notejam")["spec"]["template"]["metadata"]["labels"]
+    policies = of_kind(docs, "NetworkPolicy")
+    egress = [r for p in policies if selects(p["spec"]["podSelector"], smoke) for r in p["spec"].get("egress", [])]
+    dns = [r for r in egress if {"port": 53, "protocol": "UDP"} in r["ports"]]
+    assert any(peer["podSelector"] == {"matchLabels": {"k8s-app": "kube-dns"}} for r in dns for peer in r["to"])
+    to_service = [
+        r
+        for r in egress
+        if any("podSelector" in peer and selects(peer["podSelector"], service["spec"]["selector"]) for peer in r["to"])
+        and any(p["port"] in ("http", 80) for p in r["ports"])
+    ]
+    assert to_service, "no egress rule admits the Service's ClusterIP"
+    ingress = [r for p in policies if selects(p["spec"]["podSelector"], web) for r in p["spec"].get("ingress", [])]
+    assert any(
+        "podSelector" in peer and "namespaceSelector" not in peer and selects(peer["podSelector"], smoke)
+        for r in ingress
+        if any(p["port"] == "http" for p in r["ports"])
+        for peer in r["from"]
+    ), "the web pods do not admit the smoke test"
