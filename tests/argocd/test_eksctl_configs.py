@@ -12,7 +12,8 @@ from tools.k8s_schemas import kubernetes_version
 from tools.manifests import ENVIRONMENTS
 
 # Node group bounds per environment (issue 6): prod starts with a node per zone and grows for a 4x traffic jump.
-NODE_GROUP_SIZES = {"dev": (1, 3), "staging": (2, 5), "prod": (3, 10)}
+# Totals over the node groups; prod has one group per zone (see the zone-spread test below).
+NODE_GROUP_SIZES = {"dev": (1, 3), "staging": (2, 5), "prod": (3, 12)}
 CONTROL_PLANE_LOGS = {"api", "audit", "authenticator", "controllerManager", "scheduler"}
 # What eksctl would install by default, less metrics-server, which Argo CD installs (apps/addons/metrics-server.yaml).
 NETWORKING_ADDONS = {"vpc-cni", "kube-proxy", "coredns"}
@@ -73,6 +74,22 @@ def test_managed_node_groups_have_the_environments_bounds(environment: str) -> N
     for group in groups:
         assert group["minSize"] <= group["desiredCapacity"] <= group["maxSize"], group["name"]
         assert group["privateNetworking"] is True and group["volumeEncrypted"] is True, group["name"]
+
+
+def test_a_hard_zone_spread_gets_one_node_group_per_zone(environment: str) -> None:
+    """With DoNotSchedule over zones, a pod may need a node in one particular zone: the autoscaler can only add one
+    there when each node group lives in a single zone."""
+    (deployment,) = [o for o in overlay_objects(environment) if o["kind"] == "Deployment"]
+    spread = deployment["spec"]["template"]["spec"]["topologySpreadConstraints"]
+    hard = any(
+        c["topologyKey"] == "topology.kubernetes.io/zone" and c["whenUnsatisfiable"] == "DoNotSchedule" for c in spread
+    )
+    config = eksctl_config(environment)
+    if hard:
+        zones = [group["availabilityZones"] for group in config["managedNodeGroups"]]
+        assert all(len(z) == 1 for z in zones), zones
+        assert sorted(z[0] for z in zones) == sorted(config["availabilityZones"])
+    assert environment != "prod" or hard, "prod must keep its hard zone spread"
 
 
 def test_node_groups_carry_the_autoscaler_discovery_tags(environment: str) -> None:
