@@ -64,8 +64,9 @@ workers = 2 * available_cpus() + 1
 timeout = 30
 # Kubernetes sends SIGTERM and waits terminationGracePeriodSeconds (default 30 s) before SIGKILL.
 graceful_timeout = 30
-# Longer than the ALB's 60 s idle timeout: the balancer, not gunicorn, closes idle connections,
-# otherwise it may send a request on a connection gunicorn is closing (a 502).
+# Sync workers answer each request with `Connection: close`, so the ALB never reuses a connection gunicorn is
+# closing. Should the worker class change to one that keeps connections alive (gthread), this must stay longer
+# than the ALB's 60 s idle timeout, so that the balancer, not gunicorn, closes idle connections (else 502s).
 keepalive = 75
 accesslog = "-"
 errorlog = "-"

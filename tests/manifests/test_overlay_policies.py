@@ -359,6 +359,9 @@ def test_ingress_is_an_https_alb_for_the_environment_host(rendered: Rendered, en
     assert annotations["alb.ingress.kubernetes.io/healthcheck-path"] == "/readyz"
     assert annotations["alb.ingress.kubernetes.io/ssl-redirect"] == "443"
     assert '{"HTTPS": 443}' in annotations["alb.ingress.kubernetes.io/listen-ports"]
+    # A new pod passes the readiness gate within half a minute of answering /readyz.
+    interval = int(annotations["alb.ingress.kubernetes.io/healthcheck-interval-seconds"])
+    assert interval * int(annotations["alb.ingress.kubernetes.io/healthy-threshold-count"]) <= 30
 
 
 @per_env
