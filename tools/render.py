@@ -9,8 +9,6 @@ The semantics (what Crossplane and function-patch-and-transform do, and why this
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from tools import manifests
 from tools.patch_and_transform.composite import APIS_DIR
 from tools.patch_and_transform.errors import RenderError
 from tools.patch_and_transform.fieldpath import Object
@@ -42,14 +41,10 @@ def is_claim(document: Any) -> bool:
 
 def overlay_claims(overlays_dir: Path = OVERLAYS_DIR) -> dict[str, list[Object]]:
     """Each overlay's claims, built with kustomize; empty when no overlay exists yet."""
-    kustomize = os.environ.get("KUSTOMIZE", str(REPO_ROOT / ".tools" / "bin" / "kustomize"))
-    claims: dict[str, list[Object]] = {}
-    for overlay in sorted(overlays_dir.glob("*/kustomization.yaml")):
-        built = subprocess.run(  # noqa: S603 - a fixed tool on our own paths
-            [kustomize, "build", str(overlay.parent)], check=True, capture_output=True, text=True
-        ).stdout
-        claims[overlay.parent.name] = [doc for doc in yaml.safe_load_all(built) if is_claim(doc)]
-    return claims
+    return {
+        overlay.parent.name: [doc for doc in manifests.render(overlay.parent) if is_claim(doc)]
+        for overlay in sorted(overlays_dir.glob("*/kustomization.yaml"))
+    }
 
 
 def _dump(documents: Sequence[Object]) -> str:

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import yaml
 
-from tools import k8s_schemas, xrd_schemas
+from tools import k8s_schemas, validation_data, xrd_schemas
 from tools.manifests import REPO_ROOT, Document, RenderError, build_kustomization, load_documents, tool_path
 
 KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
@@ -96,10 +96,15 @@ class Target:
 
 def crd_schemas_dir() -> str:
     """NOTEJAM_SCHEMAS_DIR (a directory or a URL prefix); the Makefile points it at ../shared/kubeconform-schemas."""
-    value = os.environ.get("NOTEJAM_SCHEMAS_DIR", str(REPO_ROOT.parent / "shared" / "kubeconform-schemas"))
+    value = validation_data.schemas_location()
     if "://" not in value and not Path(value).is_dir():
         raise FileNotFoundError(f"NOTEJAM_SCHEMAS_DIR={value} is not a directory of CRD schemas")
-    return value.rstrip("/")
+    return value
+
+
+def crd_schemas_location() -> str:
+    """The kubeconform `-schema-location` of the CRD schemas (Argo CD, Crossplane, the providers, ...)."""
+    return f"{crd_schemas_dir()}/{xrd_schemas.SCHEMA_LOCATION_TEMPLATE}"
 
 
 def schema_locations(root: Path = REPO_ROOT, cache_dir: Path | None = None) -> list[str]:
@@ -111,7 +116,7 @@ def schema_locations(root: Path = REPO_ROOT, cache_dir: Path | None = None) -> l
     xrd_schemas.write_schemas(xrd_schemas.find_xrds(root), xrd_dir)
     return [
         k8s_schemas.schema_location(kubernetes_dir),
-        f"{crd_schemas_dir()}/{xrd_schemas.SCHEMA_LOCATION_TEMPLATE}",
+        crd_schemas_location(),
         xrd_schemas.schema_location(xrd_dir),
     ]
 

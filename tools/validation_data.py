@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import urllib.request
 from pathlib import Path
@@ -24,6 +25,25 @@ from typing import Any
 import yaml
 
 SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: the CRDs are megabytes
+
+# The one place that says where the validation data is: beside the repository unless the environment says otherwise.
+SHARED_DIR = Path(__file__).resolve().parents[2] / "shared"
+
+
+def schemas_location() -> str:
+    """NOTEJAM_SCHEMAS_DIR: a directory, or for kubeconform alone a URL prefix such as the CRDs-catalog's."""
+    return os.environ.get("NOTEJAM_SCHEMAS_DIR", str(SHARED_DIR / "kubeconform-schemas")).rstrip("/")
+
+
+def schemas_dir() -> Path:
+    """NOTEJAM_SCHEMAS_DIR as a directory, for code that reads the schema files itself."""
+    return Path(schemas_location())
+
+
+def crds_dir() -> Path:
+    """NOTEJAM_CRDS_DIR: the upstream CRD YAML the schemas were made from."""
+    return Path(os.environ.get("NOTEJAM_CRDS_DIR", str(SHARED_DIR / "crds")))
+
 
 # folder -> (GitHub repository, release tag, path of the CRD folder in it, CRD files). One place per pin.
 SOURCES: dict[str, tuple[str, str, str, tuple[str, ...]]] = {

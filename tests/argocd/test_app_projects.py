@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from functools import cache
-from pathlib import Path
 
 import pytest
 import yaml
 
 from tests.argocd.argo_objects import IN_CLUSTER, REPO_URL, overlay_objects, projects
 from tools.manifests import ENVIRONMENTS, Document
+from tools.validation_data import crds_dir
 
 # Built-in kinds that are not namespaced (the ones an app overlay could plausibly render).
 CLUSTER_SCOPED_BUILTINS = {
@@ -36,9 +35,8 @@ def group_kind(doc: Document) -> GroupKind:
 @cache
 def crd_scopes() -> dict[GroupKind, str]:
     """`Namespaced` or `Cluster` for every CRD kind in NOTEJAM_CRDS_DIR."""
-    crds_dir = Path(os.environ.get("NOTEJAM_CRDS_DIR", Path(__file__).parents[3] / "shared" / "crds"))
     scopes = {}
-    for path in crds_dir.rglob("*.yaml"):
+    for path in crds_dir().rglob("*.yaml"):
         # libyaml: the CRDs are megabytes of schema.
         for doc in yaml.load_all(path.read_text(), Loader=yaml.CSafeLoader):
             if isinstance(doc, dict) and doc.get("kind") == "CustomResourceDefinition":

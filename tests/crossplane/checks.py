@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import functools
-import json
 import re
-import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from tests.crossplane.conftest import REPO_ROOT, crds_dir, resource_name, schemas_dir
-
-KUBECONFORM = REPO_ROOT / ".tools" / "bin" / "kubeconform"
+from tests.crossplane.conftest import resource_name
+from tools.validate import crd_schemas_location, run_kubeconform
+from tools.validation_data import crds_dir
 
 # The only CEL shape the provider CRDs we use contain: "forProvider.X is required unless the resource is
 # observe-only or X is set in initProvider". Any other rule is reported, never skipped.
@@ -31,29 +29,12 @@ def kubeconform_errors(resources: list[dict[str, Any]]) -> list[str]:
         for index, resource in enumerate(resources):
             path = Path(tmp) / f"{index:02d}-{resource_name(resource)}.yaml"
             path.write_text(yaml.safe_dump(resource))
-        result = subprocess.run(
-            [
-                str(KUBECONFORM),
-                "-strict",
-                "-output",
-                "json",
-                "-schema-location",
-                f"{schemas_dir()}/{{{{.Group}}}}/{{{{.ResourceKind}}}}_{{{{.ResourceAPIVersion}}}}.json",
-                tmp,
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-    report = json.loads(result.stdout or "{}")
-    errors = [
+        report = run_kubeconform(sorted(Path(tmp).iterdir()), [crd_schemas_location()])
+    return [
         f"{Path(item['filename']).stem[3:]} ({item['kind']}): {item['status']}: {item['msg']}"
         for item in report.get("resources", [])
         if item["status"] != "statusValid"
     ]
-    if result.returncode != 0 and not errors:
-        errors.append(f"kubeconform failed: {result.stderr.strip()}")
-    return errors
 
 
 @functools.cache

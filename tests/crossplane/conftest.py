@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,14 +17,6 @@ from tools.render import example_claims
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CROSSPLANE_DIR = REPO_ROOT / "crossplane"
 ACCOUNT_ID = "111111111111"
-
-
-def schemas_dir() -> Path:
-    return Path(os.environ.get("NOTEJAM_SCHEMAS_DIR", REPO_ROOT.parent / "shared" / "kubeconform-schemas"))
-
-
-def crds_dir() -> Path:
-    return Path(os.environ.get("NOTEJAM_CRDS_DIR", REPO_ROOT.parent / "shared" / "crds"))
 
 
 def resource_name(resource: dict[str, Any]) -> str:

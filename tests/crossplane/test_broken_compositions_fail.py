@@ -11,10 +11,10 @@ import jsonschema
 import pytest
 
 from tests.crossplane.checks import validation_errors
-from tests.crossplane.conftest import schemas_dir
 from tools.patch_and_transform.composite import PlatformAPI, load_apis
 from tools.patch_and_transform.errors import RenderError
 from tools.patch_and_transform.pipeline import render
+from tools.validation_data import schemas_dir
 
 
 def broken(kind: str, mutate: Callable[[dict[str, Any]], None]) -> dict[str, PlatformAPI]:

@@ -9,9 +9,10 @@ import jsonschema
 import pytest
 
 from tests.crossplane.checks import cel_errors, kubeconform_errors, required_fields, validation_errors
-from tests.crossplane.conftest import CROSSPLANE_DIR, load_yaml, render_until_settled, schemas_dir
+from tests.crossplane.conftest import CROSSPLANE_DIR, load_yaml, render_until_settled
 from tools.patch_and_transform.composite import load_apis
 from tools.patch_and_transform.pipeline import render
+from tools.validation_data import schemas_dir
 
 COMPOSITIONS = sorted(CROSSPLANE_DIR.glob("apis/*/composition.yaml"))
 PASSWORD = {"rds-instance": {"attribute.password": "s3cret"}}

@@ -15,7 +15,6 @@ import yaml
 
 import notejam.gunicorn_conf
 from tools.manifests import ENVIRONMENTS, REPO_ROOT, Document, object_id
-from tools.validate import validate_documents
 
 Rendered = dict[str, list[Document]]
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob")
@@ -65,12 +64,6 @@ def annotation(doc: Document, key: str) -> str | None:
 
 def wave(doc: Document) -> int:
     return int(annotation(doc, "argocd.argoproj.io/sync-wave") or 0)
-
-
-@per_env
-def test_every_rendered_object_passes_kubeconform(rendered: Rendered, locations: list[str], env: str) -> None:
-    report = validate_documents(rendered[env], f"overlays/{env}", locations)
-    assert report.ok, "\n".join(map(str, report.failures))
 
 
 @per_env

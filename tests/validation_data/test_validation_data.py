@@ -1,13 +1,12 @@
 """Users who are online can make the validation data themselves, and get exactly what the offline copy holds."""
 
 import json
-import os
 from pathlib import Path
 
 from tools import validation_data
 
-CRDS_DIR = Path(os.environ.get("NOTEJAM_CRDS_DIR", "../shared/crds"))
-SCHEMAS_DIR = Path(os.environ.get("NOTEJAM_SCHEMAS_DIR", "../shared/kubeconform-schemas"))
+CRDS_DIR = validation_data.crds_dir()
+SCHEMAS_DIR = validation_data.schemas_dir()
 
 
 def test_converting_the_upstream_crds_reproduces_every_schema_validation_reads(tmp_path: Path) -> None:

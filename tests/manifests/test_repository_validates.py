@@ -1,0 +1,27 @@
+"""`make validate`, inside `make test`: every kustomization and plain manifest in this repository, one case each."""
+
+from __future__ import annotations
+
+import pytest
+
+from tools.manifests import REPO_ROOT
+from tools.validate import Target, discover_targets, validate_file, validate_kustomization
+
+TARGETS = discover_targets(REPO_ROOT)
+
+
+def target_id(target: Target) -> str:
+    return target.path.relative_to(REPO_ROOT).as_posix()
+
+
+def test_the_loop_finds_every_folder_argo_cd_and_the_overlays_use() -> None:
+    found = {target_id(t) for t in TARGETS if t.is_kustomization}
+    assert {"base", "overlays/dev", "overlays/staging", "overlays/prod", "crossplane/apis", "apps/addons"} <= found
+    assert {f"clusters/{env}" for env in ("dev", "staging", "prod")} <= found
+
+
+@pytest.mark.parametrize("target", TARGETS, ids=target_id)
+def test_target_is_valid_with_nothing_skipped(target: Target, locations: list[str]) -> None:
+    validate = validate_kustomization if target.is_kustomization else validate_file
+    report = validate(target.path, REPO_ROOT, locations)
+    assert report.ok and report.valid > 0, f"{report.summary()}\n" + "\n".join(map(str, report.failures))
