@@ -462,11 +462,31 @@ def test_rollouts_wait_until_the_alb_reports_new_pods_healthy(rendered: Rendered
 
 @per_env
 def test_liveness_outlasts_gunicorns_worker_timeout(rendered: Rendered, env: str) -> None:
-    """Busy sync workers answer the probe late; the arbiter handles stuck workers, liveness only a dead arbiter."""
+    """The arbiter handles stuck workers (gunicorn's timeout); liveness only a dead arbiter."""
     probe = pod_spec(one(rendered[env], "Deployment", "notejam"))["containers"][0]["livenessProbe"]
     gives_up_after = probe["periodSeconds"] * probe["failureThreshold"]
     assert gives_up_after > notejam.gunicorn_conf.timeout
     assert probe["timeoutSeconds"] >= 5
+
+
+@per_env
+def test_the_kubelet_and_the_alb_probe_the_probe_port_which_the_network_policy_admits(
+    rendered: Rendered, env: str
+) -> None:
+    """The probe port is answered outside the request workers (src/notejam/probes.py, tests/app/test_probes.py)."""
+    container = pod_spec(one(rendered[env], "Deployment", "notejam"))["containers"][0]
+    ports = {port["name"]: port["containerPort"] for port in container["ports"]}
+    for kind in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert container[kind]["httpGet"]["port"] == "probes", kind
+    ingress = one(rendered[env], "Ingress")
+    assert annotation(ingress, "alb.ingress.kubernetes.io/healthcheck-port") == str(ports["probes"])
+    web = one(rendered[env], "Deployment", "notejam")["spec"]["template"]["metadata"]["labels"]
+    policies = [p for p in of_kind(rendered[env], "NetworkPolicy") if selects(p["spec"]["podSelector"], web)]
+    assert any(
+        {"port": "probes", "protocol": "TCP"} in rule["ports"] and {"ipBlock": {"cidr": "10.0.0.0/8"}} in rule["from"]
+        for policy in policies
+        for rule in policy["spec"].get("ingress", [])
+    ), "neither the kubelet nor the ALB may reach the probe port"
 
 
 @per_env
