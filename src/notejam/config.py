@@ -123,6 +123,18 @@ def probe_port(environ: Mapping[str, str] | None = None) -> int:
     return port
 
 
+def smoke_account(environ: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """The smoke test's account (python -m notejam.smoke): SMOKE_EMAIL and SMOKE_PASSWORD, both required."""
+    environ = os.environ if environ is None else environ
+    email, password = environ.get("SMOKE_EMAIL", "").strip(), environ.get("SMOKE_PASSWORD", "")
+    if not email or not password:
+        raise ConfigError(
+            "SMOKE_EMAIL and SMOKE_PASSWORD must be set: the smoke test signs in as that account "
+            "(created on its first run); in the cluster they come from Secret notejam-smoke"
+        )
+    return email, password
+
+
 def _int(environ: Mapping[str, str], name: str, default: int) -> int:
     raw = environ.get(name, "").strip()
     if not raw:
