@@ -25,9 +25,7 @@ WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 def listen(port: int, host: str = "0.0.0.0") -> socket.socket:  # noqa: S104 - the kubelet probes the pod's IP
     """The probe port's listening socket, opened once in the arbiter; the workers inherit it."""
-    listener = socket.create_server((host, port), backlog=64)
-    listener.set_inheritable(True)
-    return listener
+    return socket.create_server((host, port), backlog=64)  # forked workers share it, as they share gunicorn's
 
 
 def only_probes(app: WsgiApp) -> WsgiApp:
@@ -43,6 +41,9 @@ def only_probes(app: WsgiApp) -> WsgiApp:
 
 
 class _QuietHandler(WSGIRequestHandler):
+    # A client that connects and sends nothing must not hold the worker's probe thread for ever.
+    timeout = 10
+
     def log_message(self, format: str, *args: Any) -> None:
         pass  # a probe every few seconds per pod is not worth a log line; failures show in the kubelet's events
 
