@@ -1,6 +1,6 @@
 # The verbs of this repository. Each target is a line or two; the work lives in tools/ and tests/.
 # Every pin of an external CLI is here, once.
-KUBERNETES_VERSION := 1.34.0
+KUBERNETES_VERSION := 1.35.0
 KUBECONFORM_VERSION := v0.7.0
 KUSTOMIZE_VERSION := v5.8.1
 ACTIONLINT_VERSION := v1.7.12
