@@ -7,11 +7,11 @@ import re
 import pytest
 
 from tests.crossplane.conftest import CROSSPLANE_DIR, REPO_ROOT, load_yaml
+from tests.crossplane.package_manager import package_repository, runtime_service_account
 from tools.manifests import render
 from tools.patch_and_transform.composite import load_apis
 from tools.validate import discover_targets
 from tools.validation_data import crds_dir
-from tests.crossplane.package_manager import package_repository, runtime_service_account
 
 PACKAGES = CROSSPLANE_DIR / "packages"
 WAVE = "argocd.argoproj.io/sync-wave"
