@@ -6,7 +6,8 @@ from typing import Any, TypeVar
 
 from flask import abort
 from flask_login import current_user
-from sqlalchemy import Select, func, select
+from sqlalchemy import Row, Select, func, select
+from sqlalchemy.orm.interfaces import ORMOption
 
 from notejam import database
 from notejam.models import MAX_ID, Note, Pad
@@ -24,25 +25,46 @@ NOTE_ORDERS: dict[str, tuple[Any, ...]] = {
 DEFAULT_NOTE_ORDER = "-updated_at"
 
 
-def owned_or_404(model: type[Owned], object_id: int) -> Owned:
-    """The signed-in user's object, or 404 for everything else: nobody learns what exists."""
+def owned_or_404(model: type[Owned], object_id: int, *options: ORMOption) -> Owned:
+    """The signed-in user's object, or 404 for everything else: nobody learns what exists.
+    `options` eager-load what the page shows (e.g. `joinedload(Note.pad)`) in the same query."""
     if not 0 < object_id <= MAX_ID:
         abort(404)
-    found = database.session().scalar(select(model).where(model.id == object_id, model.user_id == current_user.id))
+    query = select(model).where(model.id == object_id, model.user_id == current_user.id).options(*options)
+    found = database.session().scalar(query)
     if found is None:
         abort(404)
     return found
 
 
-def user_pads() -> list[Pad]:
-    return list(database.session().scalars(select(Pad).where(Pad.user_id == current_user.id).order_by(Pad.name)))
+def user_pads() -> list[Row[tuple[int, str]]]:
+    """The signed-in user's pads as (id, name) rows: the sidebar and the pad choice need nothing else."""
+    query = select(Pad.id, Pad.name).where(Pad.user_id == current_user.id).order_by(Pad.name)
+    return list(database.session().execute(query))
+
+
+def note_rows(order: str | None, pad: Pad | None = None) -> list[Row[Any]]:
+    """The list pages' notes as plain rows (id, name, updated_at, pad_id, pad_name), pads joined in the same query:
+    one query whatever the number of notes and pads, and no ORM objects to build per row."""
+    query = (
+        select(Note.id, Note.name, Note.updated_at, Note.pad_id, Pad.name.label("pad_name"))
+        .outerjoin(Pad, Note.pad_id == Pad.id)
+        .where(Note.user_id == current_user.id)
+    )
+    if pad is not None:
+        query = query.where(Note.pad_id == pad.id)
+    return list(database.session().execute(query.order_by(*note_order(order))))
 
 
 def notes_query(order: str | None, pad: Pad | None = None) -> Select[tuple[Note]]:
     query = select(Note).where(Note.user_id == current_user.id)
     if pad is not None:
         query = query.where(Note.pad_id == pad.id)
-    return query.order_by(*NOTE_ORDERS.get(order or "", NOTE_ORDERS[DEFAULT_NOTE_ORDER]))
+    return query.order_by(*note_order(order))
+
+
+def note_order(order: str | None) -> tuple[Any, ...]:
+    return NOTE_ORDERS.get(order or "", NOTE_ORDERS[DEFAULT_NOTE_ORDER])
 
 
 def count(query: Select[Any]) -> int:
