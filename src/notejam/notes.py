@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy.orm import joinedload
 from werkzeug.wrappers import Response
 
 from notejam import database
@@ -53,7 +52,7 @@ def create() -> str | Response:
 @bp.route("/notes/<int:note_id>/")
 @login_required
 def view(note_id: int) -> str:
-    return render_template("notes/view.html", note=owned_or_404(Note, note_id, joinedload(Note.pad)))
+    return render_template("notes/view.html", note=owned_or_404(Note, note_id, with_pad=True))
 
 
 @bp.route("/notes/<int:note_id>/edit/", methods=["GET", "POST"])
