@@ -355,6 +355,11 @@ def metric_replicas(usage_ratio: float, ready: int, unready: int, current: int, 
     return max(math.ceil(new_ratio * (ready + unready)), current)
 
 
+def tolerance(hpa: Hpa, usage_ratio: float) -> float:
+    """The scale-up tolerance above the target, the scale-down one below it (`behavior.*.tolerance`, else 10%)."""
+    return hpa.up.tolerance if usage_ratio > 1.0 else hpa.down.tolerance
+
+
 def _change_in_period(events: list[tuple[float, int]], now: float, period: int) -> int:
     return sum(change for when, change in events if when > now - period)
 
@@ -500,11 +505,11 @@ def simulate(
             if hpa.rps_target:
                 window = [h[1] for h in history if h[0] > now - prod.rate_window]
                 ratio = sum(window) / len(window) / hpa.rps_target
-                desired = max(desired, metric_replicas(ratio, len(ready), unready, current, hpa.up.tolerance))
+                desired = max(desired, metric_replicas(ratio, len(ready), unready, current, tolerance(hpa, ratio)))
             if hpa.cpu_target:
                 window = [h[2] for h in history if h[0] > now - CPU_METRIC_WINDOW]
                 ratio = sum(window) / len(window) / hpa.cpu_target
-                desired = max(desired, metric_replicas(ratio, len(ready), unready, current, hpa.up.tolerance))
+                desired = max(desired, metric_replicas(ratio, len(ready), unready, current, tolerance(hpa, ratio)))
             if event_start + settle <= now < event_end:  # once the autoscalers had their time
                 result.wanted_beyond_max = max(result.wanted_beyond_max, desired - hpa.max_replicas)
             new = normalize(hpa, state, now, current, desired)

@@ -155,3 +155,18 @@ def test_capacity_comes_from_the_bench_figures(tmp_path):
     assert status == 0, output
     assert summary["pod_rps"] == pytest.approx(500 / 3.0)  # the mean of the three pages at 0.5 CPU
     assert "3.00 CPU ms per request (bench.json" in output
+
+
+def test_per_direction_tolerance_is_read_from_the_behavior():
+    doc = {
+        "spec": {
+            "maxReplicas": 5,
+            "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"averageUtilization": 50}}}],
+            "behavior": {"scaleUp": {"tolerance": "0.05"}, "scaleDown": {"tolerance": 0.2}},
+        }
+    }
+    hpa = capacity.parse_hpa(doc)
+    assert (capacity.tolerance(hpa, 1.07), capacity.tolerance(hpa, 0.85)) == (0.05, 0.2)
+    assert capacity.metric_replicas(1.07, 4, 0, 4, capacity.tolerance(hpa, 1.07)) == 5  # beyond 5%: scale up
+    assert capacity.metric_replicas(0.85, 4, 0, 4, capacity.tolerance(hpa, 0.85)) == 4  # within 20%: stay
+    assert capacity.load_prod().hpa.up.tolerance == capacity.HPA_TOLERANCE == 0.1  # prod sets none: the default
