@@ -6,6 +6,8 @@ KUSTOMIZE_VERSION := v5.8.1
 ACTIONLINT_VERSION := v1.7.12
 # promtool of Prometheus v3.16.0 (Go module versions are v0.<minor>.<patch>): evaluates the alert rules in tests.
 PROMTOOL_VERSION := v0.316.0
+# vegeta: the load generator of `make bench` (constant-rate attacks, so latency at half peak is measured open-loop).
+VEGETA_VERSION := v12.13.0
 
 PYTHON ?= python3
 VENV := .venv
@@ -19,7 +21,7 @@ export NOTEJAM_KUBERNETES_VERSION := $(KUBERNETES_VERSION)
 export PATH := $(TOOLS):$(PATH)
 export PYTHONPATH := $(CURDIR)/src:$(CURDIR)
 
-.PHONY: run test validate render diff bench lambda-package tools lint clean cluster-values
+.PHONY: run test validate render diff bench capacity lambda-package tools lint clean cluster-values
 
 run: $(VENV)/.installed ## the app on SQLite at http://127.0.0.1:5000
 	$(PY) -m tools.run_local
@@ -36,8 +38,11 @@ render: $(VENV)/.installed ## composed AWS resources of every environment's clai
 diff: $(VENV)/.installed tools ## make diff BASE=<git ref>: rendered overlays at BASE vs the working tree
 	$(PY) -m tools.diff --base $(or $(BASE),origin/main)
 
-bench: $(VENV)/.installed ## performance figures (printed, never asserted)
-	$(PY) -m bench.requests
+bench: $(VENV)/.installed $(TOOLS)/vegeta ## make bench [BASE=<git ref>]: pages vs bare Flask (and BASE), JSON in .cache/
+	$(PY) -m bench.requests $(if $(BASE),--base $(BASE))
+
+capacity: $(VENV)/.installed $(TOOLS)/kustomize ## the 4x event on prod's HPA, autoscaler and database: docs/capacity.png
+	$(PY) -m tools.capacity --plot docs/capacity.png
 
 cluster-values: $(VENV)/.installed ## make cluster-values ENV=<env>: after eksctl, write its VPC, subnets, certificate into git
 	$(PY) -m tools.cluster_values --env $(ENV)
@@ -48,7 +53,7 @@ lambda-package: $(VENV)/.installed ## dist/backup-lambda.zip, byte-for-byte repr
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
-tools: $(TOOLS)/kubeconform $(TOOLS)/kustomize $(TOOLS)/actionlint $(TOOLS)/promtool
+tools: $(TOOLS)/kubeconform $(TOOLS)/kustomize $(TOOLS)/actionlint $(TOOLS)/promtool $(TOOLS)/vegeta
 
 $(VENV)/.installed: requirements/app.txt requirements/backup.txt requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +71,9 @@ $(TOOLS)/actionlint:
 
 $(TOOLS)/promtool:
 	GOBIN=$(TOOLS) go install github.com/prometheus/prometheus/cmd/promtool@$(PROMTOOL_VERSION)
+
+$(TOOLS)/vegeta:
+	GOBIN=$(TOOLS) go install github.com/tsenart/vegeta/v12@$(VEGETA_VERSION)
 
 clean:
 	rm -rf $(VENV) .tools .cache dist

@@ -13,7 +13,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from notejam import auth, config, database, dates, logs, metrics, migrate, notes, ops, pads, security
+from notejam import auth, config, database, dates, links, logs, metrics, migrate, notes, ops, pads, security
 from notejam.queries import user_pads
 
 __all__ = ["create_app"]
@@ -65,6 +65,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
 
 def _register_templating(app: Flask) -> None:
     app.add_template_filter(dates.smart_date, "smart_date")
+    app.add_template_global(links.id_url, "id_url")
 
     @app.context_processor
     def sidebar_pads() -> dict[str, Any]:
