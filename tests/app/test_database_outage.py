@@ -106,10 +106,10 @@ def test_a_connection_dropped_mid_session_is_503_too(app):
 def test_a_real_bug_in_a_query_stays_a_500(app, monkeypatch):
     from notejam import notes
 
-    def broken_query(order):
-        return text("SELECT no_such_column FROM notes")
+    def broken_rows(order, pad=None):
+        return list(database.session().execute(text("SELECT no_such_column FROM notes")))
 
-    monkeypatch.setattr(notes, "notes_query", broken_query)
+    monkeypatch.setattr(notes, "note_rows", broken_rows)
     factory = Factory(app)
     factory.user("carol@example.com")
     browser = Browser(app.test_client())
