@@ -47,7 +47,7 @@ lint: $(VENV)/.installed
 
 tools: $(TOOLS)/kubeconform $(TOOLS)/kustomize $(TOOLS)/actionlint $(TOOLS)/promtool
 
-$(VENV)/.installed: requirements/app.txt requirements/backup.txt requirements/dev.txt
+$(VENV)/.installed: requirements/app.txt requirements/backup.txt requirements/dev.txt src/function/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt
 	touch $@
