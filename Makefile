@@ -6,6 +6,9 @@ KUSTOMIZE_VERSION := v5.8.1
 ACTIONLINT_VERSION := v1.7.12
 # promtool of Prometheus v3.16.0 (Go module versions are v0.<minor>.<patch>): evaluates the alert rules in tests.
 PROMTOOL_VERSION := v0.316.0
+# The Crossplane CLI (`crossplane render`, `crossplane xpkg`) at the version the clusters run (apps/addons/crossplane.yaml).
+# Only CI downloads it: releases.crossplane.io, not a Go module.
+CROSSPLANE_VERSION := v2.3.4
 
 PYTHON ?= python3
 VENV := .venv
@@ -19,7 +22,7 @@ export NOTEJAM_KUBERNETES_VERSION := $(KUBERNETES_VERSION)
 export PATH := $(TOOLS):$(PATH)
 export PYTHONPATH := $(CURDIR)/src:$(CURDIR)
 
-.PHONY: run test validate render diff bench lambda-package tools lint clean
+.PHONY: run test validate render render-check crossplane-cli diff bench lambda-package tools lint clean
 
 run: $(VENV)/.installed ## the app on SQLite at http://127.0.0.1:5000
 	$(PY) -m tools.run_local
@@ -32,6 +35,11 @@ validate: $(VENV)/.installed tools ## build every kustomization and kubeconform 
 
 render: $(VENV)/.installed ## composed AWS resources of every environment's claims
 	$(PY) -m tools.render --assume-created
+
+render-check: $(VENV)/.installed $(TOOLS)/crossplane ## CI: make render vs the real `crossplane render` (Docker, FUNCTION_IMAGE)
+	$(PY) -m tools.crossplane_render_check --crossplane $(TOOLS)/crossplane --image $(FUNCTION_IMAGE)
+
+crossplane-cli: $(TOOLS)/crossplane
 
 diff: $(VENV)/.installed tools ## make diff BASE=<git ref>: rendered overlays at BASE vs the working tree
 	$(PY) -m tools.diff --base $(or $(BASE),origin/main)
@@ -60,6 +68,9 @@ $(TOOLS)/kustomize:
 
 $(TOOLS)/actionlint:
 	GOBIN=$(TOOLS) go install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
+
+$(TOOLS)/crossplane:
+	mkdir -p $(TOOLS) && curl -sfL -o $@ https://releases.crossplane.io/stable/$(CROSSPLANE_VERSION)/bin/linux_amd64/crank && chmod +x $@
 
 $(TOOLS)/promtool:
 	GOBIN=$(TOOLS) go install github.com/prometheus/prometheus/cmd/promtool@$(PROMTOOL_VERSION)

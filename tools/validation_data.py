@@ -71,12 +71,6 @@ SOURCES: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
             "pkg.crossplane.io_providers.yaml",
         ),
     ),
-    "function-patch-and-transform": (
-        "crossplane-contrib/function-patch-and-transform",
-        "v0.10.8",
-        "package/input",
-        ("pt.fn.crossplane.io_resources.yaml",),
-    ),
     "provider-upjet-aws": (
         "crossplane-contrib/provider-upjet-aws",
         "v2.6.0",
