@@ -14,7 +14,7 @@ another snapshot (e.g. the final snapshot of a deleted instance).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 from function.state import Object, Observed, without_none
 
@@ -417,7 +417,7 @@ def export_trigger(observed: Observed) -> Object:
     )
 
 
-def resources(settings: Mapping[str, object]) -> dict[str, Callable[[Observed], Object]]:
+def resources(settings: Object) -> dict[str, Callable[[Observed], Object]]:  # no settings for this API
     """The composed resources by composition resource name, in the order they are listed."""
     return {
         # ---- archive

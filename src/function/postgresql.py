@@ -146,10 +146,10 @@ def instance(observed: Observed, instance_classes: Mapping[str, str]) -> Object:
     }
 
 
-def resources(settings: Mapping[str, object]) -> dict[str, Callable[[Observed], Object]]:
-    """The composed resources by composition resource name, in the order they are listed."""
-    instance_classes = settings["instanceClasses"]
-    assert isinstance(instance_classes, Mapping)
+def resources(settings: Object) -> dict[str, Callable[[Observed], Object]]:
+    """The composed resources by composition resource name, in the order they are listed. `settings` is the
+    Composition's input, which `fn.read_input` checked."""
+    instance_classes: Mapping[str, str] = settings["instanceClasses"]
     return {
         "kms-key": kms_key,
         "subnet-group": subnet_group,
