@@ -1,6 +1,6 @@
 # The verbs of this repository. Each target is a line or two; the work lives in tools/ and tests/.
 # Every pin of an external CLI is here, once.
-KUBERNETES_VERSION := 1.34.0
+KUBERNETES_VERSION := 1.35.0
 KUBECONFORM_VERSION := v0.7.0
 KUSTOMIZE_VERSION := v5.8.1
 ACTIONLINT_VERSION := v1.7.12
@@ -22,7 +22,7 @@ export NOTEJAM_KUBERNETES_VERSION := $(KUBERNETES_VERSION)
 export PATH := $(TOOLS):$(PATH)
 export PYTHONPATH := $(CURDIR)/src:$(CURDIR)
 
-.PHONY: run test validate render render-check crossplane-cli diff bench lambda-package tools lint clean
+.PHONY: run test validate render render-check crossplane-cli diff bench lambda-package tools lint clean cluster-values
 
 run: $(VENV)/.installed ## the app on SQLite at http://127.0.0.1:5000
 	$(PY) -m tools.run_local
@@ -46,6 +46,9 @@ diff: $(VENV)/.installed tools ## make diff BASE=<git ref>: rendered overlays at
 
 bench: $(VENV)/.installed ## performance figures (printed, never asserted)
 	$(PY) -m bench.requests
+
+cluster-values: $(VENV)/.installed ## make cluster-values ENV=<env>: after eksctl, write its VPC, subnets, certificate into git
+	$(PY) -m tools.cluster_values --env $(ENV)
 
 lambda-package: $(VENV)/.installed ## dist/backup-lambda.zip, byte-for-byte reproducible
 	$(PY) -m tools.lambda_package --output dist/backup-lambda.zip

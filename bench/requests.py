@@ -38,6 +38,7 @@ def served_app(workers: int) -> Iterator[str]:
             "DB_URI": f"sqlite:///{tmp}/bench.sqlite",
             "PROMETHEUS_MULTIPROC_DIR": f"{tmp}/prometheus",
             "LOG_LEVEL": "WARNING",
+            "PROBE_PORT": str(_free_port()),  # the default 8001 may be taken
         }
         migrate = [BIN / "flask", "--app", "notejam", "db", "upgrade"]
         subprocess.run(migrate, env=env, check=True, capture_output=True)  # noqa: S603 - our own fixed argv

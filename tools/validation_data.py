@@ -126,6 +126,19 @@ SOURCES: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
     ),
 }
 
+# Which add-on chart's manifests carry the CRDs of which folder above, so Argo CD applies them
+# (tests/argocd/test_server_side_apply.py sizes them against client-side apply's annotation limit). The other
+# folders are never applied by Argo CD: Crossplane's init container applies its own CRDs from its image
+# (`crossplane core init`, initializer.NewCoreCRDs), its package manager the providers', and
+# function-patch-and-transform's input CRD (still in ../shared, unused since our own function composes) only
+# described pipeline input.
+CHART_CRD_FOLDERS: dict[str, str] = {
+    "argo-cd": "argo-cd",
+    "external-secrets": "external-secrets",
+    "kube-prometheus-stack": "prometheus-operator",
+}
+NOT_APPLIED_BY_ARGO_CD = ("crossplane", "provider-upjet-aws", "function-patch-and-transform")
+
 
 def upstream_url(folder: str, file_name: str) -> str:
     repository, tag, directory, _ = SOURCES[folder]

@@ -53,6 +53,9 @@ class _Names:
         self.bucket = f"notejamsnapshot-{self.environment}-{self.account}"
         self.bucket_arns = [f"arn:aws:s3:::{self.bucket}", f"arn:aws:s3:::{self.bucket}/*"]
         self.our_snapshots = f"arn:aws:rds:{self.region}:{self.account}:snapshot:notejam-{self.environment}-????-??-??"
+        # Every role composed here carries the account's permissions boundary (crossplane/iam/role-boundary.json):
+        # the providers' IAM role may only create roles that carry it.
+        self.role_boundary = f"arn:aws:iam::{self.account}:policy/notejam-{self.environment}-role-boundary"
 
     def log_group_arns(self, function: str) -> list[str]:
         group = f"arn:aws:logs:{self.region}:{self.account}:log-group:/aws/lambda/notejam-{self.environment}-{function}"
@@ -70,32 +73,44 @@ def _external_name(name: str) -> dict[str, str]:
     return {"crossplane.io/external-name": name}
 
 
+def _kept(resource: Object) -> Object:
+    """Survives the deletion of its claim, in every environment: the key that encrypts three years of exports, the
+    archive, and the settings that protect it (encryption, no public access, TLS only, expiry). Removing them is a
+    person's decision."""
+    resource["spec"] = {"deletionPolicy": "Orphan", **resource["spec"]}
+    return resource
+
+
 def _on_the_bucket(kind: str, api_version: str, observed: Observed, **for_provider: object) -> Object:
     settings = {"bucketSelector": {"matchControllerRef": True}, **for_provider, "region": _Names(observed).region}
-    return _managed(api_version, kind, settings)
+    return _kept(_managed(api_version, kind, settings))
 
 
 def bucket_key(observed: Observed) -> Object:
-    return _managed(
-        "kms.aws.upbound.io/v1beta1",
-        "Key",
-        {
-            "description": "Encrypts exported Notejam database snapshots.",
-            "enableKeyRotation": True,
-            "deletionWindowInDays": 30,
-            "region": _Names(observed).region,
-        },
+    return _kept(
+        _managed(
+            "kms.aws.upbound.io/v1beta1",
+            "Key",
+            {
+                "description": "Encrypts exported Notejam database snapshots.",
+                "enableKeyRotation": True,
+                "deletionWindowInDays": 30,
+                "region": _Names(observed).region,
+            },
+        )
     )
 
 
 def bucket(observed: Observed) -> Object:
     names = _Names(observed)
     # Three years of exports are the point of this bucket: never empty it on delete.
-    return _managed(
-        "s3.aws.upbound.io/v1beta2",
-        "Bucket",
-        {"forceDestroy": False, "region": names.region},
-        annotations=_external_name(names.bucket),
+    return _kept(
+        _managed(
+            "s3.aws.upbound.io/v1beta2",
+            "Bucket",
+            {"forceDestroy": False, "region": names.region},
+            annotations=_external_name(names.bucket),
+        )
     )
 
 
@@ -207,6 +222,7 @@ def export_role(observed: Observed) -> Object:
         "Role",
         {
             "description": "Assumed by RDS to export Notejam snapshots to the snapshot bucket.",
+            "permissionsBoundary": names.role_boundary,
             "assumeRolePolicy": _json(trust),
             "inlinePolicy": [{"name": "write-snapshot-exports", "policy": _json(write_exports)}],
         },
@@ -239,6 +255,7 @@ def snapshot_function_role(observed: Observed) -> Object:
         "Role",
         {
             "description": "Runs the Notejam snapshot Lambda.",
+            "permissionsBoundary": names.role_boundary,
             "assumeRolePolicy": _json(LAMBDA_TRUST),
             "inlinePolicy": [{"name": "snapshot-this-database", "policy": _json(policy)}],
         },
@@ -378,6 +395,7 @@ def export_function_role(observed: Observed) -> Object:
         "Role",
         {
             "description": "Runs the Notejam snapshot export Lambda.",
+            "permissionsBoundary": names.role_boundary,
             "assumeRolePolicy": _json(LAMBDA_TRUST),
             "inlinePolicy": [{"name": "export-our-snapshots", "policy": _json(policy)}],
         },

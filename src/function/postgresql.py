@@ -21,18 +21,35 @@ def _region(observed: Observed) -> str:
     return observed.parameters["region"]
 
 
+def _kept_if_protected(build: Callable[[Observed], Object]) -> Callable[[Observed], Object]:
+    """A protected database (prod) survives the deletion of its claim: the instance and what it needs to be reached
+    (subnet group, security group, rule) are orphaned, not deleted. Unprotected ones are cleaned up."""
+
+    def with_deletion_policy(observed: Observed) -> Object:
+        resource = build(observed)
+        protected = observed.parameters.get("deletionProtection")
+        if protected is not None:
+            resource["spec"] = {"deletionPolicy": "Orphan" if protected else "Delete", **resource["spec"]}
+        return resource
+
+    return with_deletion_policy
+
+
 def kms_key(observed: Observed) -> Object:
     return {
         "apiVersion": "kms.aws.upbound.io/v1beta1",
         "kind": "Key",
         "spec": {
+            # Never deleted with the claim, in any environment: the final snapshot and the retained backups are
+            # encrypted with it, and a deleted key makes them unreadable. Removing a key is a person's decision.
+            "deletionPolicy": "Orphan",
             "forProvider": {
                 "description": "Encrypts a Notejam PostgreSQL instance, its snapshots and its master password.",
                 "enableKeyRotation": True,
                 # 30 days (the maximum) to notice and cancel an accidental key deletion.
                 "deletionWindowInDays": 30,
                 "region": _region(observed),
-            }
+            },
         },
     }
 
@@ -152,10 +169,10 @@ def resources(settings: Object) -> dict[str, Callable[[Observed], Object]]:
     instance_classes: Mapping[str, str] = settings["instanceClasses"]
     return {
         "kms-key": kms_key,
-        "subnet-group": subnet_group,
-        "security-group": security_group,
-        "security-group-ingress-postgresql": ingress_rule,
-        INSTANCE: lambda observed: instance(observed, instance_classes),
+        "subnet-group": _kept_if_protected(subnet_group),
+        "security-group": _kept_if_protected(security_group),
+        "security-group-ingress-postgresql": _kept_if_protected(ingress_rule),
+        INSTANCE: _kept_if_protected(lambda observed: instance(observed, instance_classes)),
     }
 
 

@@ -234,3 +234,23 @@ def test_served_over_grpc_it_answers_like_in_process():
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_roles_carry_the_accounts_permissions_boundary_and_the_archive_outlives_its_claim():
+    xr = composite("XDatabaseBackup", BACKUP, {"bucketKeyArn": "arn:k", "exportRoleArn": "arn:r"})
+    desired = {name: to_dict(r.resource) for name, r in run(request(xr, "backup")).desired.resources.items()}
+    roles = [r for r in desired.values() if r["kind"] == "Role"]
+    assert len(roles) == 3
+    assert {r["spec"]["forProvider"]["permissionsBoundary"] for r in roles} == {
+        "arn:aws:iam::111111111111:policy/notejam-dev-role-boundary"
+    }
+    kept = {name for name, r in desired.items() if r["spec"].get("deletionPolicy") == "Orphan"}
+    assert kept == {"bucket-key", "bucket", *(n for n in desired if n.startswith("bucket-"))}
+
+
+@pytest.mark.parametrize(("protected", "policy"), [(True, "Orphan"), (False, "Delete")])
+def test_a_protected_database_outlives_its_claim_its_key_always_does(protected, policy):
+    xr = composite("XPostgreSQLInstance", {**POSTGRESQL, "deletionProtection": protected})
+    desired = {name: to_dict(r.resource) for name, r in run(request(xr, "postgresql")).desired.resources.items()}
+    assert desired.pop("kms-key")["spec"]["deletionPolicy"] == "Orphan"
+    assert {name: r["spec"]["deletionPolicy"] for name, r in desired.items()} == dict.fromkeys(desired, policy)
