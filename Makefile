@@ -8,6 +8,9 @@ ACTIONLINT_VERSION := v1.7.12
 PROMTOOL_VERSION := v0.316.0
 # vegeta: the load generator of `make bench` (constant-rate attacks, so latency at half peak is measured open-loop).
 VEGETA_VERSION := v12.13.0
+# The Crossplane CLI (`crossplane render`, `crossplane xpkg`) at the version the clusters run (apps/addons/crossplane.yaml).
+# Only CI downloads it: releases.crossplane.io, not a Go module.
+CROSSPLANE_VERSION := v2.3.4
 
 PYTHON ?= python3
 VENV := .venv
@@ -21,7 +24,7 @@ export NOTEJAM_KUBERNETES_VERSION := $(KUBERNETES_VERSION)
 export PATH := $(TOOLS):$(PATH)
 export PYTHONPATH := $(CURDIR)/src:$(CURDIR)
 
-.PHONY: run test validate render diff bench capacity lambda-package tools lint clean cluster-values
+.PHONY: run test validate render render-check crossplane-cli diff bench capacity lambda-package tools lint clean cluster-values
 
 run: $(VENV)/.installed ## the app on SQLite at http://127.0.0.1:5000
 	$(PY) -m tools.run_local
@@ -34,6 +37,11 @@ validate: $(VENV)/.installed tools ## build every kustomization and kubeconform 
 
 render: $(VENV)/.installed ## composed AWS resources of every environment's claims
 	$(PY) -m tools.render --assume-created
+
+render-check: $(VENV)/.installed $(TOOLS)/crossplane ## CI: make render vs the real `crossplane render` (Docker, FUNCTION_IMAGE)
+	$(PY) -m tools.crossplane_render_check --crossplane $(TOOLS)/crossplane --image $(FUNCTION_IMAGE)
+
+crossplane-cli: $(TOOLS)/crossplane
 
 diff: $(VENV)/.installed tools ## make diff BASE=<git ref>: rendered overlays at BASE vs the working tree
 	$(PY) -m tools.diff --base $(or $(BASE),origin/main)
@@ -55,7 +63,7 @@ lint: $(VENV)/.installed
 
 tools: $(TOOLS)/kubeconform $(TOOLS)/kustomize $(TOOLS)/actionlint $(TOOLS)/promtool $(TOOLS)/vegeta
 
-$(VENV)/.installed: requirements/app.txt requirements/backup.txt requirements/dev.txt
+$(VENV)/.installed: requirements/app.txt requirements/backup.txt requirements/dev.txt src/function/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt
 	touch $@
@@ -68,6 +76,9 @@ $(TOOLS)/kustomize:
 
 $(TOOLS)/actionlint:
 	GOBIN=$(TOOLS) go install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
+
+$(TOOLS)/crossplane:
+	mkdir -p $(TOOLS) && curl -sfL -o $@ https://releases.crossplane.io/stable/$(CROSSPLANE_VERSION)/bin/linux_amd64/crank && chmod +x $@
 
 $(TOOLS)/promtool:
 	GOBIN=$(TOOLS) go install github.com/prometheus/prometheus/cmd/promtool@$(PROMTOOL_VERSION)

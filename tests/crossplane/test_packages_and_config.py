@@ -6,10 +6,10 @@ import re
 
 import pytest
 
-from tests.crossplane.conftest import CROSSPLANE_DIR, REPO_ROOT, load_yaml
+from tests.crossplane.conftest import CROSSPLANE_DIR, REPO_ROOT, load_yaml, render_until_settled
 from tests.crossplane.package_manager import package_repository, runtime_service_account
+from tools.crossplane_composite import load_apis
 from tools.manifests import render
-from tools.patch_and_transform.composite import load_apis
 from tools.validate import discover_targets
 from tools.validation_data import crds_dir
 
@@ -40,14 +40,12 @@ def test_every_crossplane_folder_is_in_the_validation_loop(folder):
     assert CROSSPLANE_DIR / folder in {t.path for t in discover_targets(REPO_ROOT) if t.is_kustomization}
 
 
-def test_one_provider_per_aws_service_our_compositions_use_all_at_the_validated_release(packages):
+def test_one_provider_per_aws_service_our_compositions_use_all_at_the_validated_release(packages, examples):
     release = upstream_release("provider-upjet-aws")
     used = {
-        resource["base"]["apiVersion"].split(".")[0]
-        for api in load_apis().values()
-        for step in api.composition["spec"]["pipeline"]
-        if "input" in step
-        for resource in step["input"]["resources"]
+        resource["apiVersion"].split(".")[0]
+        for claim in examples.values()
+        for resource in render_until_settled(claim).resources
     }
     assert used == {"rds", "ec2", "s3", "iam", "kms", "lambda", "cloudwatchevents"}
     expected = {f"provider-aws-{service}" for service in used} | {"provider-family-aws"}
@@ -57,14 +55,11 @@ def test_one_provider_per_aws_service_our_compositions_use_all_at_the_validated_
         assert provider["spec"]["package"] == f"xpkg.crossplane.io/crossplane-contrib/{name}:{release}"
 
 
-def test_functions_are_pinned_and_named_as_the_pipelines_reference_them(packages):
+def test_our_function_is_the_only_one_pinned_to_a_commit_and_named_as_the_pipelines_reference_it(packages):
     functions = {name: doc["spec"]["package"] for name, doc in packages.items() if doc["kind"] == "Function"}
-    assert functions["function-patch-and-transform"].endswith(
-        f"/function-patch-and-transform:{upstream_release('function-patch-and-transform')}"
-    )
-    assert re.fullmatch(
-        r"xpkg\.crossplane\.io/crossplane-contrib/function-auto-ready:v\d+\.\d+\.\d+", functions["function-auto-ready"]
-    )
+    assert list(functions) == ["function-notejam"]
+    # The release workflow sets the tag to the commit it built (tools/function_release.py).
+    assert re.fullmatch(r"ghcr\.io/notejam/function-notejam:[0-9a-f]{40}", functions["function-notejam"])
     referenced = {
         step["functionRef"]["name"] for api in load_apis().values() for step in api.composition["spec"]["pipeline"]
     }
