@@ -142,7 +142,7 @@ def pins_in(file: str, text: str) -> list[Pin]:
         return yaml_pins(file, lines)
     if name == "Dockerfile" or name.endswith(".Dockerfile"):
         return dockerfile_pins(file, lines)
-    if file.startswith("requirements/") and file.endswith(".txt"):
+    if file.endswith(".txt") and (file.startswith("requirements/") or "requirements" in name):
         return requirements_pins(file, lines)
     if name == "Makefile":
         return makefile_pins(file, lines)
