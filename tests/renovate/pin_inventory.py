@@ -1,11 +1,11 @@
 """Every pin in the repository, found without Renovate: what tests/renovate compares Renovate's extraction with.
 
 A pin is a line that fixes the version of something external: an Argo CD `targetRevision`, a Crossplane `package:`,
-an `image:` (or a Helm values image's `tag:`), a Kustomize `newTag:`, a Dockerfile `FROM`, a `name==version`
-requirement, a Makefile `*_VERSION`, an eksctl `version`, a Pod Security `*-version` label, a GitHub Actions `uses:`
-or `*-version:`, a `pip install name==version` in a workflow, the validation data's upstream tags, and the chart
-version that the bootstrap instructions install. Each is read with its own small pattern, line by line, so that a
-failure can name the file and line.
+an `image:` (or a Helm values image's `tag:`), a Kustomize `newTag:`, a JSON patch that sets a version, a Dockerfile
+`FROM`, a `name==version` requirement, a Makefile `*_VERSION`, an eksctl `version`, a Pod Security `*-version`
+label, a GitHub Actions `uses:` or `*-version:`, a `pip install name==version` in a workflow, the validation data's
+upstream tags, and the chart version that the bootstrap instructions install. Each is read with its own small
+pattern, line by line, so that a failure can name the file and line.
 """
 
 from __future__ import annotations
@@ -68,6 +68,8 @@ def yaml_pins(file: str, lines: list[str]) -> list[Pin]:
                     break
                 if tag := re.match(r"^\s*tag:\s*(\S+)", inner.split(" #", 1)[0]):
                     pins.append(Pin(file, offset, "image tag", None, _unquote(tag.group(1))))
+        if match := re.search(r"\{op: \w+, path: \S+/(?:targetRevision|package|image), value: ([^}\s]+)\}", text):
+            pins.append(Pin(file, number, "JSON patch", None, _unquote(match.group(1))))
         if match := re.match(r"^\s*-?\s*newTag:\s*(\S+)$", text):
             pins.append(Pin(file, number, "newTag", None, _unquote(match.group(1))))
         if is_eksctl and (match := re.match(r"^  version:\s*(\S+)$", text)):
