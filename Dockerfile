@@ -28,5 +28,5 @@ ENV PATH="/opt/venv/bin:${PATH}" \
     PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus
 WORKDIR /app
 USER 10001:10001
-EXPOSE 8000
+EXPOSE 8000 8001
 CMD ["gunicorn", "--config", "python:notejam.gunicorn_conf", "notejam:create_app()"]

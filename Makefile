@@ -2,7 +2,7 @@
 # Every pin of an external CLI is here, once.
 # Each `# renovate:` comment tells Renovate where to look for newer versions of the line below it (renovate.json5).
 # renovate: datasource=github-tags depName=kubernetes/kubernetes extractVersion=^v(?<version>.+)$
-KUBERNETES_VERSION := 1.34.0
+KUBERNETES_VERSION := 1.35.0
 # renovate: datasource=go depName=github.com/yannh/kubeconform
 KUBECONFORM_VERSION := v0.7.0
 # renovate: datasource=go depName=sigs.k8s.io/kustomize/kustomize/v5
@@ -12,6 +12,13 @@ ACTIONLINT_VERSION := v1.7.12
 # promtool of Prometheus v3.16.0 (Go module versions are v0.<minor>.<patch>): evaluates the alert rules in tests.
 # renovate: datasource=go depName=github.com/prometheus/prometheus
 PROMTOOL_VERSION := v0.316.0
+# vegeta: the load generator of `make bench` (constant-rate attacks, so latency at half peak is measured open-loop).
+# renovate: datasource=go depName=github.com/tsenart/vegeta/v12
+VEGETA_VERSION := v12.13.0
+# The Crossplane CLI (`crossplane render`, `crossplane xpkg`) at the version dev runs (clusters/dev/versions/addons).
+# Only CI downloads it: releases.crossplane.io, not a Go module.
+# renovate: datasource=github-releases depName=crossplane/crossplane
+CROSSPLANE_VERSION := v2.3.4
 # Renovate itself, run offline by tests/renovate (39.x is the newest line that runs on Node.js 20).
 # renovate: datasource=npm depName=renovate
 RENOVATE_VERSION := 39.264.1
@@ -30,7 +37,7 @@ export NOTEJAM_KUBERNETES_VERSION := $(KUBERNETES_VERSION)
 export PATH := $(TOOLS):$(PATH)
 export PYTHONPATH := $(CURDIR)/src:$(CURDIR)
 
-.PHONY: run test validate render diff bench lambda-package tools lint clean
+.PHONY: run test validate render render-check crossplane-cli diff bench capacity lambda-package tools lint clean cluster-values
 
 run: $(VENV)/.installed ## the app on SQLite at http://127.0.0.1:5000
 	$(PY) -m tools.run_local
@@ -44,11 +51,22 @@ validate: $(VENV)/.installed tools ## build every kustomization and kubeconform 
 render: $(VENV)/.installed ## composed AWS resources of every environment's claims
 	$(PY) -m tools.render --assume-created
 
+render-check: $(VENV)/.installed $(TOOLS)/crossplane ## CI: make render vs the real `crossplane render` (Docker, FUNCTION_IMAGE)
+	$(PY) -m tools.crossplane_render_check --crossplane $(TOOLS)/crossplane --image $(FUNCTION_IMAGE)
+
+crossplane-cli: $(TOOLS)/crossplane
+
 diff: $(VENV)/.installed tools ## make diff BASE=<git ref>: rendered overlays at BASE vs the working tree
 	$(PY) -m tools.diff --base $(or $(BASE),origin/main)
 
-bench: $(VENV)/.installed ## performance figures (printed, never asserted)
-	$(PY) -m bench.requests
+bench: $(VENV)/.installed $(TOOLS)/vegeta ## make bench [BASE=<git ref>]: pages vs bare Flask (and BASE), JSON in .cache/
+	$(PY) -m bench.requests $(if $(BASE),--base $(BASE))
+
+capacity: $(VENV)/.installed $(TOOLS)/kustomize ## the 4x event on prod's HPA, autoscaler and database: docs/capacity.png
+	$(PY) -m tools.capacity --plot docs/capacity.png
+
+cluster-values: $(VENV)/.installed ## make cluster-values ENV=<env>: after eksctl, write its VPC, subnets, certificate into git
+	$(PY) -m tools.cluster_values --env $(ENV)
 
 lambda-package: $(VENV)/.installed ## dist/backup-lambda.zip, byte-for-byte reproducible
 	$(PY) -m tools.lambda_package --output dist/backup-lambda.zip
@@ -56,9 +74,9 @@ lambda-package: $(VENV)/.installed ## dist/backup-lambda.zip, byte-for-byte repr
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
-tools: $(TOOLS)/kubeconform $(TOOLS)/kustomize $(TOOLS)/actionlint $(TOOLS)/promtool $(NOTEJAM_RENOVATE)
+tools: $(TOOLS)/kubeconform $(TOOLS)/kustomize $(TOOLS)/actionlint $(TOOLS)/promtool $(TOOLS)/vegeta $(NOTEJAM_RENOVATE)
 
-$(VENV)/.installed: requirements/app.txt requirements/backup.txt requirements/dev.txt
+$(VENV)/.installed: requirements/app.txt requirements/backup.txt requirements/dev.txt src/function/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt
 	touch $@
@@ -72,8 +90,14 @@ $(TOOLS)/kustomize:
 $(TOOLS)/actionlint:
 	GOBIN=$(TOOLS) go install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
 
+$(TOOLS)/crossplane:
+	mkdir -p $(TOOLS) && curl -sfL -o $@ https://releases.crossplane.io/stable/$(CROSSPLANE_VERSION)/bin/linux_amd64/crank && chmod +x $@
+
 $(TOOLS)/promtool:
 	GOBIN=$(TOOLS) go install github.com/prometheus/prometheus/cmd/promtool@$(PROMTOOL_VERSION)
+
+$(TOOLS)/vegeta:
+	GOBIN=$(TOOLS) go install github.com/tsenart/vegeta/v12@$(VEGETA_VERSION)
 
 # --omit=optional: re2 and better-sqlite3 would compile native code (their prebuilt binaries come from GitHub);
 # without re2 Renovate uses JavaScript's RegExp, and extraction needs no database.

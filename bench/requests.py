@@ -1,157 +1,302 @@
-"""Requests per second and latency percentiles for a few Notejam pages (`make bench`).
+"""Requests per second, latency and SQL queries of Notejam's main pages, against a bare Flask app (`make bench`).
 
-Starts the app the way the container does (gunicorn with notejam.gunicorn_conf) on a migrated SQLite
-file in a temporary directory, signs up a user with a few notes, then hits each page from several
-client threads and prints a table. Figures only: nothing is asserted; compare runs on one machine.
+One run, one machine, so the ratios hold anywhere:
+1. a throwaway PostgreSQL (the tests' `PostgresServer`), one database per app version;
+2. gunicorn with the repository's config (`python:notejam.gunicorn_conf`) serving this tree's Notejam, a bare Flask
+   "hello" app (bench/hello.py) and, with `--base <git ref>`, that ref's Notejam (`git archive` into a temp dir);
+3. each Notejam signed up and seeded through its own forms (`--notes` notes spread over `--pads` pads);
+4. per page, with vegeta (the pinned load generator in .tools/bin): the peak (as fast as `--connections` clients
+   go), then a constant rate of half that peak; requests/s, p50/p99 latency at both, and the gunicorn processes'
+   CPU per request (their utime+stime over the peak run: what `make capacity` turns into per-pod capacity);
+5. SQL queries per page, counted in-process (bench/query_count.py) with each version's own code.
+
+Prints a table and the ratios, and writes everything as JSON (`--output`). Figures only: nothing is asserted.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
+import json
 import os
 import re
-import socket
 import subprocess
 import sys
+import tarfile
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import requests
+
+from tests.conftest import PostgresServer, free_port
+from tools.gunicorn_settings import resolve
+from tools.manifests import tool_path
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 CSRF_FIELD = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+ACCOUNT = {"email": "bench@example.com", "password": "bench password"}
+SECRET_KEY = "bench-secret"  # noqa: S105 - a throwaway server's signing key
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Served:
+    """One gunicorn serving one app: its URL, its master pid, the pages to measure (label -> path)."""
+
+    name: str
+    base: str
+    pid: int
+    src: Path
+    database_url: str | None = None
+    cookie: str = ""
+    pages: dict[str, str] = field(default_factory=dict)
+
+
+def _env(src: Path, tmp: Path, database_url: str | None) -> dict[str, str]:
+    env = {
+        "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
+        "PYTHONPATH": f"{src}:{REPO}",
+        "HOME": str(tmp),
+        "SECRET_KEY": SECRET_KEY,
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp / "prometheus"),
+        "LOG_LEVEL": "WARNING",
+        "PROBE_PORT": str(free_port()),  # probes have a port of their own; the default 8001 may be taken
+    }
+    return env | ({"DB_URI": database_url} if database_url else {})
 
 
 @contextmanager
-def served_app(workers: int) -> Iterator[str]:
-    with tempfile.TemporaryDirectory(prefix="notejam-bench-") as tmp:
-        env = {
-            "PATH": os.environ.get("PATH", ""),
-            "PYTHONPATH": str(REPO / "src"),
-            "HOME": tmp,
-            "SECRET_KEY": "bench-secret",
-            "DB_URI": f"sqlite:///{tmp}/bench.sqlite",
-            "PROMETHEUS_MULTIPROC_DIR": f"{tmp}/prometheus",
-            "LOG_LEVEL": "WARNING",
-        }
-        migrate = [BIN / "flask", "--app", "notejam", "db", "upgrade"]
-        subprocess.run(migrate, env=env, check=True, capture_output=True)  # noqa: S603 - our own fixed argv
-        port = _free_port()
+def gunicorn(name: str, app: str, src: Path, database_url: str | None, workers: int | None) -> Iterator[Served]:
+    """`app` served by gunicorn with `src`'s notejam.gunicorn_conf; access log formatted but thrown away."""
+    with tempfile.TemporaryDirectory(prefix=f"notejam-bench-{name}-") as tmp_name:
+        tmp = Path(tmp_name)
+        env = _env(src, tmp, database_url)
+        if database_url:
+            migrate = [BIN / "flask", "--app", "notejam", "db", "upgrade"]
+            subprocess.run(migrate, env=env, check=True, capture_output=True, cwd=tmp)  # noqa: S603 - fixed argv
+        port = free_port()
         command = [BIN / "gunicorn", "--config", "python:notejam.gunicorn_conf", "--bind", f"127.0.0.1:{port}"]
-        command += ["--workers", str(workers), "--access-logfile", "/dev/null", "notejam:create_app()"]
-        server = subprocess.Popen(  # noqa: S603 - our own fixed argv
-            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
+        command += ["--access-logfile", "/dev/null", *(["--workers", str(workers)] if workers else []), app]
+        log = (tmp / "gunicorn.log").open("w")
+        server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp)  # noqa: S603
         base = f"http://127.0.0.1:{port}"
         try:
-            _wait_until_up(base, server)
-            yield base
+            _wait_until_up(base, server, tmp / "gunicorn.log")
+            yield Served(name=name, base=base, pid=server.pid, src=src, database_url=database_url)
         finally:
             server.terminate()
             server.wait(timeout=40)
+            log.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_until_up(base: str, server: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 30
+def _wait_until_up(base: str, server: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise SystemExit(f"gunicorn exited with {server.returncode}")
+            raise SystemExit(f"gunicorn exited with {server.returncode}:\n{log.read_text()[-2000:]}")
         try:
-            if requests.get(base + "/readyz", timeout=2).status_code == 200:
+            if requests.get(base + "/", timeout=2, allow_redirects=False).status_code < 500:
                 return
         except requests.ConnectionError:
             time.sleep(0.2)
-    raise SystemExit("gunicorn did not become ready in 30 s")
+    raise SystemExit("gunicorn did not answer within 60 s")
+
+
+@contextmanager
+def base_tree(ref: str) -> Iterator[Path]:
+    """`src/` of git ref `ref`, extracted with `git archive` into a temp dir."""
+    with tempfile.TemporaryDirectory(prefix="notejam-bench-base-") as tmp:
+        command = ["git", "archive", "--format=tar", ref, "src"]
+        archive = subprocess.run(command, cwd=REPO, capture_output=True, check=False)  # noqa: S603 - fixed argv
+        if archive.returncode != 0:
+            raise SystemExit(f"git archive {ref} failed: {archive.stderr.decode().strip()}")
+        with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+            tar.extractall(tmp, filter="data")
+        yield Path(tmp) / "src"
 
 
 def _post_form(session: requests.Session, url: str, data: dict[str, str]) -> requests.Response:
     token = CSRF_FIELD.search(session.get(url).text)
     if token is None:
         raise SystemExit(f"no form at {url}")
-    return session.post(url, data={**data, "csrf_token": token.group(1)}, allow_redirects=False)
+    response = session.post(url, data={**data, "csrf_token": token.group(1)}, allow_redirects=False)
+    if response.status_code != 302:
+        raise SystemExit(f"POST {url} answered {response.status_code}, not a redirect: seeding failed")
+    return response
 
 
-def seed(base: str, notes: int) -> tuple[dict[str, str], str]:
-    """A signed-in user with `notes` notes: its cookies and one note's path."""
+def seed(served: Served, notes: int, pads: int) -> None:
+    """Sign up and in through the app's own forms, create `pads` pads and `notes` notes spread over them."""
     session = requests.Session()
-    account = {"email": "bench@example.com", "password": "bench password"}
-    _post_form(session, base + "/signup/", {**account, "repeat_password": account["password"]})
-    _post_form(session, base + "/signin/", account)
+    base = served.base
+    _post_form(session, base + "/signup/", {**ACCOUNT, "repeat_password": ACCOUNT["password"]})
+    _post_form(session, base + "/signin/", ACCOUNT)
+    pad_ids = []
+    for number in range(pads):
+        location = _post_form(session, base + "/pads/create/", {"name": f"Pad {number}"}).headers["Location"]
+        pad_ids.append(re.search(r"/pads/(\d+)/", location).group(1))  # type: ignore[union-attr]
     for number in range(notes):
-        _post_form(session, base + "/notes/create/", {"name": f"Note {number}", "text": "bench " * 50, "pad": ""})
+        pad = pad_ids[number % len(pad_ids)] if pad_ids else ""
+        _post_form(session, base + "/notes/create/", {"name": f"Note {number}", "text": "bench " * 50, "pad": pad})
     note = re.search(r'href="(/notes/\d+/)"', session.get(base + "/").text)
     if note is None:
         raise SystemExit("seeding failed: no note in the list")
-    return session.cookies.get_dict(), note.group(1)
+    served.cookie = "; ".join(f"{name}={value}" for name, value in session.cookies.get_dict().items())
+    served.pages = {"all notes": "/", "pad": f"/pads/{pad_ids[0]}/" if pad_ids else "/", "note": note[1]}
 
 
-def measure(url: str, total: int, concurrency: int, cookies: dict[str, str]) -> tuple[float, list[float]]:
-    """(requests per second, latencies in ms) for `total` GETs from `concurrency` threads."""
-    latencies: list[float] = []
-    lock = threading.Lock()
-
-    def client(count: int) -> None:
-        session = requests.Session()
-        session.cookies.update(cookies)
-        mine = []
-        for _ in range(count):
-            started = time.perf_counter()
-            response = session.get(url, allow_redirects=False)
-            mine.append((time.perf_counter() - started) * 1000)
-            response.raise_for_status()
-        with lock:
-            latencies.extend(mine)
-
-    shares = [total // concurrency + (1 if i < total % concurrency else 0) for i in range(concurrency)]
-    threads = [threading.Thread(target=client, args=(share,)) for share in shares]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return total / (time.perf_counter() - started), latencies
+def _cpu_seconds(master: int) -> float:
+    """utime+stime of gunicorn's master and its workers so far."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended while we looked
+        pid, ppid = int(stat.parent.name), int(fields[1])
+        if master in (pid, ppid):
+            total += int(fields[11]) + int(fields[12])
+    return total / CLOCK_TICKS
 
 
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+def attack(served: Served, path: str, duration: str, rate: float | None, connections: int) -> dict[str, Any]:
+    """vegeta against one page: `rate` requests/s, or as fast as `connections` clients go when `rate` is None."""
+    with tempfile.TemporaryDirectory(prefix="notejam-vegeta-") as tmp:
+        targets = Path(tmp) / "targets"
+        targets.write_text(f"GET {served.base}{path}\n" + (f"Cookie: {served.cookie}\n" if served.cookie else ""))
+        pace = ["-rate=0", f"-max-workers={connections}"] if rate is None else [f"-rate={max(round(rate), 1)}/1s"]
+        command = [tool_path("vegeta"), "attack", f"-targets={targets}", f"-duration={duration}", *pace]
+        command += [f"-workers={connections}", "-keepalive=false", "-redirects=-1", "-timeout=30s"]
+        command += [f"-output={tmp}/results.bin"]
+        cpu_before = _cpu_seconds(served.pid)
+        subprocess.run(command, check=True, capture_output=True)  # noqa: S603 - fixed argv
+        cpu = _cpu_seconds(served.pid) - cpu_before
+        report = subprocess.run(  # noqa: S603 - fixed argv
+            [tool_path("vegeta"), "report", "-type=json", f"{tmp}/results.bin"], check=True, capture_output=True
+        )
+    figures = json.loads(report.stdout)
+    ok = figures["requests"] * figures["success"]
+    return {
+        "requests_per_second": figures["throughput"],
+        "p50_ms": figures["latencies"]["50th"] / 1e6,
+        "p99_ms": figures["latencies"]["99th"] / 1e6,
+        "success": figures["success"],
+        "status_codes": figures["status_codes"],
+        "errors": figures["errors"][:5],
+        "cpu_ms_per_request": cpu * 1000 / ok if ok else None,
+    }
+
+
+def query_counts(served: Served) -> dict[str, int]:
+    """SQL queries per page, counted in a Python that imports this version's notejam (bench/query_count.py)."""
+    command = [sys.executable, "-m", "bench.query_count", "--database-url", str(served.database_url)]
+    command += ["--email", ACCOUNT["email"], "--password", ACCOUNT["password"]]
+    command += [f"{label}={path}" for label, path in served.pages.items()]
+    env = os.environ | {"PYTHONPATH": f"{served.src}:{REPO}", "SECRET_KEY": SECRET_KEY, "LOG_LEVEL": "WARNING"}
+    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)  # noqa: S603
+    if result.returncode != 0:
+        raise SystemExit(f"counting queries of {served.name} failed:\n{result.stderr[-2000:]}")
+    return json.loads(result.stdout)
+
+
+def measure(served: Served, label: str, path: str, args: argparse.Namespace) -> dict[str, Any]:
+    attack(served, path, args.duration, None, args.connections)  # warm-up: imports, template compilation, pool
+    peak = attack(served, path, args.duration, None, args.connections)
+    half = attack(served, path, args.duration, peak["requests_per_second"] / 2, args.connections)
+    return {"path": path, "peak": peak, "half_peak": half}
+
+
+def _ratio(numerator: float | None, denominator: float | None) -> float | None:
+    return round(numerator / denominator, 3) if numerator and denominator else None
+
+
+def report(results: dict[str, Any]) -> dict[str, float | None]:
+    """Print the table and return the ratios the targets are stated in."""
+    print(
+        f"{'app':<6}{'page':<18}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'½ p50':>9}{'½ p99':>9}{'cpu ms':>8}{'SQL':>5}"
+    )
+    for app, pages in results["apps"].items():
+        for label, page in pages["pages"].items():
+            peak, half = page["peak"], page["half_peak"]
+            queries = pages.get("queries", {}).get(label, "")
+            cpu = peak["cpu_ms_per_request"]
+            cells = [peak["requests_per_second"], peak["p50_ms"], peak["p99_ms"], half["p50_ms"], half["p99_ms"]]
+            row = "".join(f"{value:>9.1f}" for value in cells) + f"{cpu or 0:>8.2f}{queries!s:>5}"
+            print(f"{app:<6}{label:<18}{row}")
+    apps = results["apps"]
+    rate = {
+        app: {label: p["peak"]["requests_per_second"] for label, p in v["pages"].items()} for app, v in apps.items()
+    }
+    hello = rate["hello"]["hello"]
+    ratios: dict[str, float | None] = {}
+    for label, value in rate["head"].items():
+        ratios[f"{label} / bare Flask"] = _ratio(value, hello)
+        if "base" in rate:
+            ratios[f"{label} / base"] = _ratio(value, rate["base"].get(label))
+    print("ratios: " + ", ".join(f"{name} {value}" for name, value in ratios.items()))
+    return ratios
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.requests", description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=500, help="requests per page (default 500)")
-    parser.add_argument("--concurrency", type=int, default=4, help="client threads (default 4)")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
-    parser.add_argument("--notes", type=int, default=20, help="notes in the benchmark account (default 20)")
+    parser.add_argument("--base", help="git ref to measure side by side (e.g. origin/main or d47c589)")
+    parser.add_argument("--notes", type=int, default=100, help="notes in the benchmark account (default 100)")
+    parser.add_argument("--pads", type=int, default=5, help="pads the notes are spread over (default 5)")
+    parser.add_argument("--connections", type=int, default=8, help="concurrent clients at peak (default 8)")
+    parser.add_argument("--duration", default="10s", help="per measurement, vegeta syntax (default 10s)")
+    parser.add_argument("--workers", type=int, help="gunicorn workers (default: what notejam.gunicorn_conf says)")
+    parser.add_argument("--output", type=Path, default=REPO / ".cache" / "bench.json", help="JSON figures")
     args = parser.parse_args(argv)
 
-    with served_app(args.workers) as base:
-        cookies, note = seed(base, args.notes)
-        pages = [
-            ("/healthz", {}),
-            ("/readyz", {}),
-            ("/signin/", {}),
-            (f"/ ({args.notes} notes)", cookies),
-            (note, cookies),
-        ]
-        print(f"gunicorn workers={args.workers}, client threads={args.concurrency}, {args.requests} requests/page")
-        print(f"{'page':<22}{'req/s':>10}{'p50 ms':>10}{'p90 ms':>10}{'p99 ms':>10}")
-        for label, page_cookies in pages:
-            path = label.split(" ")[0]
-            rate, latencies = measure(base + path, args.requests, args.concurrency, page_cookies)
-            row = [percentile(latencies, q) for q in (0.5, 0.9, 0.99)]
-            print(f"{label:<22}{rate:>10.1f}" + "".join(f"{value:>10.1f}" for value in row))
+    settings = resolve()
+    workers = args.workers or settings["workers"]
+    print(
+        f"gunicorn {settings['worker_class']} x {workers} (threads {settings['threads']}), vegeta with "
+        f"{args.connections} connections, {args.duration} per figure; {args.notes} notes in {args.pads} pads"
+    )
+    database = PostgresServer()
+    database.start()
+    results: dict[str, Any] = {
+        "machine_cpus": len(os.sched_getaffinity(0)),
+        "gunicorn": settings | {"workers": workers},
+        "connections": args.connections,
+        "duration": args.duration,
+        "notes": args.notes,
+        "pads": args.pads,
+        "base_ref": args.base,
+        "apps": {},
+    }
+    try:
+        with ExitStack() as stack:
+            apps = [("head", REPO / "src")]
+            if args.base:
+                apps.append(("base", stack.enter_context(base_tree(args.base))))
+            servers = []
+            for name, src in apps:
+                url = database.create_database(f"bench_{name}")
+                served = stack.enter_context(gunicorn(name, "notejam:create_app()", src, url, args.workers))
+                seed(served, args.notes, args.pads)
+                servers.append(served)
+            hello = stack.enter_context(gunicorn("hello", "bench.hello:app", REPO / "src", None, args.workers))
+            hello.pages = {"hello": "/"}
+            for served in [hello, *servers]:
+                entry = results["apps"].setdefault(served.name, {"pages": {}})
+                if served.database_url:
+                    entry["queries"] = query_counts(served)
+                for label, path in served.pages.items():
+                    entry["pages"][label] = measure(served, label, path, args)
+    finally:
+        database.destroy()
+    results["ratios"] = report(results)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"figures written to {args.output}")
 
 
 if __name__ == "__main__":

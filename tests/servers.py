@@ -30,6 +30,8 @@ def app_env(tmp: Path, **extra: str) -> dict[str, str]:
         "DB_URI": f"sqlite:///{tmp / 'notejam.sqlite'}",
         "PROMETHEUS_MULTIPROC_DIR": str(tmp / "prometheus"),
         "HOME": str(tmp),
+        # A port of its own for every server: the default (8001) would collide between tests.
+        "PROBE_PORT": str(free_port()),
     }
     return env | extra
 
@@ -62,6 +64,7 @@ def flask_db(env: dict[str, str], command: str) -> subprocess.CompletedProcess:
 @dataclass(frozen=True)
 class Served:
     base: str
+    probe_base: str
     log: Path
     tmp: Path
     env: dict[str, str]
@@ -81,7 +84,7 @@ def gunicorn(tmp: Path, env: dict[str, str], workers: int) -> Iterator[Served]:
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(base + "/healthz", process, log)
-        yield Served(base=base, log=log, tmp=tmp, env=env)
+        yield Served(base=base, probe_base=f"http://127.0.0.1:{env['PROBE_PORT']}", log=log, tmp=tmp, env=env)
     finally:
         process.terminate()
         process.wait(timeout=40)

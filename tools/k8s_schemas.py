@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import tempfile
 from importlib import metadata
@@ -30,13 +31,21 @@ from tools.manifests import REPO_ROOT
 
 ABSOLUTE_REF = '"/api/_definitions.json#'
 RELATIVE_REF = '"_definitions.json#'
-DEFAULT_KUBERNETES_VERSION = "1.34.0"
 MARKER = ".generated-from"
+MAKEFILE_PIN = re.compile(r"^KUBERNETES_VERSION := (\S+)$", re.MULTILINE)
+
+
+def pinned_kubernetes_version() -> str:
+    """The Makefile's KUBERNETES_VERSION: the one pin, also when a tool runs without make."""
+    match = MAKEFILE_PIN.search((REPO_ROOT / "Makefile").read_text())
+    if not match:
+        raise ValueError("Makefile: no `KUBERNETES_VERSION := <version>` line")
+    return match.group(1)
 
 
 def kubernetes_version() -> str:
     """The Kubernetes version the clusters run (the Makefile exports NOTEJAM_KUBERNETES_VERSION)."""
-    return os.environ.get("NOTEJAM_KUBERNETES_VERSION", DEFAULT_KUBERNETES_VERSION)
+    return os.environ.get("NOTEJAM_KUBERNETES_VERSION") or pinned_kubernetes_version()
 
 
 def default_cache_dir() -> Path:
@@ -99,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m tools.k8s_schemas",
         description="Rewrite kubernetes-validate's strict schemas into a kubeconform-readable cache.",
     )
-    parser.add_argument("--kubernetes-version", default=kubernetes_version(), help="e.g. 1.34.0")
+    parser.add_argument("--kubernetes-version", default=kubernetes_version(), help="e.g. 1.35.0")
     parser.add_argument("--cache-dir", type=Path, default=default_cache_dir(), help="where to write")
     args = parser.parse_args(argv)
     directory = ensure_schemas(args.kubernetes_version, args.cache_dir)

@@ -1,7 +1,9 @@
 """Render our platform.notejam.io claims offline into the AWS managed resources they compose (`make render`).
 
-The semantics (what Crossplane and function-patch-and-transform do, and why this is not `crank render`) live in
-`tools.patch_and_transform`; this module finds the claims (overlays or examples) and prints the renderings.
+Each claim becomes its composite, and every step of its Composition's pipeline runs our composition function
+(src/function) in-process, with the RunFunctionRequest Crossplane would send (`tools.crossplane_composite` is that
+small part of Crossplane, with references). The output is what `crossplane render` prints for the same composite:
+CI compares the two on every pull request (tools/crossplane_render_check.py).
 
     python -m tools.render --help
 """
@@ -9,22 +11,149 @@ The semantics (what Crossplane and function-patch-and-transform do, and why this
 from __future__ import annotations
 
 import argparse
+import asyncio
+import copy
+import hashlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import crossplane.function.proto.v1.run_function_pb2 as fnv1
 import yaml
 
+from function.fn import FunctionRunner
 from tools import manifests
-from tools.patch_and_transform.composite import APIS_DIR
-from tools.patch_and_transform.errors import RenderError
-from tools.patch_and_transform.fieldpath import Object
-from tools.patch_and_transform.pipeline import PLACEHOLDER_ACCOUNT, render, render_settled
+from tools.crossplane_composite import (
+    APIS_DIR,
+    RESOURCE_NAME_ANNOTATION,
+    Object,
+    PlatformAPI,
+    RenderError,
+    claim_to_composite,
+    composed_resources,
+    load_apis,
+    observed_by_name,
+    published_connection_details,
+    request,
+    written_status,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 OVERLAYS_DIR = REPO_ROOT / "overlays"
 PLATFORM_GROUP = "platform.notejam.io"
+# The name of our Function package (crossplane/packages/function-notejam.yaml): the steps render runs in-process.
+FUNCTION_NAME = "function-notejam"
+PLACEHOLDER_ACCOUNT = "000000000000"
+
+
+@dataclass
+class Rendering:
+    """Everything one render of a claim produced."""
+
+    composite: Object
+    resources: list[Object]
+    connection_details: dict[str, str] = field(default_factory=dict)
+    # Non-fatal results of the function ("Normal: ...") and what the API server pruned ("Warning: ...").
+    results: list[str] = field(default_factory=list)
+
+
+def run_pipeline(
+    api: PlatformAPI,
+    composite: Object,
+    observed: Mapping[str, Object],
+    connection_secrets: Mapping[str, Mapping[str, str]],
+) -> tuple[fnv1.State, list[str]]:
+    """One reconcile: every step of the Composition's pipeline, each given the previous step's desired state."""
+    composition = api.composition
+    if composition["spec"].get("mode") != "Pipeline":
+        raise RenderError(f"composition {composition['metadata']['name']}: only mode Pipeline exists in Crossplane v2")
+    desired, results = fnv1.State(), []
+    for step in composition["spec"]["pipeline"]:
+        function = step["functionRef"]["name"]
+        if function != FUNCTION_NAME:
+            raise RenderError(
+                f"step {step.get('step')!r} calls {function!r}: only {FUNCTION_NAME} runs in-process "
+                "(use `crossplane render` for other functions)"
+            )
+        req = request(composite, step, observed, connection_secrets, desired)
+        rsp = asyncio.run(FunctionRunner().RunFunction(req))
+        for result in rsp.results:
+            severity = fnv1.Severity.Name(result.severity).removeprefix("SEVERITY_").title()
+            if result.severity == fnv1.SEVERITY_FATAL:
+                raise RenderError(f"step {step.get('step')!r}: {result.message}")
+            results.append(f"{severity}: {result.message}")
+        desired = rsp.desired
+    return desired, results
+
+
+def render(
+    claim: Mapping[str, Any],
+    observed: Sequence[Mapping[str, Any]] | None = None,
+    connection_secrets: Mapping[str, Mapping[str, str]] | None = None,
+    apis: Mapping[str, PlatformAPI] | None = None,
+) -> Rendering:
+    """Render a claim. `observed` are its composed resources as they exist (matched by composition resource name);
+    `connection_secrets` maps a composition resource name to the keys of its connection secret."""
+    apis = load_apis() if apis is None else apis
+    api = apis.get(claim.get("kind", ""))
+    if api is None:
+        raise RenderError(f"no platform API offers claim kind {claim.get('kind')!r} (known: {sorted(apis)})")
+    by_name = observed_by_name(list(observed or []))
+    secrets = connection_secrets or {}
+    composite = claim_to_composite(claim, api)
+    desired, results = run_pipeline(api, composite, by_name, secrets)
+    status, pruned = written_status(desired, composite, api)
+    if status:
+        # A new composite has no status; the next reconcile observes the one this pass wrote. The observed
+        # composed resources are fixed, so the second pass is already the fixed point.
+        composite["status"] = status
+        desired, results = run_pipeline(api, composite, by_name, secrets)
+    results += [f"Warning: {path} is not in the XRD's schema: the API server prunes it" for path in pruned]
+    return Rendering(
+        composite=composite,
+        resources=composed_resources(desired, composite, by_name),
+        connection_details=published_connection_details(desired, api),
+        results=results,
+    )
+
+
+def assume_created(resources: Sequence[Object], account: str = PLACEHOLDER_ACCOUNT) -> list[Object]:
+    """`resources` as the cluster would show them once the providers created them: named (a name, once given, is
+    kept; a new one is its generateName plus 5 characters, as Crossplane's are, here derived from the composition
+    resource name), with a placeholder `status.atProvider.arn` of
+    arn:aws:<service>:<region>:<account>:<kind>/<composition resource name>."""
+    observed = []
+    for composed in resources:
+        created = copy.deepcopy(dict(composed))
+        metadata = created["metadata"]
+        name = metadata["annotations"][RESOURCE_NAME_ANNOTATION]
+        if "generateName" in metadata:
+            metadata["name"] = metadata.pop("generateName") + hashlib.sha256(name.encode()).hexdigest()[:5]
+        service = created["apiVersion"].split(".")[0]
+        region = created.get("spec", {}).get("forProvider", {}).get("region", "")
+        created["status"] = {
+            "atProvider": {"arn": f"arn:aws:{service}:{region}:{account}:{created['kind'].lower()}/{name}"}
+        }
+        observed.append(created)
+    return observed
+
+
+def render_settled(
+    claim: Mapping[str, Any],
+    connection_secrets: Mapping[str, Mapping[str, str]] | None = None,
+    account: str = PLACEHOLDER_ACCOUNT,
+    created: Callable[[Sequence[Object], str], list[Object]] = assume_created,
+) -> Rendering:
+    """Render as after enough reconciles: every rendered resource is assumed created (`created`), which lets
+    resources waiting for an ARN appear, until nothing new appears."""
+    rendering = render(claim)
+    while True:
+        again = render(claim, created(rendering.resources, account), connection_secrets)
+        if len(again.resources) == len(rendering.resources):
+            return again
+        rendering = again
 
 
 def example_claims(apis_dir: Path = APIS_DIR) -> list[Object]:
@@ -48,13 +177,15 @@ def overlay_claims(overlays_dir: Path = OVERLAYS_DIR) -> dict[str, list[Object]]
 
 
 def _dump(documents: Sequence[Object]) -> str:
-    return yaml.safe_dump_all(documents, sort_keys=False, default_flow_style=False)
+    # Sorted keys, as `crossplane render` prints them (Go marshals maps in key order).
+    return yaml.safe_dump_all(documents, sort_keys=True, default_flow_style=False)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tools.render",
-        description="Render platform.notejam.io claims into their composed AWS resources (offline).",
+        description="Render platform.notejam.io claims into their composed AWS resources, offline, by calling our "
+        "composition function in-process.",
         epilog="With no CLAIM files, renders every overlay's claims (overlays/<env>, built with kustomize); "
         "without overlays, the example claims in crossplane/apis/*/examples.",
     )
@@ -64,7 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--observed",
         type=Path,
         metavar="FILE",
-        help="YAML stream of observed composed resources (like crank --observed-resources)",
+        help="YAML stream of observed composed resources (like crossplane render --observed-resources)",
     )
     source.add_argument(
         "--assume-created",
@@ -73,24 +204,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"(account {PLACEHOLDER_ACCOUNT}), so the resources that wait for an ARN appear too",
     )
     args = parser.parse_args(argv)
-    observed = list(yaml.safe_load_all(args.observed.read_text())) if args.observed else None
-    if args.claims:
-        groups = {
-            "claims": [doc for path in args.claims for doc in yaml.safe_load_all(path.read_text()) if is_claim(doc)]
-        }
-    else:
-        groups = overlay_claims() or {"examples": example_claims()}
     try:
+        observed = [doc for doc in yaml.safe_load_all(args.observed.read_text()) if doc] if args.observed else None
+        if args.claims:
+            claims = [doc for path in args.claims for doc in yaml.safe_load_all(path.read_text()) if is_claim(doc)]
+            groups = {"claims": claims}
+        else:
+            groups = overlay_claims() or {"examples": example_claims()}
         for environment, claims in groups.items():
             for claim in claims:
                 rendering = render_settled(claim) if args.assume_created else render(claim, observed)
                 meta = claim["metadata"]
                 print(f"# environment: {environment}; {claim['kind']} {meta['namespace']}/{meta['name']}")
-                for warning in rendering.warnings:
-                    print(f"# warning: {warning}")
+                for result in rendering.results:
+                    print(f"# {result}")
                 print(_dump([rendering.composite, *rendering.resources]), end="")
                 print("---")
-    except RenderError as error:
+    except (RenderError, OSError, yaml.YAMLError) as error:
         print(f"render failed: {error}", file=sys.stderr)
         return 1
     return 0

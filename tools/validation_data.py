@@ -71,12 +71,6 @@ SOURCES: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
             "pkg.crossplane.io_providers.yaml",
         ),
     ),
-    "function-patch-and-transform": (
-        "crossplane-contrib/function-patch-and-transform",
-        "v0.10.8",
-        "package/input",
-        ("pt.fn.crossplane.io_resources.yaml",),
-    ),
     "provider-upjet-aws": (
         "crossplane-contrib/provider-upjet-aws",
         "v2.6.0",
@@ -131,6 +125,19 @@ SOURCES: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
         ),
     ),
 }
+
+# Which add-on chart's manifests carry the CRDs of which folder above, so Argo CD applies them
+# (tests/argocd/test_server_side_apply.py sizes them against client-side apply's annotation limit). The other
+# folders are never applied by Argo CD: Crossplane's init container applies its own CRDs from its image
+# (`crossplane core init`, initializer.NewCoreCRDs), its package manager the providers', and
+# function-patch-and-transform's input CRD (still in ../shared, unused since our own function composes) only
+# described pipeline input.
+CHART_CRD_FOLDERS: dict[str, str] = {
+    "argo-cd": "argo-cd",
+    "external-secrets": "external-secrets",
+    "kube-prometheus-stack": "prometheus-operator",
+}
+NOT_APPLIED_BY_ARGO_CD = ("crossplane", "provider-upjet-aws", "function-patch-and-transform")
 
 
 def upstream_url(folder: str, file_name: str) -> str:

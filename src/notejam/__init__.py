@@ -13,7 +13,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from notejam import auth, config, database, dates, logs, metrics, migrate, notes, ops, pads, security
+from notejam import auth, config, database, dates, links, logs, metrics, migrate, notes, ops, pads, security
 from notejam.queries import user_pads
 
 __all__ = ["create_app"]
@@ -44,7 +44,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     security.init_app(app)
     auth.login_manager.init_app(app)
-    app.extensions["notejam.migration_heads"] = migrate.head_revisions()
+    app.extensions["notejam.migration_revisions"] = migrate.code_revisions()
 
     for blueprint in (auth.bp, notes.bp, pads.bp, ops.bp):
         app.register_blueprint(blueprint)
@@ -65,11 +65,16 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
 
 def _register_templating(app: Flask) -> None:
     app.add_template_filter(dates.smart_date, "smart_date")
+    app.add_template_global(links.id_url, "id_url")
 
     @app.context_processor
     def sidebar_pads() -> dict[str, Any]:
         # A function, not a list: only the templates that show the sidebar run the query.
         return {"sidebar_pads": user_pads if current_user.is_authenticated else list}
+
+
+# Seconds a client should wait after a 503: about the time a pooled connection needs to find a restarted server.
+RETRY_AFTER_SECONDS = 5
 
 
 def _error_page(code: int, title: str, message: str, headers: Mapping[str, str] | None = None) -> Any:
@@ -98,6 +103,19 @@ def _register_error_pages(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected_error(error: Exception) -> Any:
+        if database.is_unavailable(error):
+            return database_unavailable(error)
         log.exception("unhandled error")
         message = "Something went wrong on our side. It is logged; please try again later."
         return _error_page(500, "Server error", message)
+
+
+def database_unavailable(error: Exception) -> Any:
+    """503, not 500: nothing is wrong with the request or the code, the database is briefly out of reach."""
+    # One line, no trace: an outage makes every request land here. The class name only (messages name hosts).
+    cause = getattr(error, "orig", None) or error
+    log.warning("database unavailable", extra={"fields": {"error": type(cause).__name__}})
+    metrics.count_db_unavailable()
+    g._login_user = auth.login_manager.anonymous_user()  # the page must not query the database again
+    message = "The service is briefly unavailable. Please try again in a few seconds."
+    return _error_page(503, "Service unavailable", message, {"Retry-After": str(RETRY_AFTER_SECONDS)})

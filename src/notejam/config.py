@@ -18,6 +18,7 @@ DEVELOPMENT = "development"
 PRODUCTION = "production"
 # Reset links stay valid for an hour; the token also dies as soon as the password changes.
 RESET_TOKEN_MAX_AGE_SECONDS = 3600
+DEFAULT_PROBE_PORT = 8001
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -111,6 +112,27 @@ def prometheus_multiproc_dir(environ: Mapping[str, str] | None = None) -> str | 
     """Where prometheus_client keeps per-process metric files under gunicorn (None: single process)."""
     environ = os.environ if environ is None else environ
     return environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
+def probe_port(environ: Mapping[str, str] | None = None) -> int:
+    """The port of the Kubernetes probes under gunicorn (notejam.probes): PROBE_PORT, else 8001."""
+    environ = os.environ if environ is None else environ
+    port = _int(environ, "PROBE_PORT", DEFAULT_PROBE_PORT)
+    if not 0 < port < 65536:
+        raise ConfigError(f"PROBE_PORT must be a TCP port (1-65535), not {port}")
+    return port
+
+
+def smoke_account(environ: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """The smoke test's account (python -m notejam.smoke): SMOKE_EMAIL and SMOKE_PASSWORD, both required."""
+    environ = os.environ if environ is None else environ
+    email, password = environ.get("SMOKE_EMAIL", "").strip(), environ.get("SMOKE_PASSWORD", "")
+    if not email or not password:
+        raise ConfigError(
+            "SMOKE_EMAIL and SMOKE_PASSWORD must be set: the smoke test signs in as that account "
+            "(created on its first run); in the cluster they come from Secret notejam-smoke"
+        )
+    return email, password
 
 
 def _int(environ: Mapping[str, str], name: str, default: int) -> int:

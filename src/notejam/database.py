@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+import psycopg2
 from flask import Flask, current_app
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
 EXTENSION = "notejam.database"
+# SQLSTATEs that mean the server went away, not that our SQL is wrong: class 08 (connection exception) and the
+# shutdown codes 57P01-57P03 (admin shutdown, crash shutdown, cannot connect now).
+_UNAVAILABLE_SQLSTATE_CLASSES = ("08",)
+_UNAVAILABLE_SQLSTATES = ("57P01", "57P02", "57P03")
 
 
 def make_engine(url: str) -> Engine:
@@ -53,3 +60,20 @@ def engine(app: Flask | None = None) -> Engine:
 def session() -> Session:
     """The session of the current request (or app context); removed when the context ends."""
     return current_app.extensions[EXTENSION][1]()
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """The database could not be reached (refused, dropped, shutting down, no pooled connection in time), as
+    opposed to a query that is wrong, which is a bug."""
+    if isinstance(error, PoolTimeoutError):
+        return True
+    if not isinstance(error, DBAPIError):
+        return False
+    if error.connection_invalidated:  # SQLAlchemy's own verdict: the connection is gone
+        return True
+    original = error.orig
+    if isinstance(original, psycopg2.OperationalError):
+        # No SQLSTATE: libpq failed before the server said anything (refused, timed out, host unknown).
+        code = original.pgcode
+        return code is None or code.startswith(_UNAVAILABLE_SQLSTATE_CLASSES) or code in _UNAVAILABLE_SQLSTATES
+    return False

@@ -15,7 +15,8 @@ from typing import Any
 
 from gunicorn.glogging import Logger
 
-from notejam.config import prometheus_multiproc_dir
+from notejam import probes
+from notejam.config import probe_port, prometheus_multiproc_dir
 from notejam.logs import redact_path
 
 CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
@@ -59,6 +60,10 @@ class JsonAccessLogger(Logger):
 
 
 bind = "0.0.0.0:8000"
+# The kubelet's and the ALB's probes have a port of their own, answered outside the request workers' queue
+# (notejam/probes.py says why): PROBE_PORT, 8001 by default. Not a gunicorn setting, hence the capitals.
+PROBE_PORT = probe_port()
+_probe_listener: Any = None
 # The gunicorn docs' rule of thumb for sync workers: (2 x CPUs) + 1, counting the container's CPUs.
 workers = 2 * available_cpus() + 1
 timeout = 30
@@ -76,11 +81,25 @@ control_socket_disable = True
 
 
 def on_starting(server: Any) -> None:
-    """Start with an empty metrics directory: files from a previous run would add stale counts."""
+    """Start with an empty metrics directory (files from a previous run would add stale counts), and open the
+    probe port once, in the arbiter, so that every worker (and every replacement worker) inherits it."""
+    global _probe_listener
     directory = prometheus_multiproc_dir()
     if directory:
         shutil.rmtree(directory, ignore_errors=True)
         Path(directory).mkdir(parents=True, exist_ok=True)
+    _probe_listener = probes.listen(PROBE_PORT)
+
+
+def post_worker_init(worker: Any) -> None:
+    """Each worker answers probes from a thread of its own, next to the requests it serves."""
+    if _probe_listener is not None:
+        probes.serve_in_background(_probe_listener, worker.wsgi)
+
+
+def on_exit(server: Any) -> None:
+    if _probe_listener is not None:
+        _probe_listener.close()
 
 
 def child_exit(server: Any, worker: Any) -> None:

@@ -32,6 +32,7 @@ DB_POOL_PREFIX = "notejam_db_pool_"
 DB_POOL_SIZE = "notejam_db_pool_size"
 DB_POOL_CHECKED_OUT = "notejam_db_pool_checked_out"
 DB_POOL_OVERFLOW = "notejam_db_pool_overflow"
+DB_UNAVAILABLE_TOTAL = "notejam_db_unavailable_total"
 
 # `handler`, not `endpoint`: the ServiceMonitor scrape adds its own `endpoint` target label (the port name), which
 # would rename ours to `exported_endpoint`.
@@ -56,6 +57,8 @@ request_duration = Histogram(
 requests_in_flight = Gauge(REQUESTS_IN_FLIGHT, "HTTP requests being served.", multiprocess_mode="livesum")
 db_pool_size = Gauge(DB_POOL_SIZE, "Connections the pool keeps open.", multiprocess_mode="livesum")
 db_pool_checked_out = Gauge(DB_POOL_CHECKED_OUT, "Connections in use.", multiprocess_mode="livesum")
+# Pages answered 503 because the database could not be reached (their status is also in REQUESTS_TOTAL).
+db_unavailable_total = Counter(DB_UNAVAILABLE_TOTAL, "Requests answered 503: database unreachable.", ("handler",))
 db_pool_overflow = Gauge(DB_POOL_OVERFLOW, "Connections opened beyond the pool size.", multiprocess_mode="livesum")
 
 
@@ -92,6 +95,10 @@ def init_app(app: Flask) -> None:
     def finish(_exc: BaseException | None) -> None:
         if g.pop("metrics_in_flight", False):
             requests_in_flight.dec()
+
+
+def count_db_unavailable() -> None:
+    db_unavailable_total.labels(request.endpoint or UNMATCHED_ENDPOINT).inc()
 
 
 def _publish_pool(app: Flask) -> None:

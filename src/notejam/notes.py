@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
@@ -9,7 +11,7 @@ from werkzeug.wrappers import Response
 from notejam import database
 from notejam.forms import ConfirmForm, NoteForm, pad_choice
 from notejam.models import Note
-from notejam.queries import count, notes_query, owned_or_404, user_pads
+from notejam.queries import note_rows, owned_or_404, user_pads
 
 bp = Blueprint("notes", __name__)
 
@@ -18,9 +20,9 @@ bp = Blueprint("notes", __name__)
 @login_required
 def index() -> str:
     order = request.args.get("order")
-    query = notes_query(order)
-    notes = list(database.session().scalars(query))
-    return render_template("notes/list.html", notes=notes, total=count(query), pad=None, order=order)
+    notes = note_rows(order)
+    now = datetime.now(UTC)
+    return render_template("notes/list.html", notes=notes, total=len(notes), pad=None, order=order, now=now)
 
 
 def _redirect_after_save(note: Note) -> Response:
@@ -50,7 +52,7 @@ def create() -> str | Response:
 @bp.route("/notes/<int:note_id>/")
 @login_required
 def view(note_id: int) -> str:
-    return render_template("notes/view.html", note=owned_or_404(Note, note_id))
+    return render_template("notes/view.html", note=owned_or_404(Note, note_id, with_pad=True))
 
 
 @bp.route("/notes/<int:note_id>/edit/", methods=["GET", "POST"])

@@ -22,7 +22,11 @@ def healthz() -> Response:
 
 @bp.route("/readyz")
 def readyz() -> tuple[Response, int]:
-    """Ready for traffic: the database answers and its schema is at the newest migration."""
+    """Ready for traffic: the database answers and its schema is at this code's head or ahead of it.
+
+    Ahead is a release with a migration rolling out (or rolled back): the migration ran before the new pods, and
+    the old ones keep serving on the expanded schema (docs/migrations.md). Behind is refused: the code would
+    query columns that do not exist yet."""
     engine = database.engine(current_app)
     try:
         with engine.connect() as connection:
@@ -32,11 +36,11 @@ def readyz() -> tuple[Response, int]:
         # The class name only: driver messages can carry host names, never worth a leaked detail.
         log.warning("not ready: database unreachable", extra={"fields": {"error": type(error).__name__}})
         return jsonify(status="unavailable", database="unreachable"), 503
-    heads = current_app.extensions["notejam.migration_heads"]
-    if current != heads:
+    state = migrate.schema_state(current, current_app.extensions["notejam.migration_revisions"])
+    if state == migrate.BEHIND:
         log.warning("not ready: migrations not at head", extra={"fields": {"current": sorted(current)}})
-        return jsonify(status="unavailable", database="ok", migrations="behind head"), 503
-    return jsonify(status="ok", database="ok", migrations="head"), 200
+        return jsonify(status="unavailable", database="ok", migrations=state), 503
+    return jsonify(status="ok", database="ok", migrations=state), 200
 
 
 @bp.route("/metrics")

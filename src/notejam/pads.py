@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import delete
@@ -10,7 +12,7 @@ from werkzeug.wrappers import Response
 from notejam import database
 from notejam.forms import ConfirmForm, PadForm
 from notejam.models import Note, Pad
-from notejam.queries import count, notes_query, owned_or_404
+from notejam.queries import count, note_rows, notes_query, owned_or_404
 
 bp = Blueprint("pads", __name__, url_prefix="/pads")
 
@@ -33,9 +35,9 @@ def create() -> str | Response:
 def view(pad_id: int) -> str:
     pad = owned_or_404(Pad, pad_id)
     order = request.args.get("order")
-    query = notes_query(order, pad)
-    notes = list(database.session().scalars(query))
-    return render_template("notes/list.html", notes=notes, total=count(query), pad=pad, order=order)
+    notes = note_rows(order, pad)
+    now = datetime.now(UTC)
+    return render_template("notes/list.html", notes=notes, total=len(notes), pad=pad, order=order, now=now)
 
 
 @bp.route("/<int:pad_id>/edit/", methods=["GET", "POST"])

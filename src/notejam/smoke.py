@@ -1,13 +1,17 @@
 """Post-deploy smoke test: `python -m notejam.smoke --base-url http://notejam`.
 
-Walks the main path as a user would (the Argo CD PostSync Job runs it): /readyz, sign up a throwaway
-user, sign in, create a note, read it back, delete it. Exits 1 with a message saying which step failed.
-Standard library only: the image carries no test dependencies.
+Walks the main path as a user would (the Argo CD PostSync Job runs it after every sync, self-heals included):
+/readyz, sign in with the smoke account, create a note, read it back, delete it. It leaves nothing behind: one
+account, created on the first run only, with the credentials of Secret `notejam-smoke` (SMOKE_EMAIL,
+SMOKE_PASSWORD); its notes are deleted, those of an earlier run that died half-way included.
+Exits 1 with a message saying which step failed, 2 when the credentials are missing.
+Standard library only, besides the package's own settings: the image carries no test dependencies.
 """
 
 from __future__ import annotations
 
 import argparse
+import html
 import http.cookiejar
 import re
 import secrets
@@ -17,7 +21,12 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 
+from notejam.config import ConfigError, smoke_account
+
 CSRF_FIELD = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+# Every note the smoke test writes is named so; one with this name is never a user's (the account is ours).
+NOTE_PREFIX = "smoke test note"
+NOTE_LINK = re.compile(r'<a href="(/notes/\d+/)">' + re.escape(NOTE_PREFIX) + r"[^<]*</a>")
 
 
 class SmokeFailure(Exception):
@@ -68,8 +77,30 @@ def expect(condition: bool, message: str) -> None:
         raise SmokeFailure(message)
 
 
-def run(base_url: str, timeout: float = 10.0) -> list[str]:
-    """Walk the app; return the steps done, or raise SmokeFailure."""
+def sign_in(session: Session, email: str, password: str) -> bool:
+    reply = session.post_form("/signin/", {"email": email, "password": password})
+    if reply.status == 302 and urllib.parse.urlsplit(reply.location).path == "/":
+        return True
+    expect(reply.status == 200, f"sign in answered {reply.status}")
+    return False
+
+
+def create_account(session: Session, email: str, password: str) -> None:
+    reply = session.post_form("/signup/", {"email": email, "password": password, "repeat_password": password})
+    if reply.status == 200 and "already signed up" in reply.body:
+        raise SmokeFailure(f"{email} exists but does not take the password of Secret notejam-smoke")
+    expect(reply.status == 302 and reply.location.endswith("/signin/"), f"creating the account failed ({reply.status})")
+
+
+def delete_note(session: Session, note_path: str) -> None:
+    reply = session.post_form(note_path + "delete/", {})
+    expect(reply.status == 302, f"deleting {note_path} failed ({reply.status})")
+    gone = session.request(note_path)
+    expect(gone.status == 404, f"the deleted note {note_path} still answers {gone.status}")
+
+
+def run(base_url: str, email: str, password: str, timeout: float = 10.0) -> list[str]:
+    """Walk the app as the smoke account; return the steps done, or raise SmokeFailure."""
     session = Session(base_url, timeout)
     done: list[str] = []
 
@@ -77,35 +108,32 @@ def run(base_url: str, timeout: float = 10.0) -> list[str]:
     expect(ready.status == 200, f"/readyz returned {ready.status}: {ready.body[:200]}")
     done.append("readyz is 200")
 
-    email = f"smoke-{secrets.token_hex(8)}@example.com"
-    password = secrets.token_urlsafe(16)
-    reply = session.post_form("/signup/", {"email": email, "password": password, "repeat_password": password})
-    expect(reply.status == 302 and reply.location.endswith("/signin/"), f"sign up failed ({reply.status})")
-    done.append(f"signed up {email}")
+    if not sign_in(session, email, password):
+        create_account(session, email, password)  # the first run in this environment
+        done.append(f"created the smoke account {email}")
+        expect(sign_in(session, email, password), "sign in failed with the account just created")
+    done.append(f"signed in as {email}")
 
-    reply = session.post_form("/signin/", {"email": email, "password": password})
-    expect(
-        reply.status == 302 and urllib.parse.urlsplit(reply.location).path == "/", f"sign in failed ({reply.status})"
-    )
-    done.append("signed in")
+    listing = session.request("/")
+    expect(listing.status == 200, f"the list of notes answered {listing.status}")
+    for leftover in NOTE_LINK.findall(listing.body):  # a run that died between writing and deleting
+        delete_note(session, leftover)
+        done.append(f"deleted {leftover}, left by an earlier run")
 
-    name, text = f"smoke {secrets.token_hex(4)}", f"written by the smoke test {secrets.token_hex(8)}"
+    name, text = f"{NOTE_PREFIX} {secrets.token_hex(4)}", f"written by the smoke test {secrets.token_hex(8)}"
     reply = session.post_form("/notes/create/", {"name": name, "text": text, "pad": ""})
     expect(reply.status == 302, f"creating a note failed ({reply.status})")
     listing = session.request("/")
-    found = re.search(r'<a href="/notes/(\d+)/">' + re.escape(name) + "</a>", listing.body)
+    found = re.search(r'<a href="(/notes/\d+/)">' + re.escape(html.escape(name)) + "</a>", listing.body)
     expect(found is not None, "the new note is not in the list of notes")
-    note_path = f"/notes/{found.group(1)}/"  # type: ignore[union-attr]
+    note_path = found.group(1)  # type: ignore[union-attr]
     done.append(f"created {note_path}")
-
-    view = session.request(note_path)
-    expect(view.status == 200 and text in view.body, f"reading the note back failed ({view.status})")
-    done.append("read it back")
-
-    reply = session.post_form(note_path + "delete/", {})
-    expect(reply.status == 302, f"deleting the note failed ({reply.status})")
-    gone = session.request(note_path)
-    expect(gone.status == 404, f"the deleted note still answers {gone.status}")
+    try:
+        view = session.request(note_path)
+        expect(view.status == 200 and text in view.body, f"reading the note back failed ({view.status})")
+        done.append("read it back")
+    finally:
+        delete_note(session, note_path)  # also when reading failed: nothing is left behind
     done.append("deleted it")
     return done
 
@@ -114,9 +142,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m notejam.smoke", description=__doc__.splitlines()[0])
     parser.add_argument("--base-url", required=True, help="where the app answers, e.g. http://notejam")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds per request (default 10)")
+    parser.epilog = "The account's credentials come from the environment: SMOKE_EMAIL and SMOKE_PASSWORD."
     args = parser.parse_args(argv)
     try:
-        steps = run(args.base_url, args.timeout)
+        email, password = smoke_account()
+    except ConfigError as error:
+        print(f"SMOKE TEST NOT RUN: {error}", file=sys.stderr)
+        return 2
+    try:
+        steps = run(args.base_url, email, password, args.timeout)
     except SmokeFailure as failure:
         print(f"SMOKE TEST FAILED against {args.base_url}: {failure}", file=sys.stderr)
         return 1

@@ -1,7 +1,9 @@
-"""`make bench` runs and prints its table (the figures themselves are never asserted)."""
+"""`make bench` runs end to end with tiny numbers: PostgreSQL, three gunicorns (this tree, a git ref, bare Flask),
+vegeta, query counts, the table and the JSON. The figures themselves are never asserted."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -10,19 +12,35 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_bench_prints_rate_and_percentiles_per_page():
+def test_bench_prints_and_writes_rates_latencies_queries_and_ratios(tmp_path):
+    output = tmp_path / "bench.json"
+    command = [sys.executable, "-m", "bench.requests", "--duration", "300ms", "--connections", "2"]
+    command += ["--notes", "4", "--pads", "2", "--workers", "1", "--base", "HEAD", "--output", str(output)]
     result = subprocess.run(
-        [sys.executable, "-m", "bench.requests", "--requests", "10", "--concurrency", "2", "--workers", "1"],
+        command,
         cwd=REPO,
         env=os.environ | {"PYTHONPATH": f"{REPO / 'src'}:{REPO}"},
         capture_output=True,
         text=True,
         check=False,
-        timeout=120,
+        timeout=600,
     )
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
-    assert lines[1].split() == ["page", "req/s", "p50", "ms", "p90", "ms", "p99", "ms"]
-    rows = {line.split()[0]: line.split()[-4:] for line in lines[2:]}
-    assert {"/healthz", "/readyz", "/signin/", "/"} <= set(rows)
-    assert all(float(value) > 0 for values in rows.values() for value in values)
+    assert lines[1].split()[:4] == ["app", "page", "req/s", "p50"]
+    rows = {tuple(line.split()[:2]) for line in lines[2:] if line.split()[:1] in (["head"], ["base"], ["hello"])}
+    assert rows == {("hello", "hello")} | {(app, page) for app in ("head", "base") for page in ("all", "pad", "note")}
+
+    figures = json.loads(output.read_text())
+    assert figures["base_ref"] == "HEAD" and figures["gunicorn"]["workers"] == 1
+    for app in ("head", "base"):
+        assert figures["apps"][app]["queries"] == {"all notes": 3, "pad": 4, "note": 3}
+        for page in figures["apps"][app]["pages"].values():
+            for load in ("peak", "half_peak"):
+                assert page[load]["success"] == 1, page[load]["errors"]
+                assert page[load]["requests_per_second"] > 0 and page[load]["p99_ms"] >= page[load]["p50_ms"] > 0
+            assert page["peak"]["cpu_ms_per_request"] > 0
+    assert set(figures["ratios"]) == {
+        f"{page} / {other}" for page in ("all notes", "pad", "note") for other in ("bare Flask", "base")
+    }
+    assert "ratios: all notes / bare Flask" in result.stdout

@@ -135,3 +135,22 @@ def test_only_config_module_reads_the_environment():
         path.name for path in package.rglob("*.py") if "os.environ" in path.read_text() or "getenv" in path.read_text()
     ]
     assert readers == ["config.py"]
+
+
+def test_probe_port_defaults_to_8001_and_refuses_what_is_not_a_port():
+    from notejam.config import probe_port
+
+    assert probe_port({}) == 8001
+    assert probe_port({"PROBE_PORT": "9001"}) == 9001
+    for bad in ("http", "0", "70000"):
+        with pytest.raises(ConfigError, match="PROBE_PORT"):
+            probe_port({"PROBE_PORT": bad})
+
+
+def test_smoke_account_needs_both_credentials():
+    from notejam.config import smoke_account
+
+    assert smoke_account({"SMOKE_EMAIL": " smoke@example.com ", "SMOKE_PASSWORD": "pw"}) == ("smoke@example.com", "pw")
+    for environ in ({}, {"SMOKE_EMAIL": "smoke@example.com"}, {"SMOKE_PASSWORD": "pw"}):
+        with pytest.raises(ConfigError, match="SMOKE_EMAIL and SMOKE_PASSWORD must be set"):
+            smoke_account(environ)

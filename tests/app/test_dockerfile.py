@@ -71,7 +71,7 @@ def test_command_and_port_match_the_interface(stages):
         "python:notejam.gunicorn_conf",
         "notejam:create_app()",
     ]
-    assert args(stages[-1], "EXPOSE") == ["8000"]
+    assert args(stages[-1], "EXPOSE") == ["8000 8001"]  # the pages, the probes (notejam/probes.py)
 
 
 def test_dockerignore_keeps_tests_and_local_state_out_of_the_context():

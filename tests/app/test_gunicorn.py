@@ -97,7 +97,7 @@ def test_gunicorn_access_log_is_json_with_the_request_id(served):
 def test_smoke_test_passes_against_the_served_app(served):
     result = subprocess.run(
         [sys.executable, "-m", "notejam.smoke", "--base-url", served["base"]],
-        env=app_env(served["tmp"]),
+        env=app_env(served["tmp"], SMOKE_EMAIL="smoke@example.com", SMOKE_PASSWORD="smoke password"),
         capture_output=True,
         text=True,
         check=False,
@@ -111,7 +111,7 @@ def test_smoke_test_fails_clearly_when_nothing_answers(tmp_path):
     base = f"http://127.0.0.1:{free_port()}"
     result = subprocess.run(
         [sys.executable, "-m", "notejam.smoke", "--base-url", base, "--timeout", "2"],
-        env=app_env(tmp_path),
+        env=app_env(tmp_path, SMOKE_EMAIL="smoke@example.com", SMOKE_PASSWORD="smoke password"),
         capture_output=True,
         text=True,
         check=False,
@@ -132,7 +132,7 @@ def test_smoke_test_fails_clearly_when_not_ready(tmp_path, smtp_server):
     thread.start()
     try:
         with pytest.raises(smoke.SmokeFailure, match="/readyz returned 503"):
-            smoke.run(f"http://127.0.0.1:{server.server_port}")
+            smoke.run(f"http://127.0.0.1:{server.server_port}", "smoke@example.com", "smoke password")
     finally:
         server.shutdown()
         database.engine(app).dispose()

@@ -1,10 +1,12 @@
-"""Linters as tests: ruff over the repository's Python, hadolint over the Dockerfile."""
+"""Linters as tests: ruff over the repository's Python, hadolint over the Dockerfiles (app and composition function)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -24,6 +26,7 @@ def test_ruff_format_is_clean():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_hadolint_passes_on_the_dockerfile():
-    result = run(BIN / "hadolint", "--failure-threshold", "info", "Dockerfile")
+@pytest.mark.parametrize("dockerfile", ["Dockerfile", "src/function/Dockerfile"])
+def test_hadolint_passes_on_the_dockerfile(dockerfile):
+    result = run(BIN / "hadolint", "--failure-threshold", "info", dockerfile)
     assert result.returncode == 0, result.stdout + result.stderr

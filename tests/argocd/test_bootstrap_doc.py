@@ -6,8 +6,9 @@ import re
 
 import pytest
 
-from tests.argocd.argo_objects import applications, helm_sources, wave
-from tools.manifests import ENVIRONMENTS, REPO_ROOT
+from tests.argocd.argo_objects import applications, git_paths, helm_sources, overlay_objects, wave
+from tools.manifests import ENVIRONMENTS, REPO_ROOT, render
+from tools.render_output import rendered
 
 BOOTSTRAP = REPO_ROOT / "docs" / "bootstrap.md"
 README = REPO_ROOT / "README.md"
@@ -51,3 +52,54 @@ def test_bootstrap_wave_table_matches_the_applications() -> None:
     documented = {int(number) for number, _ in rows}
     apps = applications("dev")
     assert documented == {wave(app) for name, app in apps.items() if name != "root"} | {-1}
+
+
+def shell_commands(text: str) -> list[str]:
+    """The commands of the document's sh blocks, continuation lines joined, comments dropped."""
+    blocks = re.findall(r"```sh\n(.*?)```", text, flags=re.DOTALL)
+    joined = "\n".join(blocks).replace("\\\n", " ")
+    return [line.split("  #")[0].strip() for line in joined.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def test_cluster_values_is_a_step_between_eksctl_and_the_root_app() -> None:
+    commands = shell_commands(BOOTSTRAP.read_text())
+    position = {command.split(" &&")[0]: index for index, command in enumerate(commands)}
+    create = position["eksctl create cluster -f clusters/dev/eksctl.yaml"]
+    values = position["make cluster-values ENV=dev"]
+    root = position["kubectl apply -f clusters/dev/root.yaml"]
+    assert create < values < root
+    # The values reach the cluster through git: they are committed and pushed before the root app syncs main.
+    assert any(c.startswith("git commit") and "overlays/dev" in c for c in commands[values:root])
+    assert any("git push" in c for c in commands[values:root])
+    makefile = (REPO_ROOT / "Makefile").read_text()
+    assert re.search(r"^cluster-values: .*\n\t\$\(PY\) -m tools\.cluster_values --env \$\(ENV\)$", makefile, re.M)
+    assert "make cluster-values ENV=dev" in README.read_text()
+
+
+def test_the_permissions_boundary_the_compositions_require_is_created() -> None:
+    _, resources = rendered()
+    boundaries = {
+        r.resource["spec"]["forProvider"]["permissionsBoundary"]
+        for r in resources
+        if r.environment == "dev" and r.kind == "iam.aws.upbound.io/Role"
+    }
+    (boundary,) = boundaries
+    name = boundary.rsplit("/", 1)[1]
+    command = f"aws iam create-policy --policy-name {name} --policy-document file://crossplane/iam/role-boundary.json"
+    assert command in shell_commands(BOOTSTRAP.read_text())
+    assert (REPO_ROOT / "crossplane" / "iam" / "role-boundary.json").is_file()
+
+
+def test_every_secret_the_cluster_reads_is_created() -> None:
+    apps = applications("dev")
+    documents = list(overlay_objects("dev"))
+    for application in apps.values():
+        for path in git_paths(application):
+            documents.extend(render(REPO_ROOT / path))
+    keys = {
+        item["remoteRef"]["key"] for doc in documents if doc["kind"] == "ExternalSecret" for item in doc["spec"]["data"]
+    }
+    assert keys >= {"notejam/dev/app", "notejam/dev/alertmanager"}
+    commands = "\n".join(shell_commands(BOOTSTRAP.read_text()))
+    created = set(re.findall(r"aws secretsmanager create-secret .*--name (\S+)", commands))
+    assert keys <= created, keys - created

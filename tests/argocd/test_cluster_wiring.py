@@ -19,6 +19,7 @@ from tests.argocd.argo_objects import (
     overlay_objects,
     role_arn,
 )
+from tests.crossplane.package_manager import runtime_service_account
 from tools.manifests import ENVIRONMENTS, REPO_ROOT, render
 
 ROLE_ANNOTATION = "eks.amazonaws.com/role-arn"
@@ -65,10 +66,12 @@ def test_load_balancer_controller_runs_for_this_cluster_with_its_role(environmen
 def test_crossplane_providers_run_with_this_clusters_role(environment: str) -> None:
     (path,) = git_paths(applications(environment)["crossplane-packages"])
     assert path == f"clusters/{environment}/crossplane-packages"
-    runtime_configs = [d for d in render(REPO_ROOT / path) if d["kind"] == "DeploymentRuntimeConfig"]
+    documents = render(REPO_ROOT / path)
+    runtime_configs = [d for d in documents if d["kind"] == "DeploymentRuntimeConfig"]
     assert runtime_configs, f"{path} renders no DeploymentRuntimeConfig"
+    accounts = {d["metadata"]["name"]: d["metadata"] for d in documents if d["kind"] == "ServiceAccount"}
     for runtime_config in runtime_configs:
-        account = runtime_config["spec"]["serviceAccountTemplate"]["metadata"]
+        account = accounts[runtime_service_account(runtime_config)]
         expected = irsa_role(environment, "crossplane-system", account["name"])
         assert account["annotations"][ROLE_ANNOTATION] == expected
 

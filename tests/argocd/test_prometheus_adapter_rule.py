@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from notejam.metrics import LABELS, REQUESTS_TOTAL
-from tests.argocd.argo_objects import applications, helm_values, overlay_objects
+from tests.argocd.argo_objects import applications, helm_sources, helm_values, overlay_objects
 from tools.manifests import ENVIRONMENTS
 
 # Labels Prometheus adds to every series it scrapes through a ServiceMonitor; the rule maps them to objects.
@@ -98,7 +98,8 @@ def test_series_query_reader_sees_wrong_metric_and_labels() -> None:
 def test_adapter_queries_the_prometheus_of_kube_prometheus_stack(environment: str) -> None:
     apps = applications(environment)
     stack = apps["kube-prometheus-stack"]
-    release = stack["spec"]["source"]["helm"]["releaseName"]
+    (chart,) = helm_sources(stack)
+    release = chart["helm"]["releaseName"]
     namespace = stack["spec"]["destination"]["namespace"]
     values = helm_values(apps["prometheus-adapter"])
     assert values["prometheus"]["url"] == f"http://{release}-prometheus.{namespace}.svc"
@@ -155,7 +156,8 @@ def test_prometheus_selects_the_apps_service_monitor_and_rules(environment: str)
     """kube-prometheus-stack's default (`*SelectorNilUsesHelmValues: true`) selects only objects labelled
     `release: <release>`; the app's carry no such label, so the defaults must be off and no selector set."""
     stack = applications(environment)["kube-prometheus-stack"]
-    release = stack["spec"]["source"]["helm"]["releaseName"]
+    (chart,) = helm_sources(stack)
+    release = chart["helm"]["releaseName"]
     spec = helm_values(stack)["prometheus"]["prometheusSpec"]
     for kind, prefix in (("ServiceMonitor", "serviceMonitor"), ("PrometheusRule", "rule")):
         objects = of_kind(environment, kind)

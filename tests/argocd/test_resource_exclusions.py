@@ -87,3 +87,11 @@ def test_no_kind_the_add_on_charts_install_is_excluded(environment: str) -> None
         assert name in apps, f"{environment}: no Application {name}"
         for group, kind in sorted(kinds):
             assert not is_excluded(rules, group, kind), f"{name} installs {group}/{kind}, which Argo CD would skip"
+
+
+def test_the_comment_does_not_credit_the_chart_with_default_exclusions() -> None:
+    """The argo-cd chart renders no resource.exclusions of its own; only Argo CD's code excludes a few kinds."""
+    text = (REPO_ROOT / "apps" / "argocd" / "values.yaml").read_text()
+    comment = text.split("resource.exclusions:", 1)[0].rsplit("application.resourceTrackingMethod", 1)[1]
+    assert "chart's default" not in comment
+    assert "chart sets no resource.exclusions" in comment

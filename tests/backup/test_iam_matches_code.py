@@ -28,8 +28,8 @@ from botocore import xform_name
 from backup import export, snapshot
 from backup.naming import MANAGED_BY_TAG, snapshot_id
 from backup.settings import env_names, load
-from tools.patch_and_transform.composite import RESOURCE_NAME_ANNOTATION
-from tools.patch_and_transform.pipeline import render
+from tools.crossplane_composite import RESOURCE_NAME_ANNOTATION
+from tools.render import render
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CLAIM = REPO_ROOT / "crossplane" / "apis" / "backup" / "examples" / "claim.yaml"

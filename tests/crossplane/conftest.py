@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tools.patch_and_transform.composite import RESOURCE_NAME_ANNOTATION
-from tools.patch_and_transform.pipeline import Rendering, assume_created, render_settled
-from tools.render import example_claims
+from tools.crossplane_composite import RESOURCE_NAME_ANNOTATION
+from tools.render import Rendering, assume_created, example_claims, render_settled
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CROSSPLANE_DIR = REPO_ROOT / "crossplane"
@@ -28,7 +27,7 @@ def by_name(resources: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def observe(resources: list[dict[str, Any]], account: str = ACCOUNT_ID) -> list[dict[str, Any]]:
-    """tools.patch_and_transform.pipeline.assume_created, plus the address and port RDS reports for an instance."""
+    """tools.render.assume_created, plus the address and port RDS reports for an instance."""
     observed = assume_created(resources, account)
     for resource in observed:
         if resource["kind"] == "Instance":
@@ -37,7 +36,7 @@ def observe(resources: list[dict[str, Any]], account: str = ACCOUNT_ID) -> list[
 
 
 def render_until_settled(claim: dict[str, Any], secrets: dict[str, dict[str, str]] | None = None) -> Rendering:
-    """The claim's resources after the providers created all of them (pipeline.render_settled)."""
+    """The claim's resources after the providers created all of them (tools.render.render_settled)."""
     return render_settled(claim, secrets, ACCOUNT_ID, created=observe)
 
 

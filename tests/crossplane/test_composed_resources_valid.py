@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import jsonschema
 import pytest
 
 from tests.crossplane.checks import cel_errors, kubeconform_errors, required_fields, validation_errors
-from tests.crossplane.conftest import CROSSPLANE_DIR, load_yaml, render_until_settled
-from tools.patch_and_transform.composite import load_apis
-from tools.patch_and_transform.pipeline import render
-from tools.validation_data import schemas_dir
+from tests.crossplane.conftest import CROSSPLANE_DIR, REPO_ROOT, by_name, load_yaml, render_until_settled
+from tools.crossplane_composite import load_apis
+from tools.render import render
 
 COMPOSITIONS = sorted(CROSSPLANE_DIR.glob("apis/*/composition.yaml"))
+INPUT_CRD = REPO_ROOT / "src" / "function" / "package" / "input" / "fn.platform.notejam.io_inputs.yaml"
 PASSWORD = {"rds-instance": {"attribute.password": "s3cret"}}
 
 
@@ -27,20 +26,29 @@ def test_every_api_has_a_composition():
     assert set(load_apis()) == {"PostgreSQLInstance", "DatabaseBackup"}
 
 
+def input_schema() -> dict[str, Any]:
+    [version] = load_yaml(INPUT_CRD)["spec"]["versions"]
+    return version["schema"]["openAPIV3Schema"]
+
+
 @pytest.mark.parametrize("path", COMPOSITIONS, ids=lambda path: path.parent.name)
-def test_pipeline_input_matches_the_patch_and_transform_schema(path):
-    schema = json.loads((schemas_dir() / "pt.fn.crossplane.io" / "resources_v1beta1.json").read_text())
+def test_pipeline_calls_our_function_with_an_input_its_schema_accepts(path):
     composition = load_yaml(path)
-    steps = [step for step in composition["spec"]["pipeline"] if "input" in step]
-    assert steps, "the composition has no patch-and-transform step"
-    for step in steps:
-        jsonschema.validate(step["input"], schema)
+    [step] = composition["spec"]["pipeline"]
+    assert step["functionRef"] == {"name": "function-notejam"}
+    assert step["input"]["compose"] == composition["spec"]["compositeTypeRef"]["kind"].removeprefix("X")
+    jsonschema.validate(step["input"], input_schema())
+
+
+def test_input_schema_refuses_an_api_the_function_does_not_compose():
+    with pytest.raises(jsonschema.ValidationError, match="'PostgreSQLInstanc' is not one of"):
+        jsonschema.validate({"compose": "PostgreSQLInstanc"}, input_schema())
 
 
 def test_every_claim_renders_valid_resources(all_claims):
     for claim in all_claims:
         rendering = render_until_settled(claim, PASSWORD)
-        assert rendering.warnings == [], claim_id(claim)
+        assert rendering.results == [], claim_id(claim)
         assert validation_errors(rendering.resources) == [], claim_id(claim)
 
 
@@ -51,7 +59,7 @@ def test_first_render_without_observed_resources_is_valid_too(all_claims):
 
 def test_kubeconform_reports_an_unknown_field_by_resource_name(examples):
     resources = render(examples["PostgreSQLInstance"]).resources
-    resources[-1]["spec"]["forProvider"]["instanceClas"] = "db.t4g.micro"
+    by_name(resources)["rds-instance"]["spec"]["forProvider"]["instanceClas"] = "db.t4g.micro"
     errors = kubeconform_errors(resources)
     assert len(errors) == 1
     assert errors[0].startswith("rds-instance (Instance)")
@@ -65,8 +73,7 @@ def test_cel_required_fields_come_from_the_crd():
 
 
 def test_cel_rule_is_skipped_only_for_observe_only_resources(examples):
-    resources = render(examples["PostgreSQLInstance"]).resources
-    instance = resources[-1]
+    instance = by_name(render(examples["PostgreSQLInstance"]).resources)["rds-instance"]
     del instance["spec"]["forProvider"]["instanceClass"]
     assert cel_errors([instance]) == ["rds-instance (Instance): spec.forProvider.instanceClass is required"]
     instance["spec"]["initProvider"] = {"instanceClass": "db.t4g.micro"}

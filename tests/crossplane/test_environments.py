@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.crossplane.conftest import by_name
-from tools.patch_and_transform.pipeline import render
-from tools.render import overlay_claims
+from tools.render import overlay_claims, render
 
 
 @pytest.fixture(scope="module")

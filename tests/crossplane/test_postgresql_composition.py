@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tests.crossplane.conftest import by_name, render_until_settled
-from tools.patch_and_transform.errors import RenderError
-from tools.patch_and_transform.pipeline import render, render_claim
+from tools.crossplane_composite import RenderError
+from tools.render import render
 
 PASSWORD = {"rds-instance": {"attribute.password": "s3cret", "attribute.unrelated": "x"}}
 
@@ -140,10 +140,3 @@ def test_observed_instance_reports_address_and_arn_on_the_composite(examples):
     rendering = render_until_settled(examples["PostgreSQLInstance"], PASSWORD)
     assert rendering.composite["status"]["address"] == "notejam.abc123.eu-west-1.rds.amazonaws.com"
     assert rendering.composite["status"]["arn"].endswith(":instance/rds-instance")
-
-
-def test_render_claim_is_the_public_shortcut_to_the_composed_resources(examples):
-    claim = examples["PostgreSQLInstance"]
-    assert render_claim(claim) == render(claim).resources
-    observed = render_until_settled(claim).resources
-    assert render_claim(claim, observed)[0]["metadata"]["name"] == observed[0]["metadata"]["name"]

@@ -64,10 +64,10 @@ def run_unit_test(tmp_path: Path, test: dict) -> subprocess.CompletedProcess:
     return promtool("test", "rules", str(path))
 
 
-def summary(rendered, alert: str) -> str:
+def annotation(rendered, alert: str, name: str = "summary") -> str:
     rules = [rule for group in rule_groups(rendered["prod"])["groups"] for rule in group["rules"]]
     (rule,) = [rule for rule in rules if rule.get("alert") == alert]
-    return rule["annotations"]["summary"]
+    return rule["annotations"][name]
 
 
 def latency_buckets(per_minute: dict[str, int]) -> list[dict]:
@@ -110,7 +110,14 @@ CASES = {
 def test_alert_fires_on_its_situation(alert: str, rendered, rules_file: Path, tmp_path: Path) -> None:
     series, labels, description, _ = CASES[alert]
     expected = [
-        {"exp_labels": labels, "exp_annotations": {"summary": summary(rendered, alert), "description": description}}
+        {
+            "exp_labels": labels,
+            "exp_annotations": {
+                "summary": annotation(rendered, alert),
+                "description": description,
+                "runbook_url": annotation(rendered, alert, "runbook_url"),
+            },
+        }
     ]
     result = run_unit_test(tmp_path, unit_test(rules_file, series, alert, expected))
     assert result.returncode == 0, result.stdout + result.stderr

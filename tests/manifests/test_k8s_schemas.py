@@ -21,17 +21,17 @@ def test_refs_become_relative_and_the_id_goes() -> None:
 
 
 def test_the_cache_holds_every_schema_of_the_pinned_version(tmp_path: Path) -> None:
-    directory = k8s_schemas.ensure_schemas("1.34.0", tmp_path)
-    source = k8s_schemas.source_dir("1.34.0")
+    directory = k8s_schemas.ensure_schemas("1.35.0", tmp_path)
+    source = k8s_schemas.source_dir("1.35.0")
     assert {p.name for p in directory.glob("*.json")} == {p.name for p in source.glob("*.json")}
     assert "/api/_definitions.json" not in (directory / "deployment-apps-v1.json").read_text()
 
 
 def test_a_second_call_reuses_the_cache(tmp_path: Path) -> None:
-    directory = k8s_schemas.ensure_schemas("1.34.0", tmp_path)
+    directory = k8s_schemas.ensure_schemas("1.35.0", tmp_path)
     marker = directory / "service-v1.json"
     marker.write_text("{}")  # would be overwritten by a regeneration
-    assert k8s_schemas.ensure_schemas("1.34.0", tmp_path) == directory
+    assert k8s_schemas.ensure_schemas("1.35.0", tmp_path) == directory
     assert marker.read_text() == "{}"
 
 

@@ -262,9 +262,12 @@ def test_every_secret_reference_resolves_to_a_secret_the_render_produces(rendere
 
 
 @per_env
-def test_the_app_secret_comes_from_this_environments_secrets_manager_entry(rendered: Rendered, env: str) -> None:
-    external = one(rendered[env], "ExternalSecret", "notejam-app")
-    assert {d["remoteRef"]["key"] for d in external["spec"]["data"]} == {f"notejam/{env}/app"}
+@pytest.mark.parametrize(("name", "entry"), [("notejam-app", "app"), ("notejam-smoke", "smoke")])
+def test_the_app_secrets_come_from_this_environments_secrets_manager_entry(
+    rendered: Rendered, env: str, name: str, entry: str
+) -> None:
+    external = one(rendered[env], "ExternalSecret", name)
+    assert {d["remoteRef"]["key"] for d in external["spec"]["data"]} == {f"notejam/{env}/{entry}"}
     store = one(rendered[env], "SecretStore", external["spec"]["secretStoreRef"]["name"])
     account = one(
         rendered[env], "ServiceAccount", store["spec"]["provider"]["aws"]["auth"]["jwt"]["serviceAccountRef"]["name"]
@@ -313,6 +316,9 @@ def test_the_smoke_test_runs_after_the_sync(rendered: Rendered, env: str) -> Non
     smoke = one(rendered[env], "Job", "notejam-smoke-test")
     assert annotation(smoke, "argocd.argoproj.io/hook") == "PostSync"
     assert pod_spec(smoke)["containers"][0]["args"][-1] == "http://notejam"
+    # One account from a Secret, not a new user per sync (tests/app/test_smoke.py).
+    credentials = {e["name"]: e["valueFrom"]["secretKeyRef"]["name"] for e in pod_spec(smoke)["containers"][0]["env"]}
+    assert credentials == {"SMOKE_EMAIL": "notejam-smoke", "SMOKE_PASSWORD": "notejam-smoke"}
 
 
 @pytest.mark.parametrize(
@@ -427,10 +433,13 @@ def test_the_hpa_is_synced_no_earlier_than_the_workload_it_scales(rendered: Rend
 
 
 @per_env
-def test_the_external_secret_comes_after_its_store_and_before_the_migration(rendered: Rendered, env: str) -> None:
+@pytest.mark.parametrize("name", ["notejam-app", "notejam-smoke"])
+def test_the_external_secret_comes_after_its_store_and_before_the_migration(
+    rendered: Rendered, env: str, name: str
+) -> None:
     """External Secrets fails an ExternalSecret whose store is not Ready yet, and Argo CD fails the sync on it."""
     docs = rendered[env]
-    external = one(docs, "ExternalSecret", "notejam-app")
+    external = one(docs, "ExternalSecret", name)
     store = one(docs, "SecretStore", external["spec"]["secretStoreRef"]["name"])
     account = one(docs, "ServiceAccount", store["spec"]["provider"]["aws"]["auth"]["jwt"]["serviceAccountRef"]["name"])
     assert wave(account) <= wave(store) < wave(external) < wave(one(docs, "Job", "notejam-migrate"))
@@ -462,11 +471,31 @@ def test_rollouts_wait_until_the_alb_reports_new_pods_healthy(rendered: Rendered
 
 @per_env
 def test_liveness_outlasts_gunicorns_worker_timeout(rendered: Rendered, env: str) -> None:
-    """Busy sync workers answer the probe late; the arbiter handles stuck workers, liveness only a dead arbiter."""
+    """The arbiter handles stuck workers (gunicorn's timeout); liveness only a dead arbiter."""
     probe = pod_spec(one(rendered[env], "Deployment", "notejam"))["containers"][0]["livenessProbe"]
     gives_up_after = probe["periodSeconds"] * probe["failureThreshold"]
     assert gives_up_after > notejam.gunicorn_conf.timeout
     assert probe["timeoutSeconds"] >= 5
+
+
+@per_env
+def test_the_kubelet_and_the_alb_probe_the_probe_port_which_the_network_policy_admits(
+    rendered: Rendered, env: str
+) -> None:
+    """The probe port is answered outside the request workers (src/notejam/probes.py, tests/app/test_probes.py)."""
+    container = pod_spec(one(rendered[env], "Deployment", "notejam"))["containers"][0]
+    ports = {port["name"]: port["containerPort"] for port in container["ports"]}
+    for kind in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert container[kind]["httpGet"]["port"] == "probes", kind
+    ingress = one(rendered[env], "Ingress")
+    assert annotation(ingress, "alb.ingress.kubernetes.io/healthcheck-port") == str(ports["probes"])
+    web = one(rendered[env], "Deployment", "notejam")["spec"]["template"]["metadata"]["labels"]
+    policies = [p for p in of_kind(rendered[env], "NetworkPolicy") if selects(p["spec"]["podSelector"], web)]
+    assert any(
+        {"port": "probes", "protocol": "TCP"} in rule["ports"] and {"ipBlock": {"cidr": "10.0.0.0/8"}} in rule["from"]
+        for policy in policies
+        for rule in policy["spec"].get("ingress", [])
+    ), "neither the kubelet nor the ALB may reach the probe port"
 
 
 @per_env

@@ -1,0 +1,81 @@
+"""The pages people open most run a fixed number of SQL queries, however many notes and pads a user has.
+
+Counted with a SQLAlchemy `before_cursor_execute` listener on the app's engine (both backends, PostgreSQL included).
+Before the eager loading, the all-notes page loaded each note's pad lazily: one more query per distinct pad.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from flask import Flask
+from sqlalchemy import event
+
+from notejam import database
+from notejam.models import Note, Pad, User
+from tests.app.support import Browser, page_text
+
+
+def add_notes_and_pads(app: Flask, user: User, pads: int, notes_per_pad: int, loose_notes: int) -> tuple[int, int]:
+    """`pads` pads of `notes_per_pad` notes each plus `loose_notes` without a pad: (a pad's id, a note's id)."""
+    with app.app_context():
+        session = database.session()
+        made = [Pad(user_id=user.id, name=f"Pad {number}") for number in range(pads)]
+        session.add_all(made)
+        session.flush()
+        notes = [
+            Note(user_id=user.id, pad_id=pad.id, name=f"{pad.name} note {number}", text="text")
+            for pad in made
+            for number in range(notes_per_pad)
+        ]
+        notes += [
+            Note(user_id=user.id, pad_id=None, name=f"Loose {number}", text="text") for number in range(loose_notes)
+        ]
+        session.add_all(notes)
+        session.commit()
+        return made[0].id, notes[0].id
+
+
+@contextmanager
+def counted_queries(app: Flask) -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def record(_connection, _cursor, statement, _parameters, _context, _executemany) -> None:
+        statements.append(statement)
+
+    engine = database.engine(app)
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def queries_per_page(app: Flask, browser: Browser, pad_id: int, note_id: int, order: str | None) -> dict[str, int]:
+    query = {"order": order} if order else None
+    counts = {}
+    for page, url in (("all notes", "/"), ("pad", f"/pads/{pad_id}/"), ("note", f"/notes/{note_id}/")):
+        with counted_queries(app) as statements:
+            response = browser.get(url, query_string=query if page != "note" else None)
+        assert response.status_code == 200, url
+        counts[page] = len(statements)
+    return counts
+
+
+@pytest.mark.parametrize("order", [None, "name", "-updated_at"])
+def test_query_count_stays_the_same_with_ten_times_the_notes_and_pads(app, signed_in, factory, alice, order):
+    pad_id, note_id = add_notes_and_pads(app, alice, pads=5, notes_per_pad=20, loose_notes=0)
+    add_notes_and_pads(app, factory.user("bob@example.com"), pads=2, notes_per_pad=2, loose_notes=1)
+    small = queries_per_page(app, signed_in, pad_id, note_id, order)
+    assert "All notes (100)" in page_text(signed_in.get("/"))
+
+    # Ten times the notes and the pads, some notes without a pad.
+    add_notes_and_pads(app, alice, pads=45, notes_per_pad=19, loose_notes=45)
+    large = queries_per_page(app, signed_in, pad_id, note_id, order)
+    assert "All notes (1000)" in page_text(signed_in.get("/"))
+
+    assert large == small, f"queries per page grew with the data: {small} -> {large}"
+    # The user, the notes with their pads joined in, the sidebar's pads (and the pad itself on a pad page).
+    assert small == {"all notes": 3, "pad": 4, "note": 3}

@@ -1,0 +1,97 @@
+"""Alerts reach a person: Alertmanager routes to a receiver whose URL comes from a synced Secret, Prometheus keeps
+its data on a volume, no monitor waits for a control-plane component EKS does not expose, and every alert links a
+runbook section that exists."""
+
+from __future__ import annotations
+
+import re
+from pathlib import PurePosixPath
+
+import pytest
+import yaml
+
+from tests.argocd.argo_objects import applications, eksctl_config, git_paths, helm_values
+from tests.argocd.test_cluster_wiring import irsa_role
+from tools.manifests import ENVIRONMENTS, REPO_ROOT, render
+
+RUNBOOK = REPO_ROOT / "docs" / "runbook.md"
+RUNBOOK_URL = "https://github.com/notejam/notejam-gitops/blob/main/docs/runbook.md#"
+SECRETS_MOUNT = PurePosixPath("/etc/alertmanager/secrets")  # prometheus-operator mounts alertmanagerSpec.secrets here
+NOT_ON_EKS = ("kubeControllerManager", "kubeScheduler", "kubeEtcd", "kubeProxy")
+
+
+@pytest.fixture(params=ENVIRONMENTS)
+def environment(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+def stack(environment: str):
+    application = applications(environment)["kube-prometheus-stack"]
+    extras = [doc for path in git_paths(application) for doc in render(REPO_ROOT / path)]
+    return helm_values(application), extras
+
+
+def of_kind(documents, kind: str) -> dict[str, dict]:
+    return {doc["metadata"]["name"]: doc for doc in documents if doc["kind"] == kind}
+
+
+def test_alerts_route_to_a_receiver_whose_url_is_a_synced_secret(environment: str) -> None:
+    values, extras = stack(environment)
+    config = values["alertmanager"]["config"]
+    default = config["route"]["receiver"]
+    assert default != "null", "the default route must reach somebody"
+    (receiver,) = [r for r in config["receivers"] if r["name"] == default]
+    (webhook,) = receiver["webhook_configs"]
+    assert "url" not in webhook, "the URL is a secret: url_file only"
+    url_file = PurePosixPath(webhook["url_file"])
+    secret_name, key = url_file.relative_to(SECRETS_MOUNT).parts
+    assert secret_name in values["alertmanager"]["alertmanagerSpec"]["secrets"]
+    (external,) = [e for e in of_kind(extras, "ExternalSecret").values() if e["spec"]["target"]["name"] == secret_name]
+    assert key in {item["secretKey"] for item in external["spec"]["data"]}
+    assert {item["remoteRef"]["key"] for item in external["spec"]["data"]} == {f"notejam/{environment}/alertmanager"}
+    store = of_kind(extras, "SecretStore")[external["spec"]["secretStoreRef"]["name"]]
+    account_name = store["spec"]["provider"]["aws"]["auth"]["jwt"]["serviceAccountRef"]["name"]
+    account = of_kind(extras, "ServiceAccount")[account_name]
+    expected = irsa_role(environment, "monitoring", account_name)
+    assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"] == expected
+
+
+def test_only_the_inhibition_helpers_go_to_null(environment: str) -> None:
+    values, _ = stack(environment)
+    for route in values["alertmanager"]["config"]["route"].get("routes", []):
+        if route["receiver"] == "null":
+            assert route["matchers"] == ['alertname =~ "InfoInhibitor|Watchdog"']
+
+
+def test_no_monitor_for_what_eks_does_not_expose(environment: str) -> None:
+    values, _ = stack(environment)
+    for component in NOT_ON_EKS:
+        assert values.get(component, {}).get("enabled") is False, component
+
+
+def test_prometheus_keeps_its_data_on_an_ebs_volume(environment: str) -> None:
+    values, extras = stack(environment)
+    claim = values["prometheus"]["prometheusSpec"]["storageSpec"]["volumeClaimTemplate"]["spec"]
+    assert re.fullmatch(r"\d+Gi", claim["resources"]["requests"]["storage"])
+    storage_class = of_kind(extras, "StorageClass")[claim["storageClassName"]]
+    assert storage_class["provisioner"] == "ebs.csi.aws.com"
+    assert storage_class["volumeBindingMode"] == "WaitForFirstConsumer"
+    addons = {addon["name"]: addon for addon in eksctl_config(environment)["addons"]}
+    assert addons["aws-ebs-csi-driver"]["wellKnownPolicies"] == {"ebsCSIController": True}
+
+
+def runbook_anchors() -> set[str]:
+    """GitHub's heading anchors: lower case, punctuation dropped, spaces as hyphens."""
+    headings = re.findall(r"^#{1,6} (.+)$", RUNBOOK.read_text(), flags=re.MULTILINE)
+    return {re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-") for heading in headings}
+
+
+def test_every_alert_links_a_runbook_section_that_exists() -> None:
+    rule = yaml.safe_load((REPO_ROOT / "base" / "prometheusrule.yaml").read_text())
+    alerts = [r for group in rule["spec"]["groups"] for r in group["rules"] if "alert" in r]
+    assert alerts
+    anchors = runbook_anchors()
+    for alert in alerts:
+        url = alert["annotations"].get("runbook_url", "")
+        assert url.startswith(RUNBOOK_URL), f"{alert['alert']}: runbook_url {url!r}"
+        assert url.removeprefix(RUNBOOK_URL) in anchors, f"{alert['alert']}: no section {url}"
