@@ -1,7 +1,7 @@
 """Can prod carry a 4x event? A day of traffic through prod's HPA, cluster autoscaler and database (`make capacity`).
 
 Every setting comes from what prod runs: the HPA, Deployment and database claim rendered from `overlays/prod`
-(`tools.manifests.render_overlay`, the RDS instance class through `tools.render`, i.e. our composition function), the autoscaler's
+(`tools.manifests.render_overlay`, the RDS instance class through our composition function), the autoscaler's
 arguments and prometheus-adapter's rate window from `clusters/prod`, the node groups from clusters/prod/eksctl.yaml,
 gunicorn's workers from notejam.gunicorn_conf for the pod's CPU limit, the pool from notejam.database.make_engine.
 Per-pod capacity comes from `make bench` (CPU milliseconds per request of the list, pad and note pages).
