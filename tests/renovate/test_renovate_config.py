@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 import subprocess
 from typing import Any
 
 import pytest
 
+from tools.manifests import ENVIRONMENTS
 from tools.renovate_extract import OFFLINE_ENV, REPO_ROOT, Dependency, Extraction, read_config, renovate_binary
 
 
@@ -93,6 +95,23 @@ def test_the_aws_provider_family_is_one_group_with_its_validation_crds(
 
 
 def test_the_app_image_is_left_to_the_release_and_promotion(config: dict[str, Any], extraction: Extraction) -> None:
-    (rule,) = [rule for rule in config["packageRules"] if rule.get("matchPackageNames") == ["ghcr.io/notejam/notejam"]]
+    app = "ghcr.io/notejam/notejam"
+    (rule,) = [rule for rule in config["packageRules"] if app in rule.get("matchPackageNames", [])]
     assert rule["enabled"] is False
     assert any(dep.name == "ghcr.io/notejam/notejam" for dep in deps_in(extraction, "overlays/dev/kustomization.yaml"))
+
+
+def test_renovate_bumps_platform_versions_in_dev_only(config: dict[str, Any], extraction: Extraction) -> None:
+    """Renovate sees every cluster's versions, and its pull requests change dev's: promotion carries them on."""
+    in_versions = [dep for dep in extraction.dependencies if re.match(r"clusters/[^/]+/versions/", dep.file)]
+    names = {env: sorted(d.name for d in in_versions if d.file.startswith(f"clusters/{env}/")) for env in ENVIRONMENTS}
+    assert names["dev"] and names["dev"] == names["staging"] == names["prod"]
+    disabled = [
+        pattern
+        for rule in config["packageRules"]
+        if rule.get("enabled") is False and not rule.get("matchPackageNames")
+        for pattern in rule.get("matchFileNames") or []
+    ]
+    for dep in in_versions:
+        updated = not any(fnmatch.fnmatchcase(dep.file, pattern) for pattern in disabled)
+        assert updated == dep.file.startswith("clusters/dev/"), f"{dep.file}: {dep.name}"
