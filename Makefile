@@ -1,21 +1,34 @@
 # The verbs of this repository. Each target is a line or two; the work lives in tools/ and tests/.
 # Every pin of an external CLI is here, once.
+# Each `# renovate:` comment tells Renovate where to look for newer versions of the line below it (renovate.json5).
+# renovate: datasource=github-tags depName=kubernetes/kubernetes extractVersion=^v(?<version>.+)$
 KUBERNETES_VERSION := 1.35.0
+# renovate: datasource=go depName=github.com/yannh/kubeconform
 KUBECONFORM_VERSION := v0.7.0
+# renovate: datasource=go depName=sigs.k8s.io/kustomize/kustomize/v5
 KUSTOMIZE_VERSION := v5.8.1
+# renovate: datasource=go depName=github.com/rhysd/actionlint
 ACTIONLINT_VERSION := v1.7.12
 # promtool of Prometheus v3.16.0 (Go module versions are v0.<minor>.<patch>): evaluates the alert rules in tests.
+# renovate: datasource=go depName=github.com/prometheus/prometheus
 PROMTOOL_VERSION := v0.316.0
 # vegeta: the load generator of `make bench` (constant-rate attacks, so latency at half peak is measured open-loop).
+# renovate: datasource=go depName=github.com/tsenart/vegeta/v12
 VEGETA_VERSION := v12.13.0
-# The Crossplane CLI (`crossplane render`, `crossplane xpkg`) at the version the clusters run (apps/addons/crossplane.yaml).
+# The Crossplane CLI (`crossplane render`, `crossplane xpkg`) at the version dev runs (clusters/dev/versions/addons).
 # Only CI downloads it: releases.crossplane.io, not a Go module.
+# renovate: datasource=github-releases depName=crossplane/crossplane
 CROSSPLANE_VERSION := v2.3.4
+# Renovate itself, run offline by tests/renovate (39.x is the newest line that runs on Node.js 20).
+# renovate: datasource=npm depName=renovate
+RENOVATE_VERSION := 39.264.1
 
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 TOOLS := $(CURDIR)/.tools/bin
+# One folder per Renovate version, so that a bump installs afresh.
+export NOTEJAM_RENOVATE := $(CURDIR)/.tools/renovate-$(RENOVATE_VERSION)/node_modules/.bin/renovate
 # Read-only data that is never copied into git: CRD JSON schemas and upstream CRDs (see docs/validation.md).
 SHARED_DIR ?= $(abspath $(CURDIR)/../shared)
 export NOTEJAM_SCHEMAS_DIR ?= $(SHARED_DIR)/kubeconform-schemas
@@ -61,7 +74,7 @@ lambda-package: $(VENV)/.installed ## dist/backup-lambda.zip, byte-for-byte repr
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
-tools: $(TOOLS)/kubeconform $(TOOLS)/kustomize $(TOOLS)/actionlint $(TOOLS)/promtool $(TOOLS)/vegeta
+tools: $(TOOLS)/kubeconform $(TOOLS)/kustomize $(TOOLS)/actionlint $(TOOLS)/promtool $(TOOLS)/vegeta $(NOTEJAM_RENOVATE)
 
 $(VENV)/.installed: requirements/app.txt requirements/backup.txt requirements/dev.txt src/function/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -85,6 +98,12 @@ $(TOOLS)/promtool:
 
 $(TOOLS)/vegeta:
 	GOBIN=$(TOOLS) go install github.com/tsenart/vegeta/v12@$(VEGETA_VERSION)
+
+# --omit=optional: re2 and better-sqlite3 would compile native code (their prebuilt binaries come from GitHub);
+# without re2 Renovate uses JavaScript's RegExp, and extraction needs no database.
+$(NOTEJAM_RENOVATE):
+	npm install --prefix $(CURDIR)/.tools/renovate-$(RENOVATE_VERSION) --omit=optional --no-audit --no-fund \
+		--loglevel=error renovate@$(RENOVATE_VERSION)
 
 clean:
 	rm -rf $(VENV) .tools .cache dist

@@ -217,6 +217,12 @@ def is_kustomization_dir(directory: Path) -> bool:
     return any((directory / name).is_file() for name in KUSTOMIZATION_NAMES)
 
 
+def is_component(directory: Path) -> bool:
+    """A Kustomize Component renders nothing alone: it is built, and validated, by the kustomizations that use it."""
+    kustomization_file = next(directory / n for n in KUSTOMIZATION_NAMES if (directory / n).is_file())
+    return (yaml.safe_load(kustomization_file.read_text()) or {}).get("kind") == "Component"
+
+
 def not_a_manifest(relative: str) -> str | None:
     """The reason a YAML file is not validated on its own, or None."""
     for pattern, reason in NOT_MANIFESTS.items():
@@ -233,6 +239,7 @@ def files_used_by(directory: Path) -> set[Path]:
     references: list[str] = []
     for key in ("resources", "components", "crds", "patchesStrategicMerge", "generators", "transformers"):
         references += [r for r in kustomization.get(key) or [] if isinstance(r, str)]
+    references += [c for c in kustomization.get("configurations") or [] if isinstance(c, str)]  # transformer configs
     for key in ("patches", "patchesJson6902", "replacements"):
         references += [p["path"] for p in kustomization.get(key) or [] if isinstance(p, dict) and "path" in p]
     for key in ("configMapGenerator", "secretGenerator"):
@@ -257,7 +264,7 @@ def discover_targets(root: Path = REPO_ROOT) -> list[Target]:
     for current, dirs, files in os.walk(root):
         here = Path(current)
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in SKIPPED_DIRECTORIES)
-        if is_kustomization_dir(here):
+        if is_kustomization_dir(here) and not is_component(here):
             kustomizations.append(here)
         yaml_files += [here / f for f in sorted(files) if f.endswith((".yaml", ".yml"))]
     used: set[Path] = set()

@@ -53,7 +53,7 @@ def test_release_runs_for_function_changes_without_rebuilding_the_app():
 
 def test_the_crossplane_cli_is_the_version_the_clusters_run():
     pinned = re.search(r"^CROSSPLANE_VERSION := v(\S+)$", (ROOT / "Makefile").read_text(), re.M)
-    chart = yaml.safe_load((ROOT / "apps" / "addons" / "crossplane.yaml").read_text())
+    chart = yaml.safe_load((ROOT / "clusters" / "dev" / "versions" / "addons" / "crossplane.yaml").read_text())
     assert pinned and pinned.group(1) == chart["spec"]["source"]["targetRevision"]
 
 

@@ -14,6 +14,9 @@ from tools.validate import discover_targets
 from tools.validation_data import crds_dir
 
 PACKAGES = CROSSPLANE_DIR / "packages"
+# What a cluster installs: crossplane/packages names the packages, clusters/<env>/versions/ tags them. Dev's tags are
+# the ones Renovate bumps with the validation data; staging and prod follow by promotion (tests/promotion).
+DEV_PACKAGES = REPO_ROOT / "clusters" / "dev" / "crossplane-packages"
 WAVE = "argocd.argoproj.io/sync-wave"
 
 
@@ -26,8 +29,8 @@ def upstream_release(folder: str) -> str:
 
 @pytest.fixture(scope="module")
 def packages() -> dict[str, dict]:
-    """The packages and the runtime config by name (the ServiceAccount of the same name is left out)."""
-    return {doc["metadata"]["name"]: doc for doc in render(PACKAGES) if doc["kind"] != "ServiceAccount"}
+    """The packages and the runtime config of dev by name (the ServiceAccount of the same name is left out)."""
+    return {doc["metadata"]["name"]: doc for doc in render(DEV_PACKAGES) if doc["kind"] != "ServiceAccount"}
 
 
 def providers(packages):

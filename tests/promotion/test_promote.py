@@ -23,12 +23,34 @@ images:
 """
 
 
+CHARTS = """\
+# The add-on charts this cluster runs.
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata:
+  name: crossplane
+spec:
+  source:
+    targetRevision: {version}
+"""
+PACKAGES = """\
+kind: Component
+images:
+  - name: xpkg.crossplane.io/crossplane-contrib/provider-aws-rds
+    newTag: {version}
+"""
+
+
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     for env in promote.ENVIRONMENTS:
         overlay = tmp_path / "overlays" / env
         overlay.mkdir(parents=True)
         (overlay / "kustomization.yaml").write_text(KUSTOMIZATION)
+        versions = tmp_path / "clusters" / env / "versions"
+        (versions / "crossplane-packages").mkdir(parents=True)
+        (versions / "charts.yaml").write_text(CHARTS.format(version="2.3.4"))
+        (versions / "crossplane-packages" / "kustomization.yaml").write_text(PACKAGES.format(version="v2.6.0"))
     return tmp_path
 
 
@@ -69,3 +91,41 @@ def test_every_real_overlay_pins_a_commit_sha() -> None:
         tag = promote.read_tag(env)
         assert promote.TAG_PATTERN.fullmatch(tag), f"overlays/{env}: {tag!r}"
         assert yaml.safe_load((promote.REPO_ROOT / f"overlays/{env}/kustomization.yaml").read_text())
+
+
+def test_promotion_carries_the_platform_versions_one_environment_forward(repo: Path, capsys) -> None:
+    dev = repo / "clusters/dev/versions"
+    (dev / "charts.yaml").write_text(CHARTS.format(version="2.4.0"))
+    (dev / "crossplane-packages/kustomization.yaml").write_text(PACKAGES.format(version="v2.7.0"))
+    assert promote.main(["--root", str(repo), "--from-env", "dev", "--env", "staging"]) == 0
+    assert "staging: platform versions from dev (charts.yaml, crossplane-packages/kustomization.yaml)" in (
+        capsys.readouterr().out
+    )
+    assert promote.version_files("staging", repo) == promote.version_files("dev", repo)
+    assert "2.3.4" in (repo / "clusters/prod/versions/charts.yaml").read_text()
+    assert promote.copy_versions("staging", "prod", repo) == ["charts.yaml", "crossplane-packages/kustomization.yaml"]
+    assert promote.version_files("prod", repo) == promote.version_files("dev", repo)
+    assert promote.copy_versions("staging", "prod", repo) == []
+
+
+def test_a_file_dev_no_longer_has_leaves_the_next_environment_too(repo: Path) -> None:
+    (repo / "clusters/dev/versions/charts.yaml").unlink()
+    assert promote.copy_versions("dev", "staging", repo) == ["charts.yaml"]
+    assert not (repo / "clusters/staging/versions/charts.yaml").exists()
+
+
+def test_versions_that_name_their_environment_are_not_copied(repo: Path, capsys) -> None:
+    charts = repo / "clusters/dev/versions/charts.yaml"
+    charts.write_text(charts.read_text() + "# clusterName: notejam-dev\n")
+    assert promote.main(["--root", str(repo), "--from-env", "dev", "--env", "staging"]) == 2
+    assert "names its environment" in capsys.readouterr().err
+    assert "notejam-dev" not in (repo / "clusters/staging/versions/charts.yaml").read_text()
+    assert promote.read_tag("staging", repo) == OLD
+
+
+def test_a_cluster_without_a_versions_folder_is_a_clear_error(repo: Path, capsys) -> None:
+    for path in sorted((repo / "clusters/staging/versions").rglob("*"), reverse=True):
+        path.unlink() if path.is_file() else path.rmdir()
+    (repo / "clusters/staging/versions").rmdir()
+    assert promote.main(["--root", str(repo), "--from-env", "dev", "--env", "staging"]) == 2
+    assert "no platform versions folder" in capsys.readouterr().err
