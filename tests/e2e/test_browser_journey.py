@@ -16,7 +16,6 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -84,16 +83,22 @@ class Page:
         return self.driver.find_element(By.TAG_NAME, "body").text
 
     def click_link(self, text: str) -> None:
-        self.navigate_by(self.driver.find_element(By.LINK_TEXT, text))
+        self.navigate_by(By.LINK_TEXT, text)
 
     def press(self, button_text: str) -> None:
-        self.navigate_by(self.driver.find_element(By.XPATH, f"//button[normalize-space()='{button_text}']"))
+        self.navigate_by(By.XPATH, f"//button[normalize-space()='{button_text}']")
 
-    def navigate_by(self, element: WebElement) -> None:
-        """Click, then wait until the next page has replaced this one (a click returns before it loads)."""
+    def navigate_by(self, by: str, value: str) -> None:
+        """Click the element, then wait until the next page has replaced this one and finished loading (a click
+        returns before it loads). The element is looked up in the current document, which is complete."""
         current = self.driver.find_element(By.TAG_NAME, "html")
-        element.click()
+        self.driver.find_element(by, value).click()
         WebDriverWait(self.driver, 10).until(expected_conditions.staleness_of(current))
+        WebDriverWait(self.driver, 10).until(self._loaded)
+
+    @staticmethod
+    def _loaded(driver: WebDriver) -> bool:
+        return driver.execute_script("return document.readyState") == "complete"
 
     def fill(self, **fields: str) -> None:
         for name, value in fields.items():
