@@ -6,6 +6,14 @@ KUSTOMIZE_VERSION := v5.8.1
 ACTIONLINT_VERSION := v1.7.12
 # promtool of Prometheus v3.16.0 (Go module versions are v0.<minor>.<patch>): evaluates the alert rules in tests.
 PROMTOOL_VERSION := v0.316.0
+# The local control plane (make cluster, the live tests): the clusters' Kubernetes minor, the Argo CD they install.
+CLUSTER_KUBERNETES_VERSION := v1.35.4
+CLUSTER_ETCD_VERSION := v3.6.16
+CLUSTER_KWOK_VERSION := v0.7.0
+CLUSTER_ARGOCD_VERSION := v3.6.1
+# One Go toolchain for every control-plane build (Argo CD v3.6 needs Go 1.27), so they share the build cache.
+CLUSTER_GOTOOLCHAIN := go1.27.3
+ENV ?= dev
 
 PYTHON ?= python3
 VENV := .venv
@@ -19,12 +27,12 @@ export NOTEJAM_KUBERNETES_VERSION := $(KUBERNETES_VERSION)
 export PATH := $(TOOLS):$(PATH)
 export PYTHONPATH := $(CURDIR)/src:$(CURDIR)
 
-.PHONY: run test validate render diff bench lambda-package tools lint clean
+.PHONY: run test validate render diff bench lambda-package tools lint clean cluster cluster-down cluster-build
 
 run: $(VENV)/.installed ## the app on SQLite at http://127.0.0.1:5000
 	$(PY) -m tools.run_local
 
-test: $(VENV)/.installed tools ## every test: app, manifests, Crossplane, backup, Argo CD
+test: $(VENV)/.installed tools cluster-build ## every test: app, manifests, Crossplane, backup, Argo CD
 	$(PY) -m pytest
 
 validate: $(VENV)/.installed tools ## build every kustomization and kubeconform everything
@@ -41,6 +49,16 @@ bench: $(VENV)/.installed ## performance figures (printed, never asserted)
 
 lambda-package: $(VENV)/.installed ## dist/backup-lambda.zip, byte-for-byte reproducible
 	$(PY) -m tools.lambda_package --output dist/backup-lambda.zip
+
+cluster: $(VENV)/.installed tools cluster-build ## make cluster ENV=dev: a local control plane syncing ENV (see README)
+	$(PY) -m tools.cluster.up --env $(ENV)
+
+cluster-down: $(VENV)/.installed ## stop everything `make cluster` started, by PID
+	$(PY) -m tools.cluster.down
+
+cluster-build: $(VENV)/.installed ## etcd, Kubernetes, kwok and Argo CD into .tools/cluster/<component>-<version>/
+	GOTOOLCHAIN=$(CLUSTER_GOTOOLCHAIN) CGO_ENABLED=0 $(PY) -m tools.cluster.build --kubernetes $(CLUSTER_KUBERNETES_VERSION) --etcd $(CLUSTER_ETCD_VERSION) \
+	  --kwok $(CLUSTER_KWOK_VERSION) --argocd $(CLUSTER_ARGOCD_VERSION)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
