@@ -85,7 +85,11 @@ def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
             say(request.config, f"{environment}: SIMULATED {item}")
         kube = plane.kube()
         apply_root(kube, environment, plane.info()["git_url"])
-        took = wait_until_synced(kube, SYNC_TIMEOUT, say=lambda line: say(request.config, f"{environment} {line}"))
+        try:
+            took = wait_until_synced(kube, SYNC_TIMEOUT, say=lambda line: say(request.config, f"{environment} {line}"))
+        except TimeoutError:
+            say(request.config, f"{environment}: logs of every component in {state / 'logs'}")
+            raise
         say(request.config, f"{environment}: first sync Synced and Healthy in {took:.1f} s")
         cluster = LiveCluster(environment, plane, kube, applications(kube))
         cluster.objects_after_first_sync = snapshot_notejam(kube, cluster.notejam_namespace())

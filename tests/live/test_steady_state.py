@@ -3,6 +3,7 @@ new image tag to the environment's overlay) rolls the Deployment without a faile
 
 from __future__ import annotations
 
+import json
 import time
 
 from tests.live.conftest import LiveCluster
@@ -34,18 +35,27 @@ def kube_plural(kube: Kube, prefix: str, kind: str) -> str:
     return _plurals[(prefix, kind)]
 
 
-def managed_versions(kube: Kube, apps: dict[str, Object]) -> dict[str, str]:
-    """`{object: generation, or resourceVersion for kinds without one}` of every object the tree manages."""
-    versions = {}
+# Written by Argo CD itself on every sync or refresh request, not by applying git.
+VOLATILE_ANNOTATIONS = {"argocd.argoproj.io/refresh"}
+
+
+def fingerprint(live: Object) -> str:
+    """What a sync could change: everything but status, the Application `operation`, and server bookkeeping."""
+    metadata = live["metadata"]
+    annotations = {k: v for k, v in (metadata.get("annotations") or {}).items() if k not in VOLATILE_ANNOTATIONS}
+    content = {k: v for k, v in live.items() if k not in ("metadata", "status", "operation")}
+    return json.dumps([content, metadata.get("labels"), annotations], sort_keys=True)
+
+
+def managed_fingerprints(kube: Kube, apps: dict[str, Object]) -> dict[str, str]:
+    """`{object: fingerprint}` of every object the tree manages (hooks excluded: each sync recreates them)."""
+    found = {}
     for app in apps.values():
         for resource in app["status"].get("resources", []):
             live = kube.get(resource_path(kube, resource))
             assert live is not None, resource
-            metadata = live["metadata"]
-            key = f"{resource['kind']}/{resource.get('namespace', '')}/{resource['name']}"
-            versions[key] = f"generation {metadata['generation']}" if "generation" in metadata else metadata[
-                "resourceVersion"]  # fmt: skip
-    return versions
+            found[f"{resource['kind']}/{resource.get('namespace', '')}/{resource['name']}"] = fingerprint(live)
+    return found
 
 
 def sync(kube: Kube, name: str) -> str:
@@ -83,13 +93,13 @@ def wait_synced_healthy(kube: Kube, names: list[str], timeout: float = 180) -> d
 def test_a_second_sync_changes_nothing_and_the_tree_stays_synced(live: LiveCluster) -> None:
     kube = live.kube
     apps = wait_synced_healthy(kube, list(live.first_sync))
-    before = managed_versions(kube, apps)
+    before = managed_fingerprints(kube, apps)
     markers = {name: sync(kube, name) for name in apps}
     for name, marker in markers.items():
         app = wait_for_operation(kube, name, marker)
         assert app["status"]["operationState"]["phase"] == "Succeeded", (name, app["status"]["operationState"])
     apps = wait_synced_healthy(kube, list(apps))
-    after = managed_versions(kube, apps)
+    after = managed_fingerprints(kube, apps)
     assert {k: (before[k], after.get(k)) for k in before if before[k] != after.get(k)} == {}
     # A perpetual diff (defaulting, a field the API server rewrites) shows as OutOfSync at the next comparison,
     # and selfHeal would then sync again: watch for a minute (three comparison periods).

@@ -133,7 +133,7 @@ class ControlPlane:
             f"--authorization-kubeconfig={kubeconfig}", "--leader-elect=false", "--profiling=false",
         ])  # fmt: skip
         self.processes.start("kwok", [
-            str(self.binary("kwok", "kwok")), f"--kubeconfig={kubeconfig}", "--manage-all-nodes=false",
+            str(self.binary("kwok", "kwok")), f"--kubeconfig={kubeconfig}",
             "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
             f"--server-address=127.0.0.1:{ports['kwok']}",
         ])  # fmt: skip

@@ -2,7 +2,8 @@
 
 What each one does (and nothing more), so that our health checks, waves and hooks meet the conditions the real
 controllers report:
-- fake Crossplane: installs Crossplane's CRDs when its (stand-in) release is synced, as `crossplane core init` does;
+- fake Crossplane: installs Crossplane's CRDs when its (stand-in) release creates its namespace, as Crossplane's init
+  container does when it starts;
   for each Provider installs the CRDs of its package (from the shared CRDs folder) and reports Installed/Healthy; for
   each Function reports Installed/Healthy; for each XRD generates the composite and claim CRDs (the XRD's schema and
   CEL rules, plus Crossplane's machinery fields) and reports Established/Offered; for each claim writes its connection
@@ -32,7 +33,8 @@ from tools.cluster.kube import Kube, KubeError, Object
 from tools.validation_data import crds_dir
 from tools.xrd_schemas import claim_spec_machinery, composite_spec_machinery
 
-CROSSPLANE_RELEASE_MARKER = ("crossplane-system", "notejam-standin-crossplane")
+# Crossplane's release creates this namespace (CreateNamespace) and, as its pod starts, installs the CRDs.
+CROSSPLANE_NAMESPACE = "crossplane-system"
 
 
 def now() -> str:
@@ -131,8 +133,7 @@ class FakeControllers:
     def crossplane_core(self) -> None:
         if self.crossplane_installed:
             return
-        namespace, name = CROSSPLANE_RELEASE_MARKER
-        if self.kube.get(f"/api/v1/namespaces/{namespace}/configmaps/{name}") is None:
+        if self.kube.get(f"/api/v1/namespaces/{CROSSPLANE_NAMESPACE}") is None:
             return
         self.kube.apply(load_crds(sorted((self.crds / "crossplane").glob("*.yaml"))))
         self.crossplane_installed = True
