@@ -47,6 +47,7 @@ class LiveCluster:
     plane: ControlPlane
     kube: Kube
     first_sync: dict[str, Object]
+    first_sync_failures: dict[str, set[str]] = field(default_factory=dict)
     objects_after_first_sync: dict[str, Object] = field(default_factory=dict)
 
     def notejam_namespace(self) -> str:
@@ -85,13 +86,16 @@ def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
             say(request.config, f"{environment}: SIMULATED {item}")
         kube = plane.kube()
         apply_root(kube, environment, plane.info()["git_url"])
+        failures: dict[str, set[str]] = {}
         try:
-            took = wait_until_synced(kube, SYNC_TIMEOUT, say=lambda line: say(request.config, f"{environment} {line}"))
+            took = wait_until_synced(
+                kube, SYNC_TIMEOUT, say=lambda line: say(request.config, f"{environment} {line}"), failures=failures
+            )
         except TimeoutError:
             say(request.config, f"{environment}: logs of every component in {state / 'logs'}")
             raise
         say(request.config, f"{environment}: first sync Synced and Healthy in {took:.1f} s")
-        cluster = LiveCluster(environment, plane, kube, applications(kube))
+        cluster = LiveCluster(environment, plane, kube, applications(kube), failures)
         cluster.objects_after_first_sync = snapshot_notejam(kube, cluster.notejam_namespace())
         yield cluster
     finally:

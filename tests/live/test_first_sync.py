@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import itertools
+import re
 
 from tests.live.conftest import LiveCluster
 from tools.cluster.kube import Object
@@ -61,13 +62,23 @@ def test_notejam_runs_claims_then_migration_then_deployment_then_smoke_test(live
     assert smoke["status"].get("succeeded") == 1
 
 
+# A kind whose CRD an asynchronous controller installs (a provider's ProviderConfig) may not exist yet at the first
+# attempt; Argo CD retries, as it would in the clusters. Anything else the API server or Argo CD refuses is a failure.
+NOT_YET_INSTALLED = re.compile(r"resource mapping not found|could not find the requested resource|no matches for kind")
+
+
 def test_nothing_was_rejected_on_the_first_sync(live: LiveCluster) -> None:
-    """Every Application's first sync succeeded at the first attempt, every resource was applied, and no Pod was
-    refused (PodSecurity admission only warns for a Deployment: its ReplicaSet records FailedCreate)."""
+    """No sync attempt was refused (admission, schemas, CEL rules, annotation size, AppProject whitelists), every
+    resource was applied, and no Pod was refused (PodSecurity only warns for a Deployment: its ReplicaSet records
+    FailedCreate)."""
+    refused = {
+        name: [m for m in messages if not NOT_YET_INSTALLED.search(m)]
+        for name, messages in live.first_sync_failures.items()
+    }
+    assert not {name: messages for name, messages in refused.items() if messages}
     for name, app in live.first_sync.items():
         operation = app["status"]["operationState"]
         assert operation["phase"] == "Succeeded", (name, operation.get("message"))
-        assert operation.get("retryCount", 0) == 0, (name, operation.get("message"))
         failed = [r for r in operation["syncResult"].get("resources", []) if r.get("status") not in ("Synced", None)]
         assert not failed, (name, failed)
         assert not [c for c in app["status"].get("conditions", []) if c["type"].endswith("Error")], name

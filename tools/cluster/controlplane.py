@@ -28,9 +28,10 @@ from tools.validation_data import argocd_crds_dir, crds_dir
 SERVICE_CIDR = "10.96.0.0/16"
 # The HPA controller is off: nothing serves the metrics APIs here (see fake_controllers, "metrics pipeline").
 CONTROLLERS = "*,-horizontal-pod-autoscaler-controller"
-# Argo CD compares every Application this often (the chart's default is 3 minutes): a perpetual diff shows within
-# the live tests' one-minute watch.
-APP_RESYNC_SECONDS = 20
+# Argo CD compares every Application this often, without jitter (the chart's default is 3 minutes, plus up to one
+# minute of jitter): a perpetual diff shows within the live tests' one-minute watch, and a CRD turning Established
+# (which requests no refresh by itself) is seen within seconds.
+APP_RESYNC_SECONDS = 10
 
 
 @dataclass
@@ -76,7 +77,7 @@ class ControlPlane:
             shutil.rmtree(self.state / stale, ignore_errors=True)
         self.state.mkdir(parents=True, exist_ok=True)
         ports = {name: free_port() for name in (
-            "etcd", "etcd-peer", "apiserver", "controller-manager", "scheduler", "kwok", "redis", "git",
+            "etcd", "etcd-http", "etcd-peer", "apiserver", "controller-manager", "scheduler", "kwok", "redis", "git",
             "repo-server", "repo-server-metrics", "controller-metrics",
         )}  # fmt: skip
         git_url = f"git://127.0.0.1:{ports['git']}/{served_repo.REPOSITORY_NAME}"
@@ -98,13 +99,15 @@ class ControlPlane:
         data = self.state / "etcd"
         peer = f"http://127.0.0.1:{ports['etcd-peer']}"
         client = f"http://127.0.0.1:{ports['etcd']}"
+        http = f"http://127.0.0.1:{ports['etcd-http']}"
+        # gRPC and HTTP on separate ports: built with Go 1.27, etcd's shared-port multiplexer drops gRPC connections.
         etcd = self.processes.start("etcd", [
             str(self.binary("etcd", "etcd")), "--name=local", f"--data-dir={data}",
-            f"--listen-client-urls={client}", f"--advertise-client-urls={client}",
+            f"--listen-client-urls={client}", f"--listen-client-http-urls={http}", f"--advertise-client-urls={client}",
             f"--listen-peer-urls={peer}", f"--initial-advertise-peer-urls={peer}", f"--initial-cluster=local={peer}",
             "--unsafe-no-fsync", "--log-level=warn",
         ])  # fmt: skip
-        wait_for("etcd", lambda: requests.get(f"{client}/health", timeout=1).ok, 60, etcd)
+        wait_for("etcd", lambda: requests.get(f"{http}/health", timeout=1).ok, 60, etcd)
         k8s = lambda name: str(self.binary("kubernetes", name))  # noqa: E731
         apiserver = self.processes.start("kube-apiserver", [
             k8s("kube-apiserver"), f"--etcd-servers={client}", "--bind-address=127.0.0.1",
@@ -141,8 +144,9 @@ class ControlPlane:
     def _install_base(self, kube: Kube) -> None:
         crds = [d for path in sorted(argocd_crds_dir().glob("*-crd.yaml")) for d in served_repo_load(path)]
         kube.apply(crds)
-        kube.kubectl("wait", "--for=condition=Established", "--timeout=60s",
-                     *[f"crd/{crd['metadata']['name']}" for crd in crds])  # fmt: skip
+        for crd in crds:
+            path = f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{crd['metadata']['name']}"
+            wait_for(f"CRD {crd['metadata']['name']}", lambda path=path: established(kube.get(path)), 60)
         kube.apply(argocd_settings.settings_objects())
         for node in kwok_nodes.nodes(self.environment):
             kube.apply([node])
@@ -180,7 +184,7 @@ class ControlPlane:
         redis = f"127.0.0.1:{ports['redis']}"
         repo_server = self.processes.start("argocd-repo-server", [
             str(self.binary("argocd", "argocd-repo-server")), f"--port={ports['repo-server']}",
-            f"--metrics-port={ports['repo-server-metrics']}", "--disable-tls", f"--redis={redis}",
+            f"--metrics-port={ports['repo-server-metrics']}", "--disable-tls", "--client-ca-path=", f"--redis={redis}",
             "--logformat=text",
         ], env=env)  # fmt: skip
         wait_for("argocd-repo-server", port_open(ports["repo-server"]), 60, repo_server)
@@ -188,7 +192,8 @@ class ControlPlane:
             str(self.binary("argocd", "argocd-application-controller")),
             f"--repo-server=127.0.0.1:{ports['repo-server']}",
             "--repo-server-plaintext", f"--redis={redis}", f"--metrics-port={ports['controller-metrics']}",
-            f"--app-resync={APP_RESYNC_SECONDS}", "--status-processors=4", "--operation-processors=4",
+            f"--app-resync={APP_RESYNC_SECONDS}", "--app-resync-jitter=0",
+            "--status-processors=4", "--operation-processors=4",
             "--logformat=text",
         ], env=env)  # fmt: skip
 
@@ -203,6 +208,11 @@ class ControlPlane:
 
     def stop(self) -> list[str]:
         return self.processes.stop_all()
+
+
+def established(crd: dict | None) -> bool:
+    conditions = ((crd or {}).get("status") or {}).get("conditions") or []
+    return any(c["type"] == "Established" and c["status"] == "True" for c in conditions)
 
 
 def served_repo_load(path: Path) -> list[dict]:

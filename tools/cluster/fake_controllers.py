@@ -113,6 +113,7 @@ class FakeControllers:
     def __init__(self, kube: Kube, crds: Path) -> None:
         self.kube = kube
         self.crds = crds
+        self.providers = crds / "provider-upjet-aws"
         self.crossplane_installed = False
         # plural.group -> (API path prefix, plural, kind, connection secret keys)
         self.claim_kinds: dict[str, tuple[str, str, str, list[str]]] = {}
@@ -140,16 +141,20 @@ class FakeControllers:
         log("crossplane", "installed Crossplane's CRDs (as `crossplane core init` does)")
 
     def crossplane_packages(self) -> None:
-        for plural in ("providers", "functions"):
-            for package in self.kube.items(f"/apis/pkg.crossplane.io/v1/{plural}"):
-                if has_true(package, "Installed", "Healthy"):
-                    continue
+        pending = {
+            plural: [p for p in self.kube.items(f"/apis/pkg.crossplane.io/v1/{plural}") if not has_true(p, "Healthy")]
+            for plural in ("providers", "functions")
+        }
+        # The CRDs of every new provider in one apply, before any of them reports Healthy.
+        files = sorted(
+            {f for p in pending["providers"] for f in provider_crd_files(p["spec"]["package"], self.providers)}
+        )
+        if files:
+            self.kube.apply(load_crds(files))
+            log("crossplane", f"installed {len(files)} CRDs of {len(pending['providers'])} provider packages")
+        for plural, packages in pending.items():
+            for package in packages:
                 name = package["metadata"]["name"]
-                if plural == "providers":
-                    files = provider_crd_files(package["spec"]["package"], self.crds / "provider-upjet-aws")
-                    if files:
-                        self.kube.apply(load_crds(files))
-                    log("crossplane", f"provider {name}: installed {len(files)} CRDs of {package['spec']['package']}")
                 self.status(
                     f"/apis/pkg.crossplane.io/v1/{plural}/{name}",
                     [condition("Installed", "ActivePackageRevision"), condition("Healthy", "HealthyPackageRevision")],

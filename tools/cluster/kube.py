@@ -38,6 +38,8 @@ class Kube:
             source = cluster if key.startswith("certificate-authority") else user
             (files / name).write_bytes(base64.b64decode(source[key]))
         self.session = requests.Session()
+        # Only our own CA: REQUESTS_CA_BUNDLE and proxy settings in the environment would override it.
+        self.session.trust_env = False
         self.session.verify = str(files / "ca.crt")
         self.session.cert = (str(files / "tls.crt"), str(files / "tls.key"))
 

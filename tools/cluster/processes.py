@@ -29,14 +29,17 @@ def free_port() -> int:
 def wait_for(what: str, ready: Callable[[], bool], timeout: float, process: subprocess.Popen | None = None) -> None:
     """Poll `ready` until it returns True; fail early if `process` exits, with a clear message on timeout."""
     deadline = time.monotonic() + timeout
+    last = "not ready"
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"{what}: the process exited with {process.returncode} (see its log)")
-        with contextlib.suppress(OSError):
+        try:
             if ready():
                 return
+        except OSError as error:
+            last = str(error)
         time.sleep(0.2)
-    raise TimeoutError(f"{what}: not ready after {timeout:.0f} s")
+    raise TimeoutError(f"{what}: not ready after {timeout:.0f} s ({last[:300]})")
 
 
 def port_open(port: int) -> Callable[[], bool]:

@@ -59,12 +59,30 @@ def describe(name: str, app: Object | None) -> str:
     return f"{name} ({sync}/{health}{detail})"
 
 
-def wait_until_synced(kube: Kube, timeout: float, say: Callable[[str], None] = print) -> float:
-    """Wait until root and every Application it manages are Synced and Healthy; return the seconds it took."""
+def failed_attempts(apps: dict[str, Object]) -> dict[str, str]:
+    """`{application: message}` of sync attempts that failed (Argo CD retries them; the message says what failed)."""
+    found = {}
+    for name, app in apps.items():
+        operation = (app.get("status") or {}).get("operationState") or {}
+        message = operation.get("message", "")
+        if operation.get("phase") in ("Failed", "Error") or "failed" in message.lower():
+            found[name] = message
+    return found
+
+
+def wait_until_synced(
+    kube: Kube, timeout: float, say: Callable[[str], None] = print, failures: dict[str, set[str]] | None = None
+) -> float:
+    """Wait until root and every Application it manages are Synced and Healthy; return the seconds it took.
+
+    Every failed sync attempt seen on the way is added to `failures` (application -> messages)."""
     started = time.monotonic()
     last = ""
     while True:
         apps = applications(kube)
+        if failures is not None:
+            for name, message in failed_attempts(apps).items():
+                failures.setdefault(name, set()).add(message)
         elapsed = time.monotonic() - started
         if tree_is_ready(apps):
             say(f"[{elapsed:5.0f} s] all {len(apps)} Applications Synced and Healthy")
@@ -79,7 +97,7 @@ def wait_until_synced(kube: Kube, timeout: float, say: Callable[[str], None] = p
             last = line
         if elapsed > timeout:
             raise TimeoutError(f"not Synced and Healthy after {timeout:.0f} s: {line}")
-        time.sleep(1)
+        time.sleep(0.5)
 
 
 def apply_root(kube: Kube, environment: str, git_url: str) -> None:
