@@ -55,8 +55,15 @@ class LiveCluster:
 
 
 def say(config: pytest.Config, line: str) -> None:
+    """A line in the test output as it happens (progress of a sync, the time of each phase)."""
     reporter = config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None:
+        return
+    if capture is None:
+        reporter.write_line(f"live: {line}")
+        return
+    with capture.global_and_fixture_disabled():
         reporter.write_line(f"live: {line}")
 
 
