@@ -146,6 +146,14 @@ def test_a_healthy_application_that_has_not_synced_yet_is_progressing(sync: str,
     assert health["status"] == "Progressing"
 
 
+def test_the_root_reports_its_own_health_while_it_syncs_itself() -> None:
+    """The root manages its own Application: waiting for its own sync to finish would never end."""
+    script = health_script("argoproj.io", "Application")
+    root = application({"status": "Healthy"}, sync="OutOfSync", operation_phase="Running")
+    root["metadata"]["name"] = "root"
+    assert run_health_check(script, root)["status"] == "Healthy"
+
+
 def test_an_out_of_sync_application_keeps_its_unhealthy_status() -> None:
     script = health_script("argoproj.io", "Application")
     health = run_health_check(script, application({"status": "Degraded", "message": "boom"}, sync="OutOfSync"))

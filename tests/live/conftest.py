@@ -6,6 +6,7 @@ What is real and what is simulated is named here, once, and printed in the test 
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -81,11 +82,17 @@ def snapshot_notejam(kube: Kube, namespace: str) -> dict[str, Object]:
     return found
 
 
+def interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 @pytest.fixture(scope="session", params=ENVIRONMENTS)
 def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCluster]:
     environment: str = request.param
     state: Path = tmp_path_factory.mktemp(f"cluster-{environment}")
     plane = ControlPlane(state, environment)
+    # A terminated test run still stops the control plane (pytest runs finalizers on KeyboardInterrupt).
+    previous = signal.signal(signal.SIGTERM, interrupt)
     try:
         plane.start()
         say(request.config, f"{environment}: control plane started in {plane.timings['start']:.1f} s ({state})")
@@ -106,6 +113,7 @@ def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         cluster.objects_after_first_sync = snapshot_notejam(kube, cluster.notejam_namespace())
         yield cluster
     finally:
+        signal.signal(signal.SIGTERM, previous)
         started = time.monotonic()
         stopped = plane.stop()
         say(request.config, f"{environment}: stopped {len(stopped)} processes in {time.monotonic() - started:.1f} s")
