@@ -59,12 +59,14 @@ def managed_fingerprints(kube: Kube, apps: dict[str, Object]) -> dict[str, str]:
 
 
 def sync(kube: Kube, name: str) -> str:
-    """Start a sync of one Application, as `argocd app sync` does; return its start marker."""
+    """Start a sync of one Application, as `argocd app sync` does (with the Application's sync options); return the
+    start time of its previous operation."""
     app = kube.get(f"{APPLICATIONS}/{name}")
     before = ((app["status"].get("operationState") or {}).get("startedAt")) or ""
+    options = (app["spec"].get("syncPolicy") or {}).get("syncOptions") or []
     kube.merge_patch(f"{APPLICATIONS}/{name}", {"operation": {
         "initiatedBy": {"username": "live-test"},
-        "sync": {"revision": app["status"]["sync"]["revision"], "syncStrategy": {"hook": {}}},
+        "sync": {"revision": app["status"]["sync"]["revision"], "syncOptions": options, "syncStrategy": {"hook": {}}},
     }})  # fmt: skip
     return before
 

@@ -138,6 +138,9 @@ class ControlPlane:
         self.processes.start("kwok", [
             str(self.binary("kwok", "kwok")), f"--kubeconfig={kubeconfig}",
             "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+            # Heartbeats by Lease, as kubelets do: node status patches alone lag on a busy machine, and the node
+            # lifecycle controller then marks the Nodes NotReady and their Pods unready.
+            "--node-lease-duration-seconds=40",
             f"--server-address=127.0.0.1:{ports['kwok']}",
         ])  # fmt: skip
 
