@@ -52,6 +52,8 @@ def managed_fingerprints(kube: Kube, apps: dict[str, Object]) -> dict[str, str]:
     found = {}
     for app in apps.values():
         for resource in app["status"].get("resources", []):
+            if resource.get("hook"):
+                continue
             live = kube.get(resource_path(kube, resource))
             assert live is not None, resource
             found[f"{resource['kind']}/{resource.get('namespace', '')}/{resource['name']}"] = fingerprint(live)
