@@ -187,6 +187,7 @@ class ControlPlane:
         redis = f"127.0.0.1:{ports['redis']}"
         repo_server = self.processes.start("argocd-repo-server", [
             str(self.binary("argocd", "argocd-repo-server")), f"--port={ports['repo-server']}",
+            "--address=127.0.0.1", "--metrics-address=127.0.0.1",
             f"--metrics-port={ports['repo-server-metrics']}", "--disable-tls", "--client-ca-path=", f"--redis={redis}",
             "--logformat=text",
         ], env=env)  # fmt: skip

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -19,11 +20,21 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+# Below Linux's ephemeral range (32768-60999): a port the kernel hands out to outgoing connections (the control
+# plane makes hundreds) could be taken between choosing it and the server binding it.
+PORT_RANGE = (20000, 32000)
+
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port on 127.0.0.1 that nothing listens on, outside the ephemeral range."""
+    while True:
+        port = random.randrange(*PORT_RANGE)  # noqa: S311 - not a secret
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
 
 
 def wait_for(what: str, ready: Callable[[], bool], timeout: float, process: subprocess.Popen | None = None) -> None:
