@@ -22,6 +22,18 @@ CROSSPLANE_VERSION := v2.3.4
 # Renovate itself, run offline by tests/renovate (39.x is the newest line that runs on Node.js 20).
 # renovate: datasource=npm depName=renovate
 RENOVATE_VERSION := 39.264.1
+# The local control plane (make cluster, the live tests): the clusters' Kubernetes minor, the Argo CD they install.
+# renovate: datasource=go depName=k8s.io/kubernetes
+CLUSTER_KUBERNETES_VERSION := v1.35.4
+# renovate: datasource=go depName=go.etcd.io/etcd/server/v3
+CLUSTER_ETCD_VERSION := v3.6.16
+# renovate: datasource=go depName=sigs.k8s.io/kwok
+CLUSTER_KWOK_VERSION := v0.7.0
+# renovate: datasource=go depName=github.com/argoproj/argo-cd/v3
+CLUSTER_ARGOCD_VERSION := v3.6.1
+# One Go toolchain for every control-plane build (Argo CD v3.6 needs Go 1.27), so they share the build cache.
+CLUSTER_GOTOOLCHAIN := go1.27.3
+ENV ?= dev
 
 PYTHON ?= python3
 VENV := .venv
@@ -37,12 +49,12 @@ export NOTEJAM_KUBERNETES_VERSION := $(KUBERNETES_VERSION)
 export PATH := $(TOOLS):$(PATH)
 export PYTHONPATH := $(CURDIR)/src:$(CURDIR)
 
-.PHONY: run test validate render render-check crossplane-cli diff bench capacity lambda-package tools lint clean cluster-values
+.PHONY: run test validate render render-check crossplane-cli diff bench capacity lambda-package tools lint clean cluster-values cluster cluster-down cluster-build
 
 run: $(VENV)/.installed ## the app on SQLite at http://127.0.0.1:5000
 	$(PY) -m tools.run_local
 
-test: $(VENV)/.installed tools ## every test: app, manifests, Crossplane, backup, Argo CD
+test: $(VENV)/.installed tools cluster-build ## every test: app, manifests, Crossplane, backup, Argo CD
 	$(PY) -m pytest
 
 validate: $(VENV)/.installed tools ## build every kustomization and kubeconform everything
@@ -70,6 +82,16 @@ cluster-values: $(VENV)/.installed ## make cluster-values ENV=<env>: after eksct
 
 lambda-package: $(VENV)/.installed ## dist/backup-lambda.zip, byte-for-byte reproducible
 	$(PY) -m tools.lambda_package --output dist/backup-lambda.zip
+
+cluster: $(VENV)/.installed tools cluster-build ## make cluster ENV=dev: a local control plane syncing ENV (see README)
+	$(PY) -m tools.cluster.up --env $(ENV)
+
+cluster-down: $(VENV)/.installed ## stop everything `make cluster` started, by PID
+	$(PY) -m tools.cluster.down
+
+cluster-build: $(VENV)/.installed ## etcd, Kubernetes, kwok and Argo CD into .tools/cluster/<component>-<version>/
+	GOTOOLCHAIN=$(CLUSTER_GOTOOLCHAIN) CGO_ENABLED=0 $(PY) -m tools.cluster.build --kubernetes $(CLUSTER_KUBERNETES_VERSION) --etcd $(CLUSTER_ETCD_VERSION) \
+	  --kwok $(CLUSTER_KWOK_VERSION) --argocd $(CLUSTER_ARGOCD_VERSION)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

@@ -109,14 +109,17 @@ def crd_schemas_location() -> str:
 
 
 def schema_locations(root: Path = REPO_ROOT, cache_dir: Path | None = None) -> list[str]:
-    """The three kubeconform `-schema-location`s, generating the two cached ones first."""
+    """The kubeconform `-schema-location`s, generating the cached ones first."""
     # The built-in schemas depend only on the pinned versions: one cache for every root. The XRD schemas belong to
     # the repository being validated.
     kubernetes_dir = k8s_schemas.ensure_schemas()
     xrd_dir = (cache_dir or root / ".cache" / "schemas") / "xrd"
     xrd_schemas.write_schemas(xrd_schemas.find_xrds(root), xrd_dir)
+    argocd_dir = validation_data.argocd_schemas_dir(cache_dir or root / ".cache" / "schemas")
     return [
         k8s_schemas.schema_location(kubernetes_dir),
+        # Before the shared CRD schemas, so that the Argo CD release the clusters run shadows the offline copy's.
+        f"{argocd_dir}/{xrd_schemas.SCHEMA_LOCATION_TEMPLATE}",
         crd_schemas_location(),
         xrd_schemas.schema_location(xrd_dir),
     ]

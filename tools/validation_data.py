@@ -17,7 +17,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
+import tempfile
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -45,7 +47,43 @@ def crds_dir() -> Path:
     return Path(os.environ.get("NOTEJAM_CRDS_DIR", str(SHARED_DIR / "crds")))
 
 
+def argocd_crds_dir() -> Path:
+    """NOTEJAM_ARGOCD_CRDS_DIR: Argo CD's CRDs of the release the clusters run, from that release's `manifests/crds/`.
+
+    By default the Go module cache's copy of the pinned release (CLUSTER_ARGOCD_VERSION in the Makefile): the local
+    control plane is built from that module, and `make cluster-build` downloads it.
+    """
+    configured = os.environ.get("NOTEJAM_ARGOCD_CRDS_DIR")
+    if configured:
+        return Path(configured)
+    from tools.cluster.versions import makefile_pins
+
+    version = makefile_pins()["argocd"]
+    module_cache = os.environ.get("GOMODCACHE") or str(
+        Path(os.environ.get("GOPATH", Path.home() / "go")) / "pkg" / "mod"
+    )
+    folder = Path(module_cache) / "github.com" / "argoproj" / "argo-cd" / f"v3@{version}" / "manifests" / "crds"
+    if not folder.is_dir():
+        # Only the module's source (a few MB), from the Go module proxy, as `make cluster-build` would fetch it.
+        env = {**os.environ, "PATH": f"/usr/local/go/bin:{os.environ.get('PATH', '')}", "GOFLAGS": "-mod=mod"}
+        with tempfile.TemporaryDirectory() as outside_any_module:
+            subprocess.run(["go", "mod", "download", f"github.com/argoproj/argo-cd/v3@{version}"],  # noqa: S603, S607
+                           env=env, check=True, capture_output=True, cwd=outside_any_module)  # fmt: skip
+    return folder
+
+
+def argocd_schemas_dir(cache: Path) -> Path:
+    """kubeconform schemas of `argocd_crds_dir()`, converted once per Argo CD version into `cache`."""
+    crds = argocd_crds_dir()
+    target = cache / f"argo-cd-{crds.parent.parent.name.split('@')[-1]}"
+    if not (target / "argoproj.io").is_dir():
+        convert(crds, target)
+    return target
+
+
 # folder -> (GitHub repository, release tag, path of the CRD folder in it, CRD files). One place per pin.
+# The offline copy's "argo-cd" CRDs are shadowed: validation reads the Argo CD CRDs of the release the clusters run
+# (argocd_crds_dir(), CLUSTER_ARGOCD_VERSION in the Makefile), whose kubeconform location comes first.
 SOURCES: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
     "argo-cd": (
         "argoproj/argo-cd",

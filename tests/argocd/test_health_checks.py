@@ -119,10 +119,14 @@ def test_paused_claim_is_suspended(claim_script: str) -> None:
     assert run_health_check(claim_script, obj)["status"] == "Suspended"
 
 
-def application(health: dict[str, str] | None) -> dict[str, Any]:
+def application(
+    health: dict[str, str] | None, sync: str = "Synced", operation_phase: str | None = "Succeeded"
+) -> dict[str, Any]:
     obj: dict[str, Any] = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", "metadata": {"name": "x"}}
     if health is not None:
-        obj["status"] = {"health": health}
+        obj["status"] = {"health": health, "sync": {"status": sync}}
+        if operation_phase is not None:
+            obj["status"]["operationState"] = {"phase": operation_phase}
     return obj
 
 
@@ -131,6 +135,29 @@ def test_application_health_is_the_childs_own_health(status: str) -> None:
     script = health_script("argoproj.io", "Application")
     health = run_health_check(script, application({"status": status, "message": "from the child"}))
     assert health == {"status": status, "message": "from the child"}
+
+
+@pytest.mark.parametrize(("sync", "phase"), [("OutOfSync", None), ("OutOfSync", "Running"), ("Synced", "Running"),
+                                             ("Unknown", None)])  # fmt: skip
+def test_a_healthy_application_that_has_not_synced_yet_is_progressing(sync: str, phase: str | None) -> None:
+    """Before its first sync a child reports Healthy; the next wave of its root must not start then."""
+    script = health_script("argoproj.io", "Application")
+    health = run_health_check(script, application({"status": "Healthy"}, sync=sync, operation_phase=phase))
+    assert health["status"] == "Progressing"
+
+
+def test_the_root_reports_its_own_health_while_it_syncs_itself() -> None:
+    """The root manages its own Application: waiting for its own sync to finish would never end."""
+    script = health_script("argoproj.io", "Application")
+    root = application({"status": "Healthy"}, sync="OutOfSync", operation_phase="Running")
+    root["metadata"]["name"] = "root"
+    assert run_health_check(script, root)["status"] == "Healthy"
+
+
+def test_an_out_of_sync_application_keeps_its_unhealthy_status() -> None:
+    script = health_script("argoproj.io", "Application")
+    health = run_health_check(script, application({"status": "Degraded", "message": "boom"}, sync="OutOfSync"))
+    assert health == {"status": "Degraded", "message": "boom"}
 
 
 def test_application_without_health_yet_is_progressing() -> None:

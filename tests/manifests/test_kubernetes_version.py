@@ -16,6 +16,7 @@ import yaml
 
 from tests.argocd.argo_objects import applications, eksctl_config, helm_values
 from tools import k8s_schemas
+from tools.cluster.versions import makefile_pins
 from tools.manifests import ENVIRONMENTS, REPO_ROOT
 
 # EKS standard support for 1.34 ends on 2 December 2026; the clusters move before that, so 1.35 is the floor.
@@ -50,6 +51,10 @@ def pod_security_versions() -> list[str]:
     return versions
 
 
+def control_plane_pin() -> list[str]:
+    return [makefile_pins()["kubernetes"]]
+
+
 def autoscaler_image_tags() -> list[str]:
     return [helm_values(applications(env)["cluster-autoscaler"])["image"]["tag"] for env in ENVIRONMENTS]
 
@@ -59,6 +64,7 @@ KUBERNETES_PINS: dict[str, Callable[[], list[str]]] = {
     "clusters/<env>/eksctl.yaml metadata.version": eksctl_versions,
     "Pod Security version labels": pod_security_versions,
     "cluster-autoscaler image tag": autoscaler_image_tags,
+    "Makefile CLUSTER_KUBERNETES_VERSION (make cluster, the live tests)": control_plane_pin,
 }
 
 

@@ -1,0 +1,101 @@
+"""The local control plane's tools, without starting anything: what they configure, serve and fake."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tools.cluster import argocd_settings, kwok_nodes, served_repo
+from tools.cluster.fake_controllers import crds_from_xrd, provider_crd_files
+from tools.cluster.versions import makefile_pins
+from tools.manifests import ENVIRONMENTS, REPO_ROOT
+from tools.validation_data import argocd_crds_dir, crds_dir
+
+MODULES = ["build", "certificates", "processes", "kwok_nodes", "argocd_settings", "served_repo", "fake_controllers",
+           "sync", "up", "down"]  # fmt: skip
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_every_cluster_tool_has_help(module: str) -> None:
+    result = subprocess.run([sys.executable, "-m", f"tools.cluster.{module}", "--help"], capture_output=True,
+                            text=True, cwd=REPO_ROOT, check=False)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "usage:" in result.stdout
+
+
+def test_the_control_plane_runs_the_clusters_kubernetes_minor_and_the_installed_argocd() -> None:
+    pins = makefile_pins()
+    control_plane_minor = int(pins["kubernetes"].split(".")[1])
+    for environment in ENVIRONMENTS:
+        eksctl = yaml.safe_load((REPO_ROOT / "clusters" / environment / "eksctl.yaml").read_text())
+        cluster_minor = int(str(eksctl["metadata"]["version"]).split(".")[1])
+        assert control_plane_minor == cluster_minor, environment
+    assert argocd_crds_dir().parts[-3] == f"v3@{pins['argocd']}"
+    # The clusters run the same release: the chart's image tag is pinned to it.
+    values = yaml.safe_load((REPO_ROOT / "apps" / "argocd" / "values.yaml").read_text())
+    assert values["global"]["image"]["tag"] == pins["argocd"]
+    wrapper = (REPO_ROOT / "tools" / "cluster" / "gomod" / "argocd" / "go.mod").read_text()
+    assert f"github.com/argoproj/argo-cd/v3 {pins['argocd']}" in wrapper
+    kubernetes = (REPO_ROOT / "tools" / "cluster" / "gomod" / "kubernetes" / "go.mod").read_text()
+    assert f"k8s.io/kubernetes {pins['kubernetes']}" in kubernetes
+
+
+def test_argocd_cm_has_exactly_the_values_files_keys() -> None:
+    values = yaml.safe_load(argocd_settings.VALUES_FILE.read_text())["configs"]["cm"]
+    cm = next(o for o in argocd_settings.settings_objects() if o["metadata"]["name"] == "argocd-cm")
+    assert cm["data"] == values
+    assert cm["metadata"]["labels"]["app.kubernetes.io/part-of"] == "argocd"
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_one_kwok_node_per_zone_labelled_like_eks(environment: str) -> None:
+    eksctl = yaml.safe_load((REPO_ROOT / "clusters" / environment / "eksctl.yaml").read_text())
+    nodes = kwok_nodes.nodes(environment)
+    assert sorted(n["metadata"]["labels"]["topology.kubernetes.io/zone"] for n in nodes) == sorted(
+        eksctl["availabilityZones"]
+    )
+    groups = {g["name"] for g in eksctl["managedNodeGroups"]}
+    for node in nodes:
+        assert node["metadata"]["annotations"] == {"kwok.x-k8s.io/node": "fake"}
+        assert node["metadata"]["labels"]["eks.amazonaws.com/nodegroup"] in groups
+
+
+def test_the_served_copy_replaces_only_charts_and_the_repository_url(tmp_path: Path) -> None:
+    url = "git://127.0.0.1:1/notejam-gitops"
+    copy = served_repo.make_served_copy(tmp_path, url, crds_dir(), argocd_crds_dir())
+    assert served_repo.UPSTREAM_URL not in "".join(p.read_text() for p in copy.glob("apps/**/*.yaml"))
+    for path in copy.glob("apps/**/*.yaml"):
+        app = yaml.safe_load(path.read_text())
+        if app.get("kind") != "Application":
+            continue
+        original = yaml.safe_load((REPO_ROOT / path.relative_to(copy)).read_text())
+        assert app["spec"]["syncPolicy"] == original["spec"]["syncPolicy"], path  # sync options are what is tested
+        assert not served_repo.chart_sources(app)
+        assert app["spec"]["source"]["repoURL"] == url
+    standin = copy / "standins" / "external-secrets"
+    assert (standin / "crd-external-secrets.io_secretstores.yaml").is_file()
+    assert "stand-in-for" in (standin / "standin.yaml").read_text()
+    log = subprocess.run(["git", "log", "-1", "--format=%s"], cwd=copy, capture_output=True, text=True, check=True)
+    assert log.stdout.startswith("Local stand-ins")
+
+
+def test_claim_crds_generated_from_our_xrds_keep_their_schema() -> None:
+    xrd = yaml.safe_load((REPO_ROOT / "crossplane" / "apis" / "postgresql" / "definition.yaml").read_text())
+    composite, claim = crds_from_xrd(xrd)
+    assert claim["spec"]["scope"] == "Namespaced" and composite["spec"]["scope"] == "Cluster"
+    spec = claim["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    assert "writeConnectionSecretToRef" in spec["properties"]
+    assert spec["properties"]["parameters"] == xrd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"][
+        "spec"]["properties"]["parameters"]  # fmt: skip
+
+
+def test_each_provider_package_installs_its_service_crds() -> None:
+    folder = crds_dir() / "provider-upjet-aws"
+    rds = provider_crd_files("xpkg.crossplane.io/crossplane-contrib/provider-aws-rds:v2.6.0", folder)
+    assert rds and all(p.name.startswith("rds.aws.upbound.io_") for p in rds)
+    family = provider_crd_files("xpkg.crossplane.io/crossplane-contrib/provider-family-aws:v2.6.0", folder)
+    assert [p.name for p in family] == ["aws.upbound.io_providerconfigs.yaml"]

@@ -1,0 +1,119 @@
+"""One local control plane per environment for the whole test run: started once, synced from the served repository,
+stopped at the end (every process it started, by PID).
+
+What is real and what is simulated is named here, once, and printed in the test run's header.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tools.cluster.controlplane import ControlPlane
+from tools.cluster.kube import Kube, Object
+from tools.cluster.sync import applications, apply_root, wait_until_synced
+from tools.manifests import ENVIRONMENTS
+
+REAL = (
+    "etcd, kube-apiserver (admission: PodSecurity, CRD schemas and CEL rules), kube-controller-manager "
+    "(Deployments, ReplicaSets, Jobs, garbage collection), kube-scheduler",
+    "Argo CD application controller and repo server (the release the clusters install), Redis, git daemon",
+)
+SIMULATED = (
+    "kwok: Nodes (one per zone, labelled like EKS nodes) and their kubelets; Pods turn Ready, Jobs' Pods complete",
+    "Helm charts of the add-ons: local folders carrying only the CRDs the charts install (tools/cluster/served_repo)",
+    "Crossplane, External Secrets, AWS Load Balancer Controller, metrics pipeline: status written by "
+    "tools/cluster/fake_controllers (conditions, connection and target Secrets, Ingress address, HPA status)",
+)
+SYNC_TIMEOUT = 420
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    return [
+        "live control plane, real: " + "; ".join(REAL),
+        *("live control plane, SIMULATED: " + item for item in SIMULATED),
+    ]
+
+
+@dataclass
+class LiveCluster:
+    """A control plane that has synced one environment; `first_sync` is every Application right after that."""
+
+    environment: str
+    plane: ControlPlane
+    kube: Kube
+    first_sync: dict[str, Object]
+    first_sync_failures: dict[str, set[str]] = field(default_factory=dict)
+    objects_after_first_sync: dict[str, Object] = field(default_factory=dict)
+
+    def notejam_namespace(self) -> str:
+        return f"notejam-{self.environment}"
+
+
+def say(config: pytest.Config, line: str) -> None:
+    """A line in the test output as it happens (progress of a sync, the time of each phase)."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None:
+        return
+    if capture is None:
+        reporter.write_line(f"live: {line}")
+        return
+    with capture.global_and_fixture_disabled():
+        reporter.write_line(f"live: {line}")
+
+
+def snapshot_notejam(kube: Kube, namespace: str) -> dict[str, Object]:
+    """The Notejam objects whose timestamps tell the sync order (hooks are recreated by later syncs)."""
+    found: dict[str, Object] = {}
+    for job in kube.items(f"/apis/batch/v1/namespaces/{namespace}/jobs"):
+        found[f"Job/{job['metadata']['name']}"] = job
+    deployment = kube.get(f"/apis/apps/v1/namespaces/{namespace}/deployments/notejam")
+    if deployment is not None:
+        found["Deployment/notejam"] = deployment
+    for plural, kind in (("postgresqlinstances", "PostgreSQLInstance"), ("databasebackups", "DatabaseBackup")):
+        for claim in kube.items(f"/apis/platform.notejam.io/v1alpha1/namespaces/{namespace}/{plural}"):
+            found[f"{kind}/{claim['metadata']['name']}"] = claim
+    return found
+
+
+def interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+@pytest.fixture(scope="session", params=ENVIRONMENTS)
+def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCluster]:
+    environment: str = request.param
+    state: Path = tmp_path_factory.mktemp(f"cluster-{environment}")
+    plane = ControlPlane(state, environment)
+    # A terminated test run still stops the control plane (pytest runs finalizers on KeyboardInterrupt).
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        plane.start()
+        say(request.config, f"{environment}: control plane started in {plane.timings['start']:.1f} s ({state})")
+        for item in SIMULATED:
+            say(request.config, f"{environment}: SIMULATED {item}")
+        kube = plane.kube()
+        apply_root(kube, environment, plane.info()["git_url"])
+        failures: dict[str, set[str]] = {}
+        try:
+            took = wait_until_synced(
+                kube, SYNC_TIMEOUT, say=lambda line: say(request.config, f"{environment} {line}"), failures=failures
+            )
+        except TimeoutError:
+            say(request.config, f"{environment}: logs of every component in {state / 'logs'}")
+            raise
+        say(request.config, f"{environment}: first sync Synced and Healthy in {took:.1f} s")
+        cluster = LiveCluster(environment, plane, kube, applications(kube), failures)
+        cluster.objects_after_first_sync = snapshot_notejam(kube, cluster.notejam_namespace())
+        yield cluster
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        started = time.monotonic()
+        stopped = plane.stop()
+        say(request.config, f"{environment}: stopped {len(stopped)} processes in {time.monotonic() - started:.1f} s")

@@ -1,0 +1,152 @@
+"""After the first sync, live: syncing again changes nothing, the tree stays Synced, and a promotion (a commit of a
+new image tag to the environment's overlay) rolls the Deployment without a failed sync."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from tests.live.conftest import LiveCluster
+from tools.cluster.kube import Kube, Object
+from tools.cluster.served_repo import commit
+from tools.cluster.sync import APPLICATIONS, applications, state_of
+from tools.promote import read_tag, set_tag
+
+STAY_SYNCED_SECONDS = 60
+NEW_TAG = "0123456789abcdef0123456789abcdef01234567"
+
+
+def resource_path(kube: Kube, resource: Object) -> str:
+    group, version, kind = resource.get("group", ""), resource["version"], resource["kind"]
+    prefix = f"/apis/{group}/{version}" if group else f"/api/{version}"
+    plural = kube_plural(kube, prefix, kind)
+    namespace = f"/namespaces/{resource['namespace']}" if resource.get("namespace") else ""
+    return f"{prefix}{namespace}/{plural}/{resource['name']}"
+
+
+_plurals: dict[tuple[str, str], str] = {}
+
+
+def kube_plural(kube: Kube, prefix: str, kind: str) -> str:
+    if (prefix, kind) not in _plurals:
+        for api in kube.get(prefix)["resources"]:
+            if "/" not in api["name"]:
+                _plurals[(prefix, api["kind"])] = api["name"]
+    return _plurals[(prefix, kind)]
+
+
+# Written by Argo CD itself on every sync or refresh request, not by applying git.
+VOLATILE_ANNOTATIONS = {"argocd.argoproj.io/refresh"}
+
+
+def fingerprint(live: Object) -> str:
+    """What a sync could change: everything but status, the Application `operation`, and server bookkeeping."""
+    metadata = live["metadata"]
+    annotations = {k: v for k, v in (metadata.get("annotations") or {}).items() if k not in VOLATILE_ANNOTATIONS}
+    content = {k: v for k, v in live.items() if k not in ("metadata", "status", "operation")}
+    return json.dumps([content, metadata.get("labels"), annotations], sort_keys=True)
+
+
+def managed_fingerprints(kube: Kube, apps: dict[str, Object]) -> dict[str, str]:
+    """`{object: fingerprint}` of every object the tree manages (hooks excluded: each sync recreates them)."""
+    found = {}
+    for app in apps.values():
+        for resource in app["status"].get("resources", []):
+            if resource.get("hook"):
+                continue
+            live = kube.get(resource_path(kube, resource))
+            assert live is not None, resource
+            found[f"{resource['kind']}/{resource.get('namespace', '')}/{resource['name']}"] = fingerprint(live)
+    return found
+
+
+def sync(kube: Kube, name: str) -> str:
+    """Start a sync of one Application, as `argocd app sync` does (with the Application's sync options); return the
+    start time of its previous operation."""
+    app = kube.get(f"{APPLICATIONS}/{name}")
+    before = ((app["status"].get("operationState") or {}).get("startedAt")) or ""
+    options = (app["spec"].get("syncPolicy") or {}).get("syncOptions") or []
+    kube.merge_patch(f"{APPLICATIONS}/{name}", {"operation": {
+        "initiatedBy": {"username": "live-test"},
+        "sync": {"revision": app["status"]["sync"]["revision"], "syncOptions": options, "syncStrategy": {"hook": {}}},
+    }})  # fmt: skip
+    return before
+
+
+def wait_for_operation(kube: Kube, name: str, before: str, timeout: float = 180) -> Object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        app = kube.get(f"{APPLICATIONS}/{name}")
+        operation = app["status"].get("operationState") or {}
+        if app.get("operation") is None and operation.get("startedAt", "") > before and operation.get("finishedAt"):
+            return app
+        time.sleep(0.5)
+    raise TimeoutError(f"{name}: the sync did not finish within {timeout:.0f} s")
+
+
+def wait_synced_healthy(kube: Kube, names: list[str], timeout: float = 180) -> dict[str, Object]:
+    deadline = time.monotonic() + timeout
+    while True:
+        apps = applications(kube)
+        if all(state_of(apps[n]) == ("Synced", "Healthy") for n in names):
+            return apps
+        assert time.monotonic() < deadline, {n: state_of(apps[n]) for n in names}
+        time.sleep(1)
+
+
+def test_a_second_sync_changes_nothing_and_the_tree_stays_synced(live: LiveCluster) -> None:
+    kube = live.kube
+    apps = wait_synced_healthy(kube, list(live.first_sync))
+    before = managed_fingerprints(kube, apps)
+    markers = {name: sync(kube, name) for name in apps}
+    for name, marker in markers.items():
+        app = wait_for_operation(kube, name, marker)
+        assert app["status"]["operationState"]["phase"] == "Succeeded", (name, app["status"]["operationState"])
+    apps = wait_synced_healthy(kube, list(apps))
+    after = managed_fingerprints(kube, apps)
+    assert {k: (before[k], after.get(k)) for k in before if before[k] != after.get(k)} == {}
+    # A perpetual diff (defaulting, a field the API server rewrites) shows as OutOfSync at the next comparison,
+    # and selfHeal would then sync again: watch for a minute (three comparison periods).
+    history = {name: len(app["status"].get("history", [])) for name, app in apps.items()}
+    deadline = time.monotonic() + STAY_SYNCED_SECONDS
+    while time.monotonic() < deadline:
+        apps = applications(kube)
+        out_of_sync = {n: state_of(a) for n, a in apps.items() if state_of(a) != ("Synced", "Healthy")}
+        assert not out_of_sync
+        assert {n: len(a["status"].get("history", [])) for n, a in apps.items()} == history
+        time.sleep(2)
+
+
+def test_a_promotion_rolls_the_deployment_without_a_failed_sync(live: LiveCluster) -> None:
+    kube, namespace = live.kube, live.notejam_namespace()
+    copy = live.plane.served_copy
+    old_tag = read_tag(live.environment, copy)
+    assert old_tag != NEW_TAG
+    set_tag(live.environment, NEW_TAG, copy)
+    revision = commit(copy, f"Promote notejam to {NEW_TAG} in {live.environment}")
+    # What a push webhook does: ask Argo CD to look at git now instead of at the next poll.
+    kube.merge_patch(f"{APPLICATIONS}/notejam", {"metadata": {"annotations": {"argocd.argoproj.io/refresh": "hard"}}})
+    deadline = time.monotonic() + 240
+    while True:
+        app = kube.get(f"{APPLICATIONS}/notejam")
+        operation = app["status"].get("operationState") or {}
+        assert operation.get("phase") not in ("Failed", "Error"), operation.get("message")
+        deployment = kube.get(f"/apis/apps/v1/namespaces/{namespace}/deployments/notejam")
+        status = deployment["status"]
+        rolled = (
+            operation.get("syncResult", {}).get("revision") == revision
+            and operation.get("phase") == "Succeeded"
+            and deployment["spec"]["template"]["spec"]["containers"][0]["image"].endswith(f":{NEW_TAG}")
+            and status.get("observedGeneration") == deployment["metadata"]["generation"]
+            and status.get("updatedReplicas") == status.get("replicas") == status.get("availableReplicas")
+        )
+        if rolled and state_of(app) == ("Synced", "Healthy"):
+            break
+        assert time.monotonic() < deadline, (state_of(app), operation.get("phase"), status)
+        time.sleep(1)
+    migrate = kube.get(f"/apis/batch/v1/namespaces/{namespace}/jobs/notejam-migrate")
+    assert migrate["spec"]["template"]["spec"]["containers"][0]["image"].endswith(f":{NEW_TAG}")
+    assert migrate["status"].get("succeeded") == 1
+    pods = kube.items(f"/api/v1/namespaces/{namespace}/pods?labelSelector=app.kubernetes.io/component%3Dweb")
+    assert {p["spec"]["containers"][0]["image"].rsplit(":", 1)[1] for p in pods if p["status"]["phase"] == "Running"} \
+        >= {NEW_TAG}  # fmt: skip

@@ -1,0 +1,150 @@
+"""Build the local control plane's binaries from Go modules into `.tools/cluster/<component>-<version>/`.
+
+Each component is built once per version (the folder is keyed by it, so a pin change rebuilds). Kubernetes and Argo CD
+carry `replace` directives, so `go install` refuses them: their wrapper modules in `tools/cluster/gomod/` require the
+exact release and repeat its replace block. kwok installs directly. Every build uses one Go toolchain
+(GOTOOLCHAIN, Argo CD needs it) and CGO_ENABLED=0, so the Go build cache is shared between them.
+
+    python -m tools.cluster.build --kubernetes v1.35.4 --etcd v3.6.16 --kwok v0.7.0 --argocd v3.6.1
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tools.cluster.versions import component_dir, makefile_pins
+from tools.manifests import REPO_ROOT
+
+GOMOD_DIR = REPO_ROOT / "tools" / "cluster" / "gomod"
+KUBERNETES_COMMANDS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl")
+# Argo CD is one binary whose file name selects the component.
+ARGOCD_NAMES = ("argocd-application-controller", "argocd-repo-server", "argocd-server")
+ARGOCD_MODULE = "github.com/argoproj/argo-cd/v3"
+
+
+def go_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = f"/usr/local/go/bin:{env.get('PATH', '')}"
+    env["CGO_ENABLED"] = "0"
+    if "GOTOOLCHAIN" not in env:
+        raise SystemExit("build: GOTOOLCHAIN is not set (the Makefile exports it: run through `make cluster-build`)")
+    return env
+
+
+def run(command: list[str], cwd: Path) -> None:
+    print(f"  $ {' '.join(command)}", flush=True)
+    subprocess.run(command, cwd=cwd, env=go_env(), check=True)  # noqa: S603 - fixed go commands
+
+
+def kubernetes_ldflags(version: str) -> str:
+    major, minor = version.lstrip("v").split(".")[:2]
+    flags = []
+    for package in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"):
+        flags += [
+            f"-X {package}.gitVersion={version}",
+            f"-X {package}.gitMajor={major}",
+            f"-X {package}.gitMinor={minor}",
+            f"-X {package}.gitTreeState=clean",
+        ]
+    return " ".join(flags)
+
+
+def build_kubernetes(version: str, out: Path) -> None:
+    packages = [f"k8s.io/kubernetes/cmd/{name}" for name in KUBERNETES_COMMANDS]
+    command = ["go", "build", "-ldflags", kubernetes_ldflags(version), "-o", f"{out}/", *packages]
+    run(command, GOMOD_DIR / "kubernetes")
+
+
+def build_etcd(version: str, out: Path) -> None:
+    run(["go", "build", "-o", str(out / "etcd"), "."], GOMOD_DIR / "etcd")
+
+
+def build_kwok(version: str, out: Path) -> None:
+    env_command = ["go", "install", f"sigs.k8s.io/kwok/cmd/kwok@{version}"]
+    print(f"  $ GOBIN={out} {' '.join(env_command)}", flush=True)
+    subprocess.run(env_command, cwd=REPO_ROOT, env={**go_env(), "GOBIN": str(out)}, check=True)  # noqa: S603
+
+
+def module_dir(module: str, version: str) -> Path:
+    """Where `go mod download` put a module (for data files the build needs next to the binary)."""
+    result = subprocess.run(  # noqa: S603 - fixed go command
+        ["go", "mod", "download", "-json", f"{module}@{version}"],  # noqa: S607 - go from PATH, as everywhere
+        cwd=GOMOD_DIR / "argocd",
+        env=go_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    import json
+
+    return Path(json.loads(result.stdout)["Dir"])
+
+
+def build_argocd(version: str, out: Path) -> None:
+    ldflags = f"-X {ARGOCD_MODULE}/common.version={version.lstrip('v')} -X {ARGOCD_MODULE}/common.gitTreeState=clean"
+    run(["go", "build", "-ldflags", ldflags, "-o", str(out / "argocd"), f"{ARGOCD_MODULE}/cmd"], GOMOD_DIR / "argocd")
+    for name in ARGOCD_NAMES:
+        link = out / name
+        if not link.exists():
+            link.symlink_to("argocd")
+    # The repo server runs this script for every manifest generation (it must be on PATH); it ships in hack/.
+    wrapper = out / "git-verify-wrapper.sh"
+    shutil.copyfile(module_dir(ARGOCD_MODULE, version) / "hack" / "git-verify-wrapper.sh", wrapper)
+    wrapper.chmod(0o755)
+
+
+BUILDERS = {
+    "etcd": (build_etcd, ("etcd",)),
+    "kubernetes": (build_kubernetes, KUBERNETES_COMMANDS),
+    "kwok": (build_kwok, ("kwok",)),
+    "argocd": (build_argocd, ("argocd", *ARGOCD_NAMES, "git-verify-wrapper.sh")),
+}
+
+
+def is_built(component: str, version: str) -> bool:
+    return all((component_dir(component, version) / name).exists() for name in BUILDERS[component][1])
+
+
+def build(pins: dict[str, str]) -> dict[str, float]:
+    """Build what is missing; `{component: seconds}` (0 when it was already built at that version)."""
+    took = {}
+    for component, version in pins.items():
+        out = component_dir(component, version)
+        if is_built(component, version):
+            took[component] = 0.0
+            continue
+        print(f"build: {component} {version} -> {out}", flush=True)
+        out.mkdir(parents=True, exist_ok=True)
+        started = time.monotonic()
+        BUILDERS[component][0](version, out)
+        took[component] = time.monotonic() - started
+        print(f"build: {component} {version} took {took[component]:.0f} s", flush=True)
+    return took
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    defaults = makefile_pins()
+    for component in BUILDERS:
+        parser.add_argument(
+            f"--{component}", default=defaults[component], help=f"version (default {defaults[component]})"
+        )
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    try:
+        build({component: getattr(args, component) for component in BUILDERS})
+    except subprocess.CalledProcessError as failed:
+        print(f"build: failed ({failed.returncode}): {' '.join(failed.cmd)}", file=sys.stderr)
+        return 1
+    print(f"build: control-plane binaries ready in {time.monotonic() - started:.0f} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

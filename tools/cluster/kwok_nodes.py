@@ -1,0 +1,82 @@
+"""kwok Nodes for an environment: one per availability zone of `clusters/<env>/eksctl.yaml`, labelled like the EKS
+managed node that the zone's node group would start (zone, region, instance type, node group, capacity type).
+
+kwok fakes what a kubelet would do for Nodes carrying the annotation `kwok.x-k8s.io/node: fake`: they report Ready, and
+the Pods scheduled onto them turn Running and Ready (and those of Jobs complete) without any container running.
+
+    python -m tools.cluster.kwok_nodes --env dev
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+import yaml
+
+from tools.manifests import ENVIRONMENTS, REPO_ROOT
+
+KWOK_ANNOTATION = {"kwok.x-k8s.io/node": "fake"}
+# Allocatable of the instance types our node groups use (EC2 vCPUs and memory, minus nothing: kwok runs no kubelet).
+INSTANCE_TYPES = {
+    "m6i.large": {"cpu": "2", "memory": "8Gi"},
+    "m6i.xlarge": {"cpu": "4", "memory": "16Gi"},
+    "m6i.2xlarge": {"cpu": "8", "memory": "32Gi"},
+    "t3.medium": {"cpu": "2", "memory": "4Gi"},
+    "t3.large": {"cpu": "2", "memory": "8Gi"},
+}
+
+
+def node_for(zone: str, region: str, group: dict[str, Any], cluster: str) -> dict[str, Any]:
+    instance_type = group.get("instanceType", "m6i.large")
+    if instance_type not in INSTANCE_TYPES:
+        raise ValueError(f"kwok_nodes: add {instance_type} (node group {group['name']}) to INSTANCE_TYPES")
+    name = f"{cluster}-{group['name']}-{zone}"
+    capacity = {**INSTANCE_TYPES[instance_type], "pods": "110"}
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "annotations": dict(KWOK_ANNOTATION),
+            "labels": {
+                "kubernetes.io/hostname": name,
+                "kubernetes.io/os": "linux",
+                "kubernetes.io/arch": "amd64",
+                "topology.kubernetes.io/zone": zone,
+                "topology.kubernetes.io/region": region,
+                "node.kubernetes.io/instance-type": instance_type,
+                "eks.amazonaws.com/nodegroup": group["name"],
+                "eks.amazonaws.com/capacityType": "ON_DEMAND",
+                "type": "kwok",
+            },
+        },
+        "spec": {},
+        "status": {"allocatable": capacity, "capacity": capacity},
+    }
+
+
+def nodes(environment: str) -> list[dict[str, Any]]:
+    config = yaml.safe_load((REPO_ROOT / "clusters" / environment / "eksctl.yaml").read_text())
+    region = config["metadata"]["region"]
+    cluster = config["metadata"]["name"]
+    found = []
+    for zone in config["availabilityZones"]:
+        groups = [g for g in config.get("managedNodeGroups", []) if zone in g.get("availabilityZones", [zone])]
+        if not groups:
+            raise ValueError(f"clusters/{environment}/eksctl.yaml: no managed node group covers {zone}")
+        found.append(node_for(zone, region, groups[0], cluster))
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--env", choices=ENVIRONMENTS, default="dev")
+    args = parser.parse_args(argv)
+    print(yaml.safe_dump_all(nodes(args.env), sort_keys=False), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,153 @@
+"""The repository as the local Argo CD sees it: a copy of HEAD, served by `git daemon`, with the stand-ins committed.
+
+The copy is the working tree's HEAD (uncommitted changes are not served) on branch `main`, plus one commit that makes
+it syncable without the internet, and says so:
+- every `https://github.com/notejam/notejam-gitops.git` becomes the local daemon's URL (the AppProjects' source lists
+  too, so their whitelists keep their meaning);
+- every Application whose source is a Helm chart from the internet gets a local folder instead,
+  `standins/<application>/`: the CRDs that chart installs (from the shared CRDs folder) and a ConfigMap saying that it
+  is a stand-in. The cluster patches that set those charts' Helm values are dropped with them.
+
+    python -m tools.cluster.served_repo --dest /tmp/served --url git://127.0.0.1:9418/notejam-gitops
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tools.manifests import REPO_ROOT
+
+UPSTREAM_URL = "https://github.com/notejam/notejam-gitops.git"
+REPOSITORY_NAME = "notejam-gitops"
+BRANCH = "main"
+STANDINS = "standins"
+# Chart -> CRD folders (under the shared CRDs folder) that the chart itself applies. Crossplane's chart applies none:
+# Crossplane installs its CRDs when it starts (see fake_controllers). The Argo CD chart's CRDs come from the release.
+CHART_CRDS: dict[str, tuple[str, ...]] = {
+    "external-secrets": ("external-secrets",),
+    "kube-prometheus-stack": ("prometheus-operator",),
+}
+ARGOCD_CHART = "argo-cd"
+
+
+def git(*args: str, cwd: Path) -> str:
+    result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True)  # noqa: S603, S607
+    return result.stdout
+
+
+def chart_sources(app: dict[str, Any]) -> list[dict[str, Any]]:
+    spec = app.get("spec") or {}
+    sources = spec.get("sources") or ([spec["source"]] if spec.get("source") else [])
+    return [source for source in sources if source.get("chart")]
+
+
+def standin_configmap(app: dict[str, Any], chart: dict[str, Any]) -> dict[str, Any]:
+    name = app["metadata"]["name"]
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": f"notejam-standin-{name}",
+            "namespace": app["spec"]["destination"]["namespace"],
+            "labels": {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "notejam-local-cluster"},
+        },
+        "data": {
+            "stand-in-for": f"{chart['repoURL']} chart {chart['chart']} {chart.get('targetRevision', '')}".strip(),
+            "why": "Helm charts come from the internet, which cannot be reached here; only the chart's CRDs are.",
+        },
+    }
+
+
+def write_standin(copy: Path, app: dict[str, Any], chart: dict[str, Any], crds: Path, argocd_crds: Path) -> Path:
+    folder = copy / STANDINS / app["metadata"]["name"]
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "standin.yaml").write_text(yaml.safe_dump(standin_configmap(app, chart), sort_keys=False))
+    sources = (
+        [argocd_crds] if chart["chart"] == ARGOCD_CHART else [crds / d for d in CHART_CRDS.get(chart["chart"], ())]
+    )
+    for source in sources:
+        for crd in sorted(source.glob("*.yaml")):
+            text = crd.read_text()
+            if "kind: CustomResourceDefinition" in text:
+                (folder / f"crd-{crd.name}").write_text(text)
+    return folder
+
+
+def apply_standins(copy: Path, url: str, crds: Path, argocd_crds: Path) -> list[str]:
+    """Rewrite the copy for the local control plane; return the names of the Applications given stand-ins."""
+    for path in [*copy.glob("apps/**/*.yaml"), *copy.glob("clusters/**/*.yaml")]:
+        text = path.read_text()
+        if UPSTREAM_URL in text:
+            path.write_text(text.replace(UPSTREAM_URL, url))
+    replaced = []
+    for path in sorted(copy.glob("apps/**/*.yaml")):
+        app = yaml.safe_load(path.read_text())
+        if not isinstance(app, dict) or app.get("kind") != "Application" or not chart_sources(app):
+            continue
+        chart = chart_sources(app)[0]
+        folder = write_standin(copy, app, chart, crds, argocd_crds)
+        app["spec"].pop("sources", None)
+        app["spec"]["source"] = {"repoURL": url, "targetRevision": BRANCH, "path": str(folder.relative_to(copy))}
+        path.write_text(yaml.safe_dump(app, sort_keys=False))
+        replaced.append(app["metadata"]["name"])
+    for kustomization in copy.glob("clusters/*/kustomization.yaml"):
+        document = yaml.safe_load(kustomization.read_text())
+        kept = []
+        for patch in document.get("patches") or []:
+            target = yaml.safe_load((kustomization.parent / patch["path"]).read_text()) if "path" in patch else {}
+            if (target or {}).get("metadata", {}).get("name") not in replaced:
+                kept.append(patch)
+        document["patches"] = kept
+        kustomization.write_text(yaml.safe_dump(document, sort_keys=False))
+    return replaced
+
+
+def make_served_copy(base: Path, url: str, crds: Path, argocd_crds: Path, source: Path = REPO_ROOT) -> Path:
+    """Clone HEAD of `source` into `<base>/notejam-gitops` on branch main and commit the stand-ins."""
+    copy = base / REPOSITORY_NAME
+    base.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["git", "clone", "--quiet", "--no-hardlinks", str(source), str(copy)], check=True)  # noqa: S603, S607
+    git("checkout", "--quiet", "-B", BRANCH, cwd=copy)
+    replaced = apply_standins(copy, url, crds, argocd_crds)
+    git("add", "-A", cwd=copy)
+    message = f"Local stand-ins: repoURLs -> {url}; charts -> {STANDINS}/ ({', '.join(replaced)})"
+    git("-c", "user.name=notejam-local", "-c", "user.email=local@notejam.invalid", "commit", "--quiet", "-m", message,
+        cwd=copy)  # fmt: skip
+    print(f"served repository: stand-ins for the Helm charts of {', '.join(replaced)} (CRDs only; no chart runs here)")
+    return copy
+
+
+def commit(copy: Path, message: str) -> str:
+    """Commit everything changed in the served copy (as a merge to main would); return the new revision."""
+    git("add", "-A", cwd=copy)
+    git("-c", "user.name=notejam-local", "-c", "user.email=local@notejam.invalid", "commit", "--quiet", "-m", message,
+        cwd=copy)  # fmt: skip
+    return git("rev-parse", "HEAD", cwd=copy).strip()
+
+
+def daemon_command(base: Path, port: int) -> list[str]:
+    return ["git", "daemon", "--reuseaddr", "--export-all", "--listen=127.0.0.1", f"--port={port}",
+            f"--base-path={base}"]  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    from tools.validation_data import argocd_crds_dir, crds_dir
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dest", type=Path, required=True, help="folder to hold the served copy")
+    parser.add_argument(
+        "--url", required=True, help="the URL Argo CD will use, e.g. git://127.0.0.1:9418/notejam-gitops"
+    )
+    args = parser.parse_args(argv)
+    print(make_served_copy(args.dest, args.url, crds_dir(), argocd_crds_dir()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

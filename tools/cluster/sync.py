@@ -1,0 +1,123 @@
+"""Apply an environment's root Application, pointed at the local git daemon, and wait until the tree is Synced and
+Healthy, printing progress.
+
+    python -m tools.cluster.sync --env dev      # against the control plane `make cluster` started
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+
+from tools.cluster.kube import Kube, Object
+from tools.manifests import ENVIRONMENTS, REPO_ROOT
+
+APPLICATIONS = "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications"
+
+
+def root_application(environment: str, git_url: str) -> Object:
+    """`clusters/<env>/root.yaml` with its source pointed at the local daemon (the repository is not changed)."""
+    root = yaml.safe_load((REPO_ROOT / "clusters" / environment / "root.yaml").read_text())
+    root = copy.deepcopy(root)
+    root["spec"]["source"]["repoURL"] = git_url
+    return root
+
+
+def applications(kube: Kube) -> dict[str, Object]:
+    return {app["metadata"]["name"]: app for app in kube.items(APPLICATIONS)}
+
+
+def state_of(app: Object) -> tuple[str, str]:
+    status = app.get("status") or {}
+    return (status.get("sync") or {}).get("status", "Unknown"), (status.get("health") or {}).get("status", "Unknown")
+
+
+def expected_children(apps: dict[str, Object], parent: str = "root") -> set[str]:
+    """The Applications the parent manages, from its status (so a child not yet created still counts)."""
+    resources = ((apps.get(parent) or {}).get("status") or {}).get("resources") or []
+    return {r["name"] for r in resources if r.get("kind") == "Application"}
+
+
+def tree_is_ready(apps: dict[str, Object]) -> bool:
+    names = {"root", *expected_children(apps)}
+    return all(name in apps and state_of(apps[name]) == ("Synced", "Healthy") for name in names) and len(names) > 1
+
+
+def describe(name: str, app: Object | None) -> str:
+    if app is None:
+        return f"{name} (not created yet)"
+    sync, health = state_of(app)
+    operation = (app.get("status") or {}).get("operationState") or {}
+    detail = f" {operation.get('phase')}: {operation.get('message', '')[:120]}" if operation.get("phase") not in (
+        None, "Succeeded") else ""  # fmt: skip
+    return f"{name} ({sync}/{health}{detail})"
+
+
+def failed_attempts(apps: dict[str, Object]) -> dict[str, str]:
+    """`{application: message}` of sync attempts that failed (Argo CD retries them; the message says what failed)."""
+    found = {}
+    for name, app in apps.items():
+        operation = (app.get("status") or {}).get("operationState") or {}
+        message = operation.get("message", "")
+        if operation.get("phase") in ("Failed", "Error") or "failed" in message.lower():
+            found[name] = message
+    return found
+
+
+def wait_until_synced(
+    kube: Kube, timeout: float, say: Callable[[str], None] = print, failures: dict[str, set[str]] | None = None
+) -> float:
+    """Wait until root and every Application it manages are Synced and Healthy; return the seconds it took.
+
+    Every failed sync attempt seen on the way is added to `failures` (application -> messages)."""
+    started = time.monotonic()
+    last = ""
+    while True:
+        apps = applications(kube)
+        if failures is not None:
+            for name, message in failed_attempts(apps).items():
+                failures.setdefault(name, set()).add(message)
+        elapsed = time.monotonic() - started
+        if tree_is_ready(apps):
+            say(f"[{elapsed:5.0f} s] all {len(apps)} Applications Synced and Healthy")
+            return elapsed
+        names = sorted({"root", *expected_children(apps)})
+        waiting = [
+            describe(n, apps.get(n)) for n in names if n not in apps or state_of(apps[n]) != ("Synced", "Healthy")
+        ]
+        line = f"{len(names) - len(waiting)}/{len(names)} Synced and Healthy; waiting for " + ", ".join(waiting)
+        if line != last:
+            say(f"[{elapsed:5.0f} s] {line}")
+            last = line
+        if elapsed > timeout:
+            raise TimeoutError(f"not Synced and Healthy after {timeout:.0f} s: {line}")
+        time.sleep(0.5)
+
+
+def apply_root(kube: Kube, environment: str, git_url: str) -> None:
+    kube.apply([root_application(environment, git_url)])
+
+
+def main(argv: list[str] | None = None) -> int:
+    from tools.cluster.controlplane import ControlPlane
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--env", choices=ENVIRONMENTS, default="dev")
+    parser.add_argument("--state", type=Path, default=REPO_ROOT / ".cache" / "cluster")
+    parser.add_argument("--timeout", type=float, default=600)
+    args = parser.parse_args(argv)
+    plane = ControlPlane(args.state, args.env)
+    kube = plane.kube()
+    apply_root(kube, args.env, plane.info()["git_url"])
+    wait_until_synced(kube, args.timeout)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

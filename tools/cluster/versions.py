@@ -1,0 +1,36 @@
+"""The pinned component versions, read from the Makefile (the one place per pin) so tools and tests agree."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from tools.manifests import REPO_ROOT
+
+COMPONENT_PINS = {
+    "kubernetes": "CLUSTER_KUBERNETES_VERSION",
+    "etcd": "CLUSTER_ETCD_VERSION",
+    "kwok": "CLUSTER_KWOK_VERSION",
+    "argocd": "CLUSTER_ARGOCD_VERSION",
+}
+
+
+def makefile_pins(makefile: Path = REPO_ROOT / "Makefile") -> dict[str, str]:
+    """`{component: version}` from the Makefile's `CLUSTER_*_VERSION := vX.Y.Z` lines."""
+    text = makefile.read_text()
+    pins = {}
+    for component, variable in COMPONENT_PINS.items():
+        match = re.search(rf"^{variable}\s*:=\s*(\S+)\s*$", text, re.MULTILINE)
+        if match is None:
+            raise ValueError(f"{makefile}: no `{variable} := ...` line")
+        pins[component] = match.group(1)
+    return pins
+
+
+def tools_dir() -> Path:
+    """Where the control-plane binaries are built: one folder per component and version (`.tools/cluster/`)."""
+    return REPO_ROOT / ".tools" / "cluster"
+
+
+def component_dir(component: str, version: str) -> Path:
+    return tools_dir() / f"{component}-{version}"
