@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -65,6 +66,10 @@ def chromium(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[WebDri
         driver.quit()
 
 
+class UnresolvedNode(WebDriverException):
+    """Chromium returned a node it then could not resolve for a click (see Page._clicked)."""
+
+
 class Page:
     """What a person does on a page: read it, follow a link, fill a form, press a button."""
 
@@ -90,11 +95,28 @@ class Page:
 
     def navigate_by(self, by: str, value: str) -> None:
         """Click the element, then wait until the next page has replaced this one and finished loading (a click
-        returns before it loads). The element is looked up in the current document, which is complete."""
+        returns before it loads)."""
         current = self.driver.find_element(By.TAG_NAME, "html")
-        self.driver.find_element(by, value).click()
+        WebDriverWait(self.driver, 10, ignored_exceptions=[UnresolvedNode]).until(self._clicked(by, value))
         WebDriverWait(self.driver, 10).until(expected_conditions.staleness_of(current))
         WebDriverWait(self.driver, 10).until(self._loaded)
+
+    @staticmethod
+    def _clicked(by: str, value: str) -> Callable[[WebDriver], bool]:
+        """Find and click, as one attempt. Under load Chromium sometimes cannot resolve a node it has just returned
+        ("Node with given id does not belong to the document", raised before any click is dispatched, so nothing is
+        submitted twice): the next attempt finds the element again."""
+
+        def click(driver: WebDriver) -> bool:
+            try:
+                driver.find_element(by, value).click()
+            except WebDriverException as error:
+                if "does not belong to the document" in str(error):
+                    raise UnresolvedNode(str(error)) from error
+                raise
+            return True
+
+        return click
 
     @staticmethod
     def _loaded(driver: WebDriver) -> bool:
