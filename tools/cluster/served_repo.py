@@ -96,16 +96,27 @@ def apply_standins(copy: Path, url: str, crds: Path, argocd_crds: Path) -> list[
         app["spec"]["source"] = {"repoURL": url, "targetRevision": BRANCH, "path": str(folder.relative_to(copy))}
         path.write_text(yaml.safe_dump(app, sort_keys=False))
         replaced.append(app["metadata"]["name"])
-    for kustomization in copy.glob("clusters/*/kustomization.yaml"):
+    # Every patch of an Application given a stand-in goes with its chart: Helm values, chart versions (the
+    # clusters' versions/ components), extra sources; they would not apply to the stand-in's single source.
+    for kustomization in copy.glob("clusters/**/kustomization.yaml"):
         document = yaml.safe_load(kustomization.read_text())
-        kept = []
-        for patch in document.get("patches") or []:
-            target = yaml.safe_load((kustomization.parent / patch["path"]).read_text()) if "path" in patch else {}
-            if (target or {}).get("metadata", {}).get("name") not in replaced:
-                kept.append(patch)
-        document["patches"] = kept
-        kustomization.write_text(yaml.safe_dump(document, sort_keys=False))
+        patches = document.get("patches") or []
+        kept = [patch for patch in patches if patched_application(kustomization.parent, patch) not in replaced]
+        if len(kept) != len(patches):
+            document["patches"] = kept
+            kustomization.write_text(yaml.safe_dump(document, sort_keys=False))
     return replaced
+
+
+def patched_application(folder: Path, patch: dict[str, Any]) -> str | None:
+    """The name of the Application a kustomize patch targets (by its target, or by the patch file), else None."""
+    target = patch.get("target") or {}
+    if target:
+        return target.get("name") if target.get("kind", "Application") == "Application" else None
+    document = yaml.safe_load((folder / patch["path"]).read_text()) if "path" in patch else None
+    if isinstance(document, dict) and document.get("kind") == "Application":
+        return document.get("metadata", {}).get("name")
+    return None
 
 
 def make_served_copy(base: Path, url: str, crds: Path, argocd_crds: Path, source: Path = REPO_ROOT) -> Path:
