@@ -12,19 +12,15 @@ from sqlalchemy import text
 
 from notejam import create_app, database, metrics, migrate
 from tests.app.support import PASSWORD, Browser, Factory, app_config
-from tests.conftest import PostgresServer
+from tests.conftest import PostgresServer, running_postgres
 
 UNAVAILABLE = "briefly unavailable"
 
 
 @pytest.fixture(scope="module")
 def own_postgres() -> Iterator[PostgresServer]:
-    server = PostgresServer()
-    server.start()
-    try:
+    with running_postgres() as server:
         yield server
-    finally:
-        server.destroy()
 
 
 @pytest.fixture
