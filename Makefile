@@ -45,11 +45,13 @@ export NOTEJAM_RENOVATE := $(CURDIR)/.tools/renovate-$(RENOVATE_VERSION)/node_mo
 SHARED_DIR ?= $(abspath $(CURDIR)/../shared)
 export NOTEJAM_SCHEMAS_DIR ?= $(SHARED_DIR)/kubeconform-schemas
 export NOTEJAM_CRDS_DIR ?= $(SHARED_DIR)/crds
+# The Argo CD UI's argo-ui package (its lockfile's GitHub tarball is unreachable offline); empty: the lockfile's.
+export NOTEJAM_ARGO_UI_TARBALL ?= $(SHARED_DIR)/vendor/argo-ui/argo-ui-ad616de.tgz
 export NOTEJAM_KUBERNETES_VERSION := $(KUBERNETES_VERSION)
 export PATH := $(TOOLS):$(PATH)
 export PYTHONPATH := $(CURDIR)/src:$(CURDIR)
 
-.PHONY: run test validate render render-check crossplane-cli diff bench capacity lambda-package tools lint clean cluster-values cluster cluster-down cluster-build
+.PHONY: run test validate render render-check crossplane-cli diff bench capacity lambda-package tools lint clean cluster-values cluster cluster-down cluster-build argocd-ui
 
 run: $(VENV)/.installed ## the app on SQLite at http://127.0.0.1:5000
 	$(PY) -m tools.run_local
@@ -89,7 +91,10 @@ cluster: $(VENV)/.installed tools cluster-build ## make cluster ENV=dev: a local
 cluster-down: $(VENV)/.installed ## stop everything `make cluster` started, by PID
 	$(PY) -m tools.cluster.down
 
-cluster-build: $(VENV)/.installed ## etcd, Kubernetes, kwok and Argo CD into .tools/cluster/<component>-<version>/
+argocd-ui: $(VENV)/.installed ## Argo CD's web UI (pnpm, webpack) in a module copy under .tools/cluster/, once per version
+	$(PY) -m tools.cluster.argocd_ui --version $(CLUSTER_ARGOCD_VERSION)
+
+cluster-build: $(VENV)/.installed ## etcd, Kubernetes, kwok and Argo CD (its web UI embedded) into .tools/cluster/
 	GOTOOLCHAIN=$(CLUSTER_GOTOOLCHAIN) CGO_ENABLED=0 $(PY) -m tools.cluster.build --kubernetes $(CLUSTER_KUBERNETES_VERSION) --etcd $(CLUSTER_ETCD_VERSION) \
 	  --kwok $(CLUSTER_KWOK_VERSION) --argocd $(CLUSTER_ARGOCD_VERSION)
 

@@ -58,13 +58,17 @@ def argocd_crds_dir() -> Path:
         return Path(configured)
     from tools.cluster.versions import makefile_pins
 
-    version = makefile_pins()["argocd"]
+    return argocd_module_dir(makefile_pins()["argocd"]) / "manifests" / "crds"
+
+
+def argocd_module_dir(version: str) -> Path:
+    """The Go module cache's copy of github.com/argoproj/argo-cd/v3 at `version`, downloaded when missing."""
     module_cache = os.environ.get("GOMODCACHE") or str(
         Path(os.environ.get("GOPATH", Path.home() / "go")) / "pkg" / "mod"
     )
-    folder = Path(module_cache) / "github.com" / "argoproj" / "argo-cd" / f"v3@{version}" / "manifests" / "crds"
+    folder = Path(module_cache) / "github.com" / "argoproj" / "argo-cd" / f"v3@{version}"
     if not folder.is_dir():
-        # Only the module's source (a few MB), from the Go module proxy, as `make cluster-build` would fetch it.
+        # Only the module's source, from the Go module proxy, as `make cluster-build` would fetch it.
         env = {**os.environ, "PATH": f"/usr/local/go/bin:{os.environ.get('PATH', '')}", "GOFLAGS": "-mod=mod"}
         with tempfile.TemporaryDirectory() as outside_any_module:
             subprocess.run(["go", "mod", "download", f"github.com/argoproj/argo-cd/v3@{version}"],  # noqa: S603, S607

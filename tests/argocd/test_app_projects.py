@@ -1,4 +1,5 @@
-"""The notejam AppProject of each cluster allows exactly what that environment's overlay renders."""
+"""The notejam AppProject of each cluster allows exactly what that environment's overlay renders, plus the child
+kinds people look at in the resource tree."""
 
 from __future__ import annotations
 
@@ -25,6 +26,11 @@ CLUSTER_SCOPED_BUILTINS = {
 }
 
 GroupKind = tuple[str, str]
+
+# Never in git, but allowed: a kind the project does not allow is hidden from the application's resource tree too
+# (argo-cd#28564), and the tree should show the Deployment's ReplicaSets and Pods and the hook Jobs' Pods
+# (tests/live/test_web_ui.py looks for them).
+TREE_CHILDREN: set[GroupKind] = {("apps", "ReplicaSet"), ("", "Pod")}
 
 
 def group_kind(doc: Document) -> GroupKind:
@@ -59,7 +65,7 @@ def whitelist_problems(project: Document, docs: list[Document]) -> list[str]:
     rendered = {group_kind(d) for d in docs}
     wanted = {
         "clusterResourceWhitelist": {k for k in rendered if is_cluster_scoped(k)},
-        "namespaceResourceWhitelist": {k for k in rendered if not is_cluster_scoped(k)},
+        "namespaceResourceWhitelist": {k for k in rendered if not is_cluster_scoped(k)} | TREE_CHILDREN,
     }
     problems = []
     for field, kinds in wanted.items():

@@ -15,8 +15,8 @@ from tools.cluster.versions import makefile_pins
 from tools.manifests import ENVIRONMENTS, REPO_ROOT
 from tools.validation_data import argocd_crds_dir, crds_dir
 
-MODULES = ["build", "certificates", "processes", "kwok_nodes", "argocd_settings", "served_repo", "fake_controllers",
-           "sync", "up", "down"]  # fmt: skip
+MODULES = ["build", "argocd_ui", "certificates", "processes", "kwok_nodes", "argocd_settings", "served_repo",
+           "fake_controllers", "sync", "up", "down"]  # fmt: skip
 
 
 @pytest.mark.parametrize("module", MODULES)

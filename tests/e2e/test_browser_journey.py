@@ -6,39 +6,19 @@ users meet them. Screenshots of the key pages land in the test's temporary folde
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from selenium import webdriver
-from selenium.common.exceptions import WebDriverException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
+from tests import browser
+from tests.browser import UnresolvedNode, click_found
 from tests.conftest import PostgresServer
 from tests.servers import Served, app_env, gunicorn
-
-# Debian's packages by default (.ci/run installs them); GitHub's runners point these at their Chrome. The test fails,
-# never skips, without a browser.
-CHROMIUM = os.environ.get("NOTEJAM_CHROMIUM", "/usr/bin/chromium")
-CHROMEDRIVER = os.environ.get("NOTEJAM_CHROMEDRIVER", "/usr/bin/chromedriver")
-# Headless, sandbox off (we run as root), and none of Chromium's background calls home: the network is closed.
-CHROMIUM_FLAGS = (
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--window-size=1280,900",
-)
 
 
 @pytest.fixture(scope="module")
@@ -50,24 +30,9 @@ def served(postgres: PostgresServer, tmp_path_factory: pytest.TempPathFactory) -
 
 
 @pytest.fixture
-def chromium(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[WebDriver]:
-    for binary in (CHROMIUM, CHROMEDRIVER):
-        assert shutil.which(binary), f"{binary} is missing: install Debian's chromium and chromium-driver"
-    monkeypatch.setenv("SE_OFFLINE", "true")  # Selenium Manager must not try to download a driver
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
-    driver.implicitly_wait(5)
-    try:
+def chromium(tmp_path: Path) -> Iterator[WebDriver]:
+    with browser.chromium(tmp_path / "profile") as driver:
         yield driver
-    finally:
-        driver.quit()
-
-
-class UnresolvedNode(WebDriverException):
-    """Chromium returned a node it then could not resolve for a click (see Page._clicked)."""
 
 
 class Page:
@@ -97,26 +62,11 @@ class Page:
         """Click the element, then wait until the next page has replaced this one and finished loading (a click
         returns before it loads)."""
         current = self.driver.find_element(By.TAG_NAME, "html")
-        WebDriverWait(self.driver, 10, ignored_exceptions=[UnresolvedNode]).until(self._clicked(by, value))
+        WebDriverWait(self.driver, 10, ignored_exceptions=[UnresolvedNode]).until(
+            click_found(lambda driver: driver.find_element(by, value))
+        )
         WebDriverWait(self.driver, 10).until(expected_conditions.staleness_of(current))
         WebDriverWait(self.driver, 10).until(self._loaded)
-
-    @staticmethod
-    def _clicked(by: str, value: str) -> Callable[[WebDriver], bool]:
-        """Find and click, as one attempt. Under load Chromium sometimes cannot resolve a node it has just returned
-        ("Node with given id does not belong to the document", raised before any click is dispatched, so nothing is
-        submitted twice): the next attempt finds the element again."""
-
-        def click(driver: WebDriver) -> bool:
-            try:
-                driver.find_element(by, value).click()
-            except WebDriverException as error:
-                if "does not belong to the document" in str(error):
-                    raise UnresolvedNode(str(error)) from error
-                raise
-            return True
-
-        return click
 
     @staticmethod
     def _loaded(driver: WebDriver) -> bool:

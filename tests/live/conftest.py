@@ -22,7 +22,8 @@ from tools.manifests import ENVIRONMENTS
 REAL = (
     "etcd, kube-apiserver (admission: PodSecurity, CRD schemas and CEL rules), kube-controller-manager "
     "(Deployments, ReplicaSets, Jobs, garbage collection), kube-scheduler",
-    "Argo CD application controller and repo server (the release the clusters install), Redis, git daemon",
+    "Argo CD application controller, repo server and API server with its web UI (the release the clusters "
+    "install), Redis, git daemon",
 )
 SIMULATED = (
     "kwok: Nodes (one per zone, labelled like EKS nodes) and their kubelets; Pods turn Ready, Jobs' Pods complete",

@@ -2,7 +2,8 @@
 
 Each component is built once per version (the folder is keyed by it, so a pin change rebuilds). Kubernetes and Argo CD
 carry `replace` directives, so `go install` refuses them: their wrapper modules in `tools/cluster/gomod/` require the
-exact release and repeat its replace block. kwok installs directly. Every build uses one Go toolchain
+exact release and repeat its replace block. Argo CD is built from a module copy with its web UI built in
+(tools/cluster/argocd_ui.py). kwok installs directly. Every build uses one Go toolchain
 (GOTOOLCHAIN, Argo CD needs it) and CGO_ENABLED=0, so the Go build cache is shared between them.
 
     python -m tools.cluster.build --kubernetes v1.35.4 --etcd v3.6.16 --kwok v0.7.0 --argocd v3.6.1
@@ -18,8 +19,10 @@ import sys
 import time
 from pathlib import Path
 
+from tools.cluster import argocd_ui
 from tools.cluster.versions import component_dir, makefile_pins
 from tools.manifests import REPO_ROOT
+from tools.validation_data import argocd_module_dir
 
 GOMOD_DIR = REPO_ROOT / "tools" / "cluster" / "gomod"
 KUBERNETES_COMMANDS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl")
@@ -71,44 +74,42 @@ def build_kwok(version: str, out: Path) -> None:
     subprocess.run(env_command, cwd=REPO_ROOT, env={**go_env(), "GOBIN": str(out)}, check=True)  # noqa: S603
 
 
-def module_dir(module: str, version: str) -> Path:
-    """Where `go mod download` put a module (for data files the build needs next to the binary)."""
-    result = subprocess.run(  # noqa: S603 - fixed go command
-        ["go", "mod", "download", "-json", f"{module}@{version}"],  # noqa: S607 - go from PATH, as everywhere
-        cwd=GOMOD_DIR / "argocd",
-        env=go_env(),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    import json
-
-    return Path(json.loads(result.stdout)["Dir"])
-
-
 def build_argocd(version: str, out: Path) -> None:
+    """argocd (one binary for every component), its web UI embedded: built from the module copy of argocd_ui."""
+    module = argocd_module_dir(version)
+    copy = argocd_ui.build(version, module, argocd_ui.argo_ui_tarball())
+    modfile = argocd_ui.modfile_with_replace(GOMOD_DIR / "argocd", copy, out)
     ldflags = f"-X {ARGOCD_MODULE}/common.version={version.lstrip('v')} -X {ARGOCD_MODULE}/common.gitTreeState=clean"
-    run(["go", "build", "-ldflags", ldflags, "-o", str(out / "argocd"), f"{ARGOCD_MODULE}/cmd"], GOMOD_DIR / "argocd")
+    command = ["go", "build", f"-modfile={modfile}", "-ldflags", ldflags, "-o", str(out / "argocd"),
+               f"{ARGOCD_MODULE}/cmd"]  # fmt: skip
+    run(command, GOMOD_DIR / "argocd")
     for name in ARGOCD_NAMES:
         link = out / name
         if not link.exists():
             link.symlink_to("argocd")
     # The repo server runs this script for every manifest generation (it must be on PATH); it ships in hack/.
     wrapper = out / "git-verify-wrapper.sh"
-    shutil.copyfile(module_dir(ARGOCD_MODULE, version) / "hack" / "git-verify-wrapper.sh", wrapper)
+    shutil.copyfile(module / "hack" / "git-verify-wrapper.sh", wrapper)
     wrapper.chmod(0o755)
+    (out / argocd_ui.BUILT_MARKER).write_text(str(copy))
 
 
 BUILDERS = {
     "etcd": (build_etcd, ("etcd",)),
     "kubernetes": (build_kubernetes, KUBERNETES_COMMANDS),
     "kwok": (build_kwok, ("kwok",)),
-    "argocd": (build_argocd, ("argocd", *ARGOCD_NAMES, "git-verify-wrapper.sh")),
+    "argocd": (build_argocd, ("argocd", *ARGOCD_NAMES, "git-verify-wrapper.sh", argocd_ui.BUILT_MARKER)),
 }
 
 
 def is_built(component: str, version: str) -> bool:
-    return all((component_dir(component, version) / name).exists() for name in BUILDERS[component][1])
+    out = component_dir(component, version)
+    if not all((out / name).exists() for name in BUILDERS[component][1]):
+        return False
+    if component == "argocd":  # built with the web UI of the argo-ui tarball configured now
+        ui_copy = argocd_ui.copy_dir(version, argocd_ui.argo_ui_tarball())
+        return (out / argocd_ui.BUILT_MARKER).read_text() == str(ui_copy)
+    return True
 
 
 def build(pins: dict[str, str]) -> dict[str, float]:

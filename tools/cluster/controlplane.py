@@ -1,5 +1,6 @@
 """A local control plane on 127.0.0.1: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok, Redis,
-a git daemon serving the repository, Argo CD's repo server and application controller, and the fake controllers.
+a git daemon serving the repository, Argo CD's repo server, application controller and API server (with its web UI),
+and the fake controllers.
 
 Everything it starts is recorded under its state folder (PIDs, logs, certificates, kubeconfig, the served copy) and
 stopped by PID (`stop`). Ports are picked free at start, so several control planes can run side by side.
@@ -7,6 +8,7 @@ stopped by PID (`stop`). Ports are picked free at start, so several control plan
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -78,11 +80,12 @@ class ControlPlane:
         self.state.mkdir(parents=True, exist_ok=True)
         ports = {name: free_port() for name in (
             "etcd", "etcd-http", "etcd-peer", "apiserver", "controller-manager", "scheduler", "kwok", "redis", "git",
-            "repo-server", "repo-server-metrics", "controller-metrics",
+            "repo-server", "repo-server-metrics", "controller-metrics", "server", "server-metrics",
         )}  # fmt: skip
         git_url = f"git://127.0.0.1:{ports['git']}/{served_repo.REPOSITORY_NAME}"
         self.info_file.write_text(json.dumps({"environment": self.environment, "ports": ports, "git_url": git_url,
-                                              "kubeconfig": str(self.kubeconfig)}, indent=2))  # fmt: skip
+                                              "kubeconfig": str(self.kubeconfig),
+                                              "ui_url": f"http://127.0.0.1:{ports['server']}"}, indent=2))  # fmt: skip
         pki = make_pki(self.state / "pki")
         server = f"https://127.0.0.1:{ports['apiserver']}"
         write_kubeconfig(pki, server, self.kubeconfig, namespace=argocd_settings.NAMESPACE)
@@ -200,6 +203,22 @@ class ControlPlane:
             "--status-processors=4", "--operation-processors=4",
             "--logformat=text",
         ], env=env)  # fmt: skip
+        # The API and web UI, plain HTTP on loopback (on EKS the Ingress terminates TLS). On its first start it
+        # writes a random admin password to Secret argocd-initial-admin-secret, as it does in a cluster.
+        server = self.processes.start("argocd-server", [
+            str(self.binary("argocd", "argocd-server")), "--insecure", "--address=127.0.0.1",
+            f"--port={ports['server']}", "--metrics-address=127.0.0.1", f"--metrics-port={ports['server-metrics']}",
+            f"--repo-server=127.0.0.1:{ports['repo-server']}", "--repo-server-plaintext", f"--redis={redis}",
+            "--logformat=text",
+        ], env=env)  # fmt: skip
+        wait_for("argocd-server", port_open(ports["server"]), 60, server)
+
+    def admin_password(self, timeout: float = 60) -> str:
+        """The password argocd-server generated for the local `admin` account (argocd-initial-admin-secret)."""
+        kube = self.kube()
+        path = f"/api/v1/namespaces/{argocd_settings.NAMESPACE}/secrets/argocd-initial-admin-secret"
+        wait_for("argocd-initial-admin-secret", lambda: kube.get(path) is not None, timeout)
+        return base64.b64decode(kube.get(path)["data"]["password"]).decode()
 
     def _start_fake_controllers(self) -> None:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}

@@ -42,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cluster: {error}\n  still running for inspection; logs in {args.state}/logs", file=sys.stderr)
         return 1
     finally:
-        print(f"\nkubeconfig: export KUBECONFIG={plane.kubeconfig}")
+        print(f"\nArgo CD UI:  {plane.info()['ui_url']}  (user admin, password {plane.admin_password()})")
+        print(f"kubeconfig: export KUBECONFIG={plane.kubeconfig}")
         print(f"  kubectl:   {plane.binary('kubernetes', 'kubectl')} get applications")
         print(f"  Argo CD:   {plane.binary('argocd', 'argocd')} app list --core")
         print(f"  served repository (commit here to see Argo CD sync it): {plane.served_copy}")

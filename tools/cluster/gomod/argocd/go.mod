@@ -1,7 +1,8 @@
 // Wrapper module: argo-cd carries replace directives, so `go install` refuses it. This module requires the
 // exact release and repeats its replace block, minus the line pointing gitops-engine at a local folder
 // (the tagged gitops-engine module of the same release is on the proxy).
-// Seam for the web UI: add `replace github.com/argoproj/argo-cd/v3 => <copy with ui/dist/app filled>` here.
+// The build adds a replace of argo-cd/v3 by a copy with the web UI built, in a copy of this file (go build
+// -modfile, tools/cluster/argocd_ui.py): this file stays the plain release that Renovate updates.
 module notejam.local/tools/cluster/argocd
 
 go 1.27.0

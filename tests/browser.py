@@ -1,0 +1,81 @@
+"""The repository's one Chromium set-up for browser tests: Debian's Chromium through its chromedriver, headless, with
+the network calls home switched off. A test that needs it fails, never skips, without a browser.
+
+Screenshots that people look at after a run (CI uploads the folder) go to `artifacts_dir()`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.remote.webdriver import WebDriver
+
+from tools.manifests import REPO_ROOT
+
+# Debian's packages by default (.ci/run installs them); GitHub's runners point these at their Chrome.
+CHROMIUM = os.environ.get("NOTEJAM_CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("NOTEJAM_CHROMEDRIVER", "/usr/bin/chromedriver")
+# Headless, sandbox off (we run as root), and none of Chromium's background calls home: the network is closed.
+CHROMIUM_FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+)
+
+
+def artifacts_dir() -> Path:
+    """NOTEJAM_TEST_ARTIFACTS (default `.cache/test-artifacts/`): files a test run leaves for people to look at."""
+    folder = Path(os.environ.get("NOTEJAM_TEST_ARTIFACTS", str(REPO_ROOT / ".cache" / "test-artifacts")))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@contextmanager
+def chromium(profile: Path, window: str = "1280,900") -> Iterator[WebDriver]:
+    """A headless Chromium with a fresh profile in `profile`, quit on exit."""
+    for binary in (CHROMIUM, CHROMEDRIVER):
+        assert shutil.which(binary), f"{binary} is missing: install Debian's chromium and chromium-driver"
+    os.environ["SE_OFFLINE"] = "true"  # Selenium Manager must not try to download a driver
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (*CHROMIUM_FLAGS, f"--window-size={window}", f"--user-data-dir={profile}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    driver.implicitly_wait(5)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+class UnresolvedNode(WebDriverException):
+    """Chromium returned a node it then could not resolve for a click (see `click_found`)."""
+
+
+def click_found(find: Callable[[WebDriver], object]) -> Callable[[WebDriver], bool]:
+    """Find and click, as one attempt of a WebDriverWait (ignoring UnresolvedNode). Under load Chromium sometimes
+    cannot resolve a node it has just returned ("Node with given id does not belong to the document", raised before
+    any click is dispatched, so nothing is submitted twice): the next attempt finds the element again."""
+
+    def click(driver: WebDriver) -> bool:
+        try:
+            find(driver).click()  # type: ignore[attr-defined]
+        except WebDriverException as error:
+            if "does not belong to the document" in str(error):
+                raise UnresolvedNode(str(error)) from error
+            raise
+        return True
+
+    return click

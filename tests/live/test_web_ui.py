@@ -1,0 +1,156 @@
+"""Argo CD's web UI on the local control plane, in a real Chromium: sign in as the generated admin, see dev's tree
+Synced and Healthy, open Notejam's resource tree, then a change in git shows OutOfSync after Refresh and the Sync
+button brings it back to Synced with the change applied. Screenshots of the list and the tree go to the artefacts.
+
+dev only: the UI is the same for every environment, and each environment's tree is already checked through the API.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.ui import WebDriverWait
+
+from tests import browser
+from tests.browser import UnresolvedNode, click_found
+from tests.live.conftest import LiveCluster
+from tests.live.test_steady_state import wait_synced_healthy
+from tools.cluster.served_repo import commit
+from tools.cluster.sync import APPLICATIONS, applications, state_of
+from tools.promote import set_tag
+
+UI_TAG = "fedcba9876543210fedcba9876543210fedcba98"
+WAIT = 120
+
+
+@pytest.fixture
+def chromium(tmp_path: Path) -> Iterator[WebDriver]:
+    with browser.chromium(tmp_path / "profile", window="1600,1300") as driver:
+        yield driver
+
+
+class ArgoCD:
+    """What a person does in Argo CD's UI: sign in, read the tiles and the tree, press buttons."""
+
+    def __init__(self, driver: WebDriver, url: str) -> None:
+        self.driver, self.url = driver, url
+
+    def until(self, what: str, condition: Callable[[WebDriver], object], timeout: float = WAIT) -> object:
+        return WebDriverWait(self.driver, timeout, ignored_exceptions=[UnresolvedNode]).until(condition, what)
+
+    def click(self, what: str, xpath: str) -> None:
+        self.until(f"click {what}", click_found(lambda driver: driver.find_element(By.XPATH, xpath)))
+
+    def sign_in(self, username: str, password: str) -> None:
+        self.driver.get(f"{self.url}/login")
+        self.driver.find_element(By.NAME, "username").send_keys(username)
+        self.driver.find_element(By.NAME, "password").send_keys(password)
+        self.click("Sign In", "//button[normalize-space()='Sign In']")
+        self.until("the applications list", lambda d: urlparse(d.current_url).path == "/applications")
+
+    def tiles(self) -> dict[str, str]:
+        """`{application: its status line}` of the tiles on the page ("Healthy Synced" and the like)."""
+        found = {}
+        for tile in self.driver.find_elements(By.CSS_SELECTOR, ".applications-list__entry"):
+            title = tile.find_element(By.CSS_SELECTOR, ".applications-list__title").text
+            found[title] = tile.find_element(By.CSS_SELECTOR, "[qe-id='applications-tiles-health-status']").text
+        return found
+
+    def show_items_per_page(self, count: int) -> None:
+        self.click("Items per page", "//a[starts-with(normalize-space(), 'Items per page:')]")
+        self.click(f"{count} per page", f"//li[normalize-space()='{count}']")
+
+    def tree(self) -> list[str]:
+        """The resource tree's nodes as "kind name", the kind as the UI labels it ("deploy notejam")."""
+        nodes = []
+        for node in self.driver.find_elements(By.CSS_SELECTOR, ".application-resource-tree__node"):
+            kinds = node.find_elements(By.CSS_SELECTOR, ".application-resource-tree__node-kind")
+            titles = node.find_elements(By.CSS_SELECTOR, ".application-resource-tree__node-title")
+            nodes.append(" ".join([k.text for k in kinds] + [t.text for t in titles]).strip())
+        return nodes
+
+    def status_panel(self) -> str:
+        return self.driver.find_element(By.CSS_SELECTOR, ".application-status-panel").text
+
+    def press_toolbar(self, label: str) -> None:
+        self.click(label, f"//div[contains(@class, 'top-bar__action-menu')]//button[normalize-space()='{label}']")
+
+    def screenshot(self, name: str) -> Path:
+        path = browser.artifacts_dir() / f"argocd-{name}.png"
+        self.driver.save_screenshot(str(path))
+        return path
+
+
+def pods_of_replica_sets(nodes: list[str]) -> list[str]:
+    """The tree's Pods of Notejam's ReplicaSets ("rs notejam-5d986f588d" -> "pod notejam-5d986f588d-vghft")."""
+    replica_sets = [n.removeprefix("rs ") for n in nodes if re.fullmatch(r"rs notejam-[a-z0-9]+", n)]
+    return [n for n in nodes for rs in replica_sets if re.fullmatch(rf"pod {rs}-[a-z0-9]{{5}}", n)]
+
+
+def set_automated_sync(live: LiveCluster, name: str, automated: dict | None) -> None:
+    live.kube.merge_patch(f"{APPLICATIONS}/{name}", {"spec": {"syncPolicy": {"automated": automated}}})
+
+
+@pytest.mark.parametrize("live", ["dev"], indirect=True)
+def test_sign_in_see_the_tree_synced_and_sync_a_change_from_the_ui(live: LiveCluster, chromium: WebDriver) -> None:
+    expected = wait_synced_healthy(live.kube, list(live.first_sync))
+    ui = ArgoCD(chromium, live.plane.info()["ui_url"])
+    ui.sign_in("admin", live.plane.admin_password())
+
+    ui.show_items_per_page(20)
+    ui.until("every Application Synced and Healthy", lambda d: set(ui.tiles()) == set(expected)
+             and all("Healthy" in s and "Synced" in s for s in ui.tiles().values()))  # fmt: skip
+    ui.screenshot("applications-list")
+
+    ui.click("the notejam tile", "//span[contains(@class, 'applications-list__title')][normalize-space()='notejam']")
+    # The tree labels each node with its kind's short name: the claims, the migration Job and its Pod, the
+    # Deployment, its ReplicaSet and Pods.
+    ui.until("Notejam's resource tree", lambda d: "deploy notejam" in ui.tree())
+    ui.until("the Deployment's ReplicaSet and Pods", lambda d: pods_of_replica_sets(ui.tree()))
+    nodes = ui.tree()
+    for node in ("postgresqlinstance notejam-db", "databasebackup notejam-db-backup", "job notejam-migrate",
+                 "deploy notejam"):  # fmt: skip
+        assert node in nodes, (node, nodes)
+    assert any(re.fullmatch(r"pod notejam-migrate-[a-z0-9]{5}", n) for n in nodes), nodes
+    ui.screenshot("notejam-tree")
+
+    # Syncing by hand: automated sync off, first on root (which would otherwise put notejam's policy back).
+    policies = {name: live.kube.get(f"{APPLICATIONS}/{name}")["spec"]["syncPolicy"]["automated"]
+                for name in ("root", "notejam")}  # fmt: skip
+    try:
+        set_automated_sync(live, "root", None)
+        set_automated_sync(live, "notejam", None)
+        copy = live.plane.served_copy
+        set_tag(live.environment, UI_TAG, copy)
+        revision = commit(copy, f"Promote notejam to {UI_TAG} in {live.environment}, synced from the UI")
+
+        ui.press_toolbar("Refresh")
+        ui.until("OutOfSync after Refresh", lambda d: "OutOfSync" in ui.status_panel())
+        ui.screenshot("notejam-out-of-sync")
+        ui.press_toolbar("Sync")
+        ui.click("Synchronize", "//button[@qe-id='application-sync-panel-button-synchronize']")
+        ui.until("Synced after the sync", lambda d: "OutOfSync" not in ui.status_panel()
+                 and "Synced" in ui.status_panel() and "Healthy" in ui.status_panel(), timeout=240)  # fmt: skip
+
+        app = live.kube.get(f"{APPLICATIONS}/notejam")
+        operation = app["status"]["operationState"]
+        assert operation["operation"]["initiatedBy"] == {"username": "admin"}, operation["operation"]
+        assert operation["syncResult"]["revision"] == revision
+        assert state_of(app) == ("Synced", "Healthy")
+        namespace = live.notejam_namespace()
+        deployment = live.kube.get(f"/apis/apps/v1/namespaces/{namespace}/deployments/notejam")
+        assert deployment["spec"]["template"]["spec"]["containers"][0]["image"].endswith(f":{UI_TAG}")
+    finally:
+        set_automated_sync(live, "notejam", policies["notejam"])
+        set_automated_sync(live, "root", policies["root"])
+    deadline = time.monotonic() + WAIT
+    while state_of(applications(live.kube)["root"]) != ("Synced", "Healthy"):
+        assert time.monotonic() < deadline, "root did not return to Synced with automated sync back on"
+        time.sleep(1)
