@@ -79,3 +79,16 @@ def test_the_built_server_embeds_the_web_ui() -> None:
     assert argocd_ui.BASE_TAG in (app / "index.html").read_text()
     assert sum(path.stat().st_size for path in app.rglob("*.js")) > 1_000_000
     assert (component_dir("argocd", VERSION) / argocd_ui.BUILT_MARKER).read_text() == str(copy)
+
+
+def test_a_built_copy_is_reused_and_a_half_built_one_is_not(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(argocd_ui, "tools_dir", lambda: tmp_path)
+    tarball = tmp_path / "argo-ui.tgz"
+    tarball.write_bytes(b"argo-ui")
+    copy = argocd_ui.copy_dir(VERSION, tarball)
+    copy.mkdir(parents=True)
+    (copy / argocd_ui.BUILT_MARKER).write_text("built")
+    assert argocd_ui.build(VERSION, tmp_path / "no-module-needed", tarball) == copy
+    (copy / argocd_ui.BUILT_MARKER).unlink()  # a build that stopped half-way: started again from a fresh copy
+    with pytest.raises(FileNotFoundError):
+        argocd_ui.build(VERSION, tmp_path / "no-module-needed", tarball)
