@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask import session as browser_session
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 from werkzeug.wrappers import Response
@@ -15,13 +15,12 @@ from werkzeug.wrappers import Response
 from notejam import database, mail
 from notejam.forms import ConfirmForm, ForgotPasswordForm, ResetPasswordForm, SettingsForm, SigninForm, SignupForm
 from notejam.models import MAX_ID, User, password_fingerprint
+from notejam.queries import user_with_pads
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
 WRONG_CREDENTIALS = "Wrong email or password"
 _DUMMY_HASH = "notejam.dummy-password-hash"
-# Every signed-in request loads its user: a statement built once (Session.get builds its query on each call).
-_USER_BY_ID = select(User).where(User.id == bindparam("id"))
 
 
 def hash_password(password: str) -> str:
@@ -55,7 +54,7 @@ def load_user(session_id: str) -> User | None:
     user_id, _, fingerprint = session_id.partition(":")
     if not user_id.isdigit() or not 0 < int(user_id) <= MAX_ID:
         return None
-    user = database.session().scalar(_USER_BY_ID, {"id": int(user_id)})
+    user = user_with_pads(int(user_id))
     if user is None or password_fingerprint(user.password_hash) != fingerprint:
         return None  # the password changed since this session signed in
     return user

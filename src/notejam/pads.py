@@ -12,7 +12,8 @@ from werkzeug.wrappers import Response
 from notejam import database
 from notejam.forms import ConfirmForm, PadForm
 from notejam.models import Note, Pad
-from notejam.queries import count, note_rows, notes_query, owned_or_404
+from notejam.note_list import note_list_rows
+from notejam.queries import count, note_rows, notes_query, owned_pad_or_404
 
 bp = Blueprint("pads", __name__, url_prefix="/pads")
 
@@ -33,17 +34,16 @@ def create() -> str | Response:
 @bp.route("/<int:pad_id>/")
 @login_required
 def view(pad_id: int) -> str:
-    pad = owned_or_404(Pad, pad_id)
+    pad = owned_pad_or_404(pad_id)
     order = request.args.get("order")
-    notes = note_rows(order, pad)
-    now = datetime.now(UTC)
-    return render_template("notes/list.html", notes=notes, total=len(notes), pad=pad, order=order, now=now)
+    notes = note_list_rows(note_rows(order, pad), datetime.now(UTC))
+    return render_template("notes/list.html", notes=notes, total=len(notes), pad=pad, order=order)
 
 
 @bp.route("/<int:pad_id>/edit/", methods=["GET", "POST"])
 @login_required
 def edit(pad_id: int) -> str | Response:
-    pad = owned_or_404(Pad, pad_id)
+    pad = owned_pad_or_404(pad_id)
     form = PadForm(obj=pad)
     if form.validate_on_submit():
         pad.name = form.name.data
@@ -56,7 +56,7 @@ def edit(pad_id: int) -> str | Response:
 @bp.route("/<int:pad_id>/delete/", methods=["GET", "POST"])
 @login_required
 def delete_pad(pad_id: int) -> str | Response:
-    pad = owned_or_404(Pad, pad_id)
+    pad = owned_pad_or_404(pad_id)
     form = ConfirmForm()
     if form.validate_on_submit():
         session = database.session()

@@ -6,61 +6,81 @@ cache key costs about as much as running it, and a statement object remembers it
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
 from flask import abort
 from flask_login import current_user
 from sqlalchemy import Row, Select, bindparam, func, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import contains_eager
 
 from notejam import database
-from notejam.models import MAX_ID, Note, Pad
+from notejam.models import MAX_ID, Note, Pad, User
 
-Owned = TypeVar("Owned", Note, Pad)
+# The lists select table columns, not ORM attributes: their rows come straight from the driver, without the ORM's
+# per-row work (a list has a row per note).
+NOTES, PADS = Note.__table__.c, Pad.__table__.c
 
 # ?order= values; anything else (or nothing) means the default, most recently edited first.
 # Names sort as people read them, "apple" before "Banana", whatever the database's collation.
 NOTE_ORDERS: dict[str, tuple[Any, ...]] = {
-    "name": (func.lower(Note.name).asc(), Note.name.asc(), Note.id.asc()),
-    "-name": (func.lower(Note.name).desc(), Note.name.desc(), Note.id.desc()),
-    "updated_at": (Note.updated_at.asc(), Note.id.asc()),
-    "-updated_at": (Note.updated_at.desc(), Note.id.desc()),
+    "name": (func.lower(NOTES.name).asc(), NOTES.name.asc(), NOTES.id.asc()),
+    "-name": (func.lower(NOTES.name).desc(), NOTES.name.desc(), NOTES.id.desc()),
+    "updated_at": (NOTES.updated_at.asc(), NOTES.id.asc()),
+    "-updated_at": (NOTES.updated_at.desc(), NOTES.id.desc()),
 }
 DEFAULT_NOTE_ORDER = "-updated_at"
 
-_OWNED = {
-    (model, False): select(model).where(model.id == bindparam("id"), model.user_id == bindparam("user_id"))
-    for model in (Note, Pad)
-}
-_OWNED[Note, True] = _OWNED[Note, False].options(joinedload(Note.pad))
-_USER_PADS = select(Pad.id, Pad.name).where(Pad.user_id == bindparam("user_id")).order_by(Pad.name)
-_NOTE_ROWS = (
-    select(Note.id, Note.name, Note.updated_at, Note.pad_id, Pad.name.label("pad_name"))
-    .outerjoin(Pad, Note.pad_id == Pad.id)
-    .where(Note.user_id == bindparam("user_id"))
+_OWNED_NOTE = select(Note).where(Note.id == bindparam("id"), Note.user_id == bindparam("user_id"))
+# Every signed-in page shows the user's pads (the sidebar): they come with the user, in the same query.
+_USER_WITH_PADS = (
+    select(User)
+    .outerjoin(User.pads)
+    .options(contains_eager(User.pads))
+    .where(User.id == bindparam("id"))
+    .order_by(Pad.name, Pad.id)
 )
+_ALL_NOTE_ROWS = (
+    select(NOTES.id, NOTES.name, NOTES.updated_at, NOTES.pad_id, PADS.name.label("pad_name"))
+    .select_from(Note.__table__.outerjoin(Pad.__table__, NOTES.pad_id == PADS.id))
+    .where(NOTES.user_id == bindparam("user_id"))
+)
+_PAD_NOTE_ROWS = _ALL_NOTE_ROWS.where(NOTES.pad_id == bindparam("pad_id"))
 # One statement per ?order= and list (all notes, or one pad's).
 _NOTE_LISTS = {
-    (order, in_pad): (_NOTE_ROWS.where(Note.pad_id == bindparam("pad_id")) if in_pad else _NOTE_ROWS).order_by(*columns)
+    (order, in_pad): (_PAD_NOTE_ROWS if in_pad else _ALL_NOTE_ROWS).order_by(*columns)
     for order, columns in NOTE_ORDERS.items()
     for in_pad in (False, True)
 }
 
 
-def owned_or_404(model: type[Owned], object_id: int, *, with_pad: bool = False) -> Owned:
-    """The signed-in user's object, or 404 for everything else: nobody learns what exists.
-    `with_pad` (notes only) loads the note's pad in the same query."""
-    if not 0 < object_id <= MAX_ID:
+def owned_note_or_404(note_id: int) -> Note:
+    """The signed-in user's note, or 404 for everything else: nobody learns what exists.
+    Its `pad` costs no query: the user's pads are loaded with the user, and SQLAlchemy finds a many-to-one in the
+    session's identity map before it asks the database."""
+    if not 0 < note_id <= MAX_ID:
         abort(404)
-    found = database.session().scalar(_OWNED[model, with_pad], {"id": object_id, "user_id": current_user.id})
-    if found is None:
+    note = database.session().scalar(_OWNED_NOTE, {"id": note_id, "user_id": current_user.id})
+    if note is None:
         abort(404)
-    return found
+    return note
 
 
-def user_pads() -> list[Row[tuple[int, str]]]:
-    """The signed-in user's pads as (id, name) rows: the sidebar and the pad choice need nothing else."""
-    return list(database.session().execute(_USER_PADS, {"user_id": current_user.id}))
+def owned_pad_or_404(pad_id: int) -> Pad:
+    """The signed-in user's pad, found among the pads loaded with the user; 404 for every other id."""
+    for pad in user_pads():
+        if pad.id == pad_id:
+            return pad
+    abort(404)
+
+
+def user_with_pads(user_id: int) -> User | None:
+    """The user with `pads` loaded, by name: one query for what every signed-in page needs (auth.load_user)."""
+    return database.session().scalars(_USER_WITH_PADS, {"id": user_id}).unique().first()
+
+
+def user_pads() -> list[Pad]:
+    """The signed-in user's pads, by name: loaded with the user, no query of their own."""
+    return current_user.pads
 
 
 def note_rows(order: str | None, pad: Pad | None = None) -> list[Row[Any]]:
