@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from werkzeug.wrappers import Response
 
 from notejam import database
@@ -46,7 +46,7 @@ def edit(pad_id: int) -> str | Response:
     pad = owned_pad_or_404(pad_id)
     form = PadForm(obj=pad)
     if form.validate_on_submit():
-        pad.name = form.name.data
+        database.session().execute(update(Pad).where(Pad.id == pad.id).values(name=form.name.data))
         database.session().commit()
         flash("Pad is saved.", "success")
         return redirect(url_for("pads.view", pad_id=pad.id))
@@ -62,7 +62,7 @@ def delete_pad(pad_id: int) -> str | Response:
         session = database.session()
         # Explicit rather than relying on ON DELETE CASCADE, which SQLite only honours when asked.
         session.execute(delete(Note).where(Note.pad_id == pad.id))
-        session.delete(pad)
+        session.execute(delete(Pad).where(Pad.id == pad.id))
         session.commit()
         flash("Pad and its notes are deleted.", "success")
         return redirect(url_for("notes.index"))

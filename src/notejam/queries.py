@@ -11,14 +11,13 @@ from typing import Any
 from flask import abort
 from flask_login import current_user
 from sqlalchemy import Row, Select, bindparam, func, select
-from sqlalchemy.orm import contains_eager
 
 from notejam import database
-from notejam.models import MAX_ID, Note, Pad, User
+from notejam.models import MAX_ID, Note, Pad, PadRow, SignedInUser, User
 
-# The lists select table columns, not ORM attributes: their rows come straight from the driver, without the ORM's
-# per-row work (a list has a row per note).
-NOTES, PADS = Note.__table__.c, Pad.__table__.c
+# What every page reads selects table columns, not ORM attributes: the rows come straight from the driver, without
+# the ORM's work per row and per object (a list has a row per note).
+USERS, PADS, NOTES = User.__table__.c, Pad.__table__.c, Note.__table__.c
 
 # ?order= values; anything else (or nothing) means the default, most recently edited first.
 # Names sort as people read them, "apple" before "Banana", whatever the database's collation.
@@ -32,12 +31,11 @@ DEFAULT_NOTE_ORDER = "-updated_at"
 
 _OWNED_NOTE = select(Note).where(Note.id == bindparam("id"), Note.user_id == bindparam("user_id"))
 # Every signed-in page shows the user's pads (the sidebar): they come with the user, in the same query.
-_USER_WITH_PADS = (
-    select(User)
-    .outerjoin(User.pads)
-    .options(contains_eager(User.pads))
-    .where(User.id == bindparam("id"))
-    .order_by(Pad.name, Pad.id)
+_SIGNED_IN_USER = (
+    select(USERS.id, USERS.email, USERS.password_hash, PADS.id, PADS.name)
+    .select_from(User.__table__.outerjoin(Pad.__table__, PADS.user_id == USERS.id))
+    .where(USERS.id == bindparam("id"))
+    .order_by(PADS.name, PADS.id)
 )
 _ALL_NOTE_ROWS = (
     select(NOTES.id, NOTES.name, NOTES.updated_at, NOTES.pad_id, PADS.name.label("pad_name"))
@@ -53,10 +51,36 @@ _NOTE_LISTS = {
 }
 
 
+def signed_in_user(user_id: int) -> SignedInUser | None:
+    """The user with their pads, for auth.load_user: one query on every signed-in request."""
+    rows = database.session().execute(_SIGNED_IN_USER, {"id": user_id}).all()
+    if not rows:
+        return None
+    pads = tuple(PadRow(pad_id, name) for _, _, _, pad_id, name in rows if pad_id is not None)
+    user_id, email, password_hash = rows[0][:3]
+    return SignedInUser(user_id, email, password_hash, pads)
+
+
+def user_pads() -> list[PadRow] | tuple[PadRow, ...]:
+    """The signed-in user's pads, by name: read with the user, no query of their own."""
+    return current_user.pads
+
+
+def user_pad(pad_id: int | None) -> PadRow | None:
+    """The signed-in user's pad with this id; None for any other id."""
+    return next((pad for pad in user_pads() if pad.id == pad_id), None)
+
+
+def owned_pad_or_404(pad_id: int) -> PadRow:
+    """The signed-in user's pad, or 404 for every other id: nobody learns what exists."""
+    pad = user_pad(pad_id)
+    if pad is None:
+        abort(404)
+    return pad
+
+
 def owned_note_or_404(note_id: int) -> Note:
-    """The signed-in user's note, or 404 for everything else: nobody learns what exists.
-    Its `pad` costs no query: the user's pads are loaded with the user, and SQLAlchemy finds a many-to-one in the
-    session's identity map before it asks the database."""
+    """The signed-in user's note, or 404 for everything else: nobody learns what exists."""
     if not 0 < note_id <= MAX_ID:
         abort(404)
     note = database.session().scalar(_OWNED_NOTE, {"id": note_id, "user_id": current_user.id})
@@ -65,25 +89,7 @@ def owned_note_or_404(note_id: int) -> Note:
     return note
 
 
-def owned_pad_or_404(pad_id: int) -> Pad:
-    """The signed-in user's pad, found among the pads loaded with the user; 404 for every other id."""
-    for pad in user_pads():
-        if pad.id == pad_id:
-            return pad
-    abort(404)
-
-
-def user_with_pads(user_id: int) -> User | None:
-    """The user with `pads` loaded, by name: one query for what every signed-in page needs (auth.load_user)."""
-    return database.session().scalars(_USER_WITH_PADS, {"id": user_id}).unique().first()
-
-
-def user_pads() -> list[Pad]:
-    """The signed-in user's pads, by name: loaded with the user, no query of their own."""
-    return current_user.pads
-
-
-def note_rows(order: str | None, pad: Pad | None = None) -> list[Row[Any]]:
+def note_rows(order: str | None, pad: PadRow | None = None) -> list[Row[Any]]:
     """The list pages' notes as plain rows (id, name, updated_at, pad_id, pad_name), pads joined in the same query:
     one query whatever the number of notes and pads, and no ORM objects to build per row."""
     statement = _NOTE_LISTS[order if order in NOTE_ORDERS else DEFAULT_NOTE_ORDER, pad is not None]
@@ -91,7 +97,7 @@ def note_rows(order: str | None, pad: Pad | None = None) -> list[Row[Any]]:
     return list(database.session().execute(statement, parameters))
 
 
-def notes_query(order: str | None, pad: Pad | None = None) -> Select[tuple[Note]]:
+def notes_query(order: str | None, pad: PadRow | None = None) -> Select[tuple[Note]]:
     query = select(Note).where(Note.user_id == current_user.id)
     if pad is not None:
         query = query.where(Note.pad_id == pad.id)
