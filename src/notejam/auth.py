@@ -7,21 +7,20 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask import session as browser_session
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 from werkzeug.wrappers import Response
 
 from notejam import database, mail
 from notejam.forms import ConfirmForm, ForgotPasswordForm, ResetPasswordForm, SettingsForm, SigninForm, SignupForm
-from notejam.models import MAX_ID, User, password_fingerprint
+from notejam.models import MAX_ID, SignedInUser, User, password_fingerprint
+from notejam.queries import signed_in_user
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
 WRONG_CREDENTIALS = "Wrong email or password"
 _DUMMY_HASH = "notejam.dummy-password-hash"
-# Every signed-in request loads its user: a statement built once (Session.get builds its query on each call).
-_USER_BY_ID = select(User).where(User.id == bindparam("id"))
 
 
 def hash_password(password: str) -> str:
@@ -51,11 +50,11 @@ def _is_useful_next(target: str | None) -> bool:
 
 
 @login_manager.user_loader
-def load_user(session_id: str) -> User | None:
+def load_user(session_id: str) -> SignedInUser | None:
     user_id, _, fingerprint = session_id.partition(":")
     if not user_id.isdigit() or not 0 < int(user_id) <= MAX_ID:
         return None
-    user = database.session().scalar(_USER_BY_ID, {"id": int(user_id)})
+    user = signed_in_user(int(user_id))
     if user is None or password_fingerprint(user.password_hash) != fingerprint:
         return None  # the password changed since this session signed in
     return user
@@ -172,9 +171,10 @@ def settings() -> str | Response:
         if not check_password_hash(current_user.password_hash, form.old_password.data):
             form.old_password.errors.append("Wrong old password")
         else:
-            current_user.password_hash = hash_password(form.new_password.data)
+            user = database.session().get_one(User, current_user.id)
+            user.password_hash = hash_password(form.new_password.data)
             database.session().commit()
-            login_user(current_user._get_current_object())  # the session id carries the password fingerprint: renew it
+            login_user(user)  # the session id carries the password fingerprint: renew it
             flash("Your password is changed.", "success")
             return redirect(url_for("notes.index"))
     return render_template("auth/settings.html", form=form)

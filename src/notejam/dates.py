@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 WEEK_DAYS = 7
+# Formatted by hand: `f"{value:%H:%M}"` goes through strftime, about 2 µs a call, and a list formats every row's date.
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def smart_date(value: datetime, now: datetime | None = None) -> str:
@@ -12,9 +14,9 @@ def smart_date(value: datetime, now: datetime | None = None) -> str:
     now = (now or datetime.now(UTC)).astimezone(UTC)
     days = (now.date() - value.date()).days
     if days <= 0:  # today, or a clock a little ahead of ours
-        return f"Today at {value:%H:%M}"
+        return f"Today at {value.hour:02d}:{value.minute:02d}"
     if days == 1:
-        return f"Yesterday at {value:%H:%M}"
+        return f"Yesterday at {value.hour:02d}:{value.minute:02d}"
     if days <= WEEK_DAYS:
         return f"{days} days ago"
-    return f"{value:%d %b %Y}"
+    return f"{value.day:02d} {MONTHS[value.month - 1]} {value.year}"

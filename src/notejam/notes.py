@@ -11,7 +11,8 @@ from werkzeug.wrappers import Response
 from notejam import database
 from notejam.forms import ConfirmForm, NoteForm, pad_choice
 from notejam.models import Note
-from notejam.queries import note_rows, owned_or_404, user_pads
+from notejam.note_list import note_list_rows
+from notejam.queries import note_rows, owned_note_or_404, user_pad, user_pads
 
 bp = Blueprint("notes", __name__)
 
@@ -20,9 +21,8 @@ bp = Blueprint("notes", __name__)
 @login_required
 def index() -> str:
     order = request.args.get("order")
-    notes = note_rows(order)
-    now = datetime.now(UTC)
-    return render_template("notes/list.html", notes=notes, total=len(notes), pad=None, order=order, now=now)
+    notes = note_list_rows(note_rows(order), datetime.now(UTC))
+    return render_template("notes/list.html", notes=notes, total=len(notes), pad=None, order=order)
 
 
 def _redirect_after_save(note: Note) -> Response:
@@ -52,13 +52,14 @@ def create() -> str | Response:
 @bp.route("/notes/<int:note_id>/")
 @login_required
 def view(note_id: int) -> str:
-    return render_template("notes/view.html", note=owned_or_404(Note, note_id, with_pad=True))
+    note = owned_note_or_404(note_id)
+    return render_template("notes/view.html", note=note, pad=user_pad(note.pad_id))
 
 
 @bp.route("/notes/<int:note_id>/edit/", methods=["GET", "POST"])
 @login_required
 def edit(note_id: int) -> str | Response:
-    note = owned_or_404(Note, note_id)
+    note = owned_note_or_404(note_id)
     form = NoteForm(obj=note)
     form.set_pad_choices(user_pads())
     if request.method == "GET":
@@ -74,7 +75,7 @@ def edit(note_id: int) -> str | Response:
 @bp.route("/notes/<int:note_id>/delete/", methods=["GET", "POST"])
 @login_required
 def delete_note(note_id: int) -> str | Response:
-    note = owned_or_404(Note, note_id)
+    note = owned_note_or_404(note_id)
     form = ConfirmForm()
     if form.validate_on_submit():
         database.session().delete(note)

@@ -6,13 +6,14 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from werkzeug.wrappers import Response
 
 from notejam import database
 from notejam.forms import ConfirmForm, PadForm
 from notejam.models import Note, Pad
-from notejam.queries import count, note_rows, notes_query, owned_or_404
+from notejam.note_list import note_list_rows
+from notejam.queries import count, note_rows, notes_query, owned_pad_or_404
 
 bp = Blueprint("pads", __name__, url_prefix="/pads")
 
@@ -33,20 +34,19 @@ def create() -> str | Response:
 @bp.route("/<int:pad_id>/")
 @login_required
 def view(pad_id: int) -> str:
-    pad = owned_or_404(Pad, pad_id)
+    pad = owned_pad_or_404(pad_id)
     order = request.args.get("order")
-    notes = note_rows(order, pad)
-    now = datetime.now(UTC)
-    return render_template("notes/list.html", notes=notes, total=len(notes), pad=pad, order=order, now=now)
+    notes = note_list_rows(note_rows(order, pad), datetime.now(UTC))
+    return render_template("notes/list.html", notes=notes, total=len(notes), pad=pad, order=order)
 
 
 @bp.route("/<int:pad_id>/edit/", methods=["GET", "POST"])
 @login_required
 def edit(pad_id: int) -> str | Response:
-    pad = owned_or_404(Pad, pad_id)
+    pad = owned_pad_or_404(pad_id)
     form = PadForm(obj=pad)
     if form.validate_on_submit():
-        pad.name = form.name.data
+        database.session().execute(update(Pad).where(Pad.id == pad.id).values(name=form.name.data))
         database.session().commit()
         flash("Pad is saved.", "success")
         return redirect(url_for("pads.view", pad_id=pad.id))
@@ -56,13 +56,13 @@ def edit(pad_id: int) -> str | Response:
 @bp.route("/<int:pad_id>/delete/", methods=["GET", "POST"])
 @login_required
 def delete_pad(pad_id: int) -> str | Response:
-    pad = owned_or_404(Pad, pad_id)
+    pad = owned_pad_or_404(pad_id)
     form = ConfirmForm()
     if form.validate_on_submit():
         session = database.session()
         # Explicit rather than relying on ON DELETE CASCADE, which SQLite only honours when asked.
         session.execute(delete(Note).where(Note.pad_id == pad.id))
-        session.delete(pad)
+        session.execute(delete(Pad).where(Pad.id == pad.id))
         session.commit()
         flash("Pad and its notes are deleted.", "success")
         return redirect(url_for("notes.index"))

@@ -6,64 +6,90 @@ cache key costs about as much as running it, and a statement object remembers it
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
 from flask import abort
 from flask_login import current_user
 from sqlalchemy import Row, Select, bindparam, func, select
-from sqlalchemy.orm import joinedload
 
 from notejam import database
-from notejam.models import MAX_ID, Note, Pad
+from notejam.models import MAX_ID, Note, Pad, PadRow, SignedInUser, User
 
-Owned = TypeVar("Owned", Note, Pad)
+# What every page reads selects table columns, not ORM attributes: the rows come straight from the driver, without
+# the ORM's work per row and per object (a list has a row per note).
+USERS, PADS, NOTES = User.__table__.c, Pad.__table__.c, Note.__table__.c
 
 # ?order= values; anything else (or nothing) means the default, most recently edited first.
 # Names sort as people read them, "apple" before "Banana", whatever the database's collation.
 NOTE_ORDERS: dict[str, tuple[Any, ...]] = {
-    "name": (func.lower(Note.name).asc(), Note.name.asc(), Note.id.asc()),
-    "-name": (func.lower(Note.name).desc(), Note.name.desc(), Note.id.desc()),
-    "updated_at": (Note.updated_at.asc(), Note.id.asc()),
-    "-updated_at": (Note.updated_at.desc(), Note.id.desc()),
+    "name": (func.lower(NOTES.name).asc(), NOTES.name.asc(), NOTES.id.asc()),
+    "-name": (func.lower(NOTES.name).desc(), NOTES.name.desc(), NOTES.id.desc()),
+    "updated_at": (NOTES.updated_at.asc(), NOTES.id.asc()),
+    "-updated_at": (NOTES.updated_at.desc(), NOTES.id.desc()),
 }
 DEFAULT_NOTE_ORDER = "-updated_at"
 
-_OWNED = {
-    (model, False): select(model).where(model.id == bindparam("id"), model.user_id == bindparam("user_id"))
-    for model in (Note, Pad)
-}
-_OWNED[Note, True] = _OWNED[Note, False].options(joinedload(Note.pad))
-_USER_PADS = select(Pad.id, Pad.name).where(Pad.user_id == bindparam("user_id")).order_by(Pad.name)
-_NOTE_ROWS = (
-    select(Note.id, Note.name, Note.updated_at, Note.pad_id, Pad.name.label("pad_name"))
-    .outerjoin(Pad, Note.pad_id == Pad.id)
-    .where(Note.user_id == bindparam("user_id"))
+_OWNED_NOTE = select(Note).where(Note.id == bindparam("id"), Note.user_id == bindparam("user_id"))
+# Every signed-in page shows the user's pads (the sidebar): they come with the user, in the same query.
+_SIGNED_IN_USER = (
+    select(USERS.id, USERS.email, USERS.password_hash, PADS.id, PADS.name)
+    .select_from(User.__table__.outerjoin(Pad.__table__, PADS.user_id == USERS.id))
+    .where(USERS.id == bindparam("id"))
+    .order_by(PADS.name, PADS.id)
 )
+_ALL_NOTE_ROWS = (
+    select(NOTES.id, NOTES.name, NOTES.updated_at, NOTES.pad_id, PADS.name.label("pad_name"))
+    .select_from(Note.__table__.outerjoin(Pad.__table__, NOTES.pad_id == PADS.id))
+    .where(NOTES.user_id == bindparam("user_id"))
+)
+_PAD_NOTE_ROWS = _ALL_NOTE_ROWS.where(NOTES.pad_id == bindparam("pad_id"))
 # One statement per ?order= and list (all notes, or one pad's).
 _NOTE_LISTS = {
-    (order, in_pad): (_NOTE_ROWS.where(Note.pad_id == bindparam("pad_id")) if in_pad else _NOTE_ROWS).order_by(*columns)
+    (order, in_pad): (_PAD_NOTE_ROWS if in_pad else _ALL_NOTE_ROWS).order_by(*columns)
     for order, columns in NOTE_ORDERS.items()
     for in_pad in (False, True)
 }
 
 
-def owned_or_404(model: type[Owned], object_id: int, *, with_pad: bool = False) -> Owned:
-    """The signed-in user's object, or 404 for everything else: nobody learns what exists.
-    `with_pad` (notes only) loads the note's pad in the same query."""
-    if not 0 < object_id <= MAX_ID:
+def signed_in_user(user_id: int) -> SignedInUser | None:
+    """The user with their pads, for auth.load_user: one query on every signed-in request."""
+    rows = database.session().execute(_SIGNED_IN_USER, {"id": user_id}).all()
+    if not rows:
+        return None
+    pads = tuple(PadRow(pad_id, name) for _, _, _, pad_id, name in rows if pad_id is not None)
+    user_id, email, password_hash = rows[0][:3]
+    return SignedInUser(user_id, email, password_hash, pads)
+
+
+def user_pads() -> list[PadRow] | tuple[PadRow, ...]:
+    """The signed-in user's pads, by name: read with the user, no query of their own."""
+    return current_user.pads
+
+
+def user_pad(pad_id: int | None) -> PadRow | None:
+    """The signed-in user's pad with this id; None for any other id."""
+    return next((pad for pad in user_pads() if pad.id == pad_id), None)
+
+
+def owned_pad_or_404(pad_id: int) -> PadRow:
+    """The signed-in user's pad, or 404 for every other id: nobody learns what exists."""
+    pad = user_pad(pad_id)
+    if pad is None:
         abort(404)
-    found = database.session().scalar(_OWNED[model, with_pad], {"id": object_id, "user_id": current_user.id})
-    if found is None:
+    return pad
+
+
+def owned_note_or_404(note_id: int) -> Note:
+    """The signed-in user's note, or 404 for everything else: nobody learns what exists."""
+    if not 0 < note_id <= MAX_ID:
         abort(404)
-    return found
+    note = database.session().scalar(_OWNED_NOTE, {"id": note_id, "user_id": current_user.id})
+    if note is None:
+        abort(404)
+    return note
 
 
-def user_pads() -> list[Row[tuple[int, str]]]:
-    """The signed-in user's pads as (id, name) rows: the sidebar and the pad choice need nothing else."""
-    return list(database.session().execute(_USER_PADS, {"user_id": current_user.id}))
-
-
-def note_rows(order: str | None, pad: Pad | None = None) -> list[Row[Any]]:
+def note_rows(order: str | None, pad: PadRow | None = None) -> list[Row[Any]]:
     """The list pages' notes as plain rows (id, name, updated_at, pad_id, pad_name), pads joined in the same query:
     one query whatever the number of notes and pads, and no ORM objects to build per row."""
     statement = _NOTE_LISTS[order if order in NOTE_ORDERS else DEFAULT_NOTE_ORDER, pad is not None]
@@ -71,7 +97,7 @@ def note_rows(order: str | None, pad: Pad | None = None) -> list[Row[Any]]:
     return list(database.session().execute(statement, parameters))
 
 
-def notes_query(order: str | None, pad: Pad | None = None) -> Select[tuple[Note]]:
+def notes_query(order: str | None, pad: PadRow | None = None) -> Select[tuple[Note]]:
     query = select(Note).where(Note.user_id == current_user.id)
     if pad is not None:
         query = query.where(Note.pad_id == pad.id)

@@ -142,7 +142,15 @@ def test_view_note(signed_in, factory, alice):
     page = page_text(signed_in.get(f"/notes/{note.id}/"))
     assert "Title" in page and "Line one\nLine two" in page
     assert "Last edited Today at" in page
+    assert f' in <a href="/pads/{pad.id}/">Work</a>' in page
     assert f'href="/notes/{note.id}/edit/"' in page and f'href="/notes/{note.id}/delete/"' in page
+
+
+def test_view_note_without_pad_names_none(signed_in, factory, alice):
+    factory.pad(alice, "Work")
+    note = factory.note(alice, "Loose", "Body")
+    page = page_text(signed_in.get(f"/notes/{note.id}/"))
+    assert "Last edited Today at" in page and " in <a" not in page
 
 
 def test_edit_note_prefills_and_saves(signed_in, factory, alice):

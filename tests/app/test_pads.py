@@ -64,9 +64,10 @@ def test_delete_pad_asks_then_deletes_it_and_its_notes(signed_in, factory, alice
     assert factory.get(Note, outside.id) is not None
 
 
-def test_sidebar_lists_my_pads_only_and_new_pad(signed_in, factory, alice):
-    factory.pad(alice, "Mine")
+def test_sidebar_lists_my_pads_only_by_name_and_new_pad(signed_in, factory, alice):
+    zoo, mine = factory.pad(alice, "Zoo"), factory.pad(alice, "Mine")
     factory.pad(factory.user("bob@example.com"), "Bobs")
     page = page_text(signed_in.get("/"))
-    assert "My pads" in page and "Mine" in page and "Bobs" not in page
+    assert "My pads" in page and "Bobs" not in page
+    assert page.index(f'<a href="/pads/{mine.id}/">Mine</a>') < page.index(f'<a href="/pads/{zoo.id}/">Zoo</a>')
     assert 'href="/pads/create/"' in page
