@@ -19,6 +19,14 @@ from tools.cluster.kube import Kube, Object
 from tools.manifests import ENVIRONMENTS, REPO_ROOT
 
 APPLICATIONS = "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications"
+# A commit whose manifests cannot be generated (kustomize or Helm failing on it) does not heal by waiting: once the
+# same error has stood this long, the wait stops with Argo CD's message instead of at its timeout.
+STUCK_AFTER_SECONDS = 90
+MANIFEST_ERROR = "failed to generate manifest for source"
+
+
+class StuckSync(TimeoutError):
+    """The tree cannot converge: an Application's manifests fail to generate, and keep failing."""
 
 
 def root_application(environment: str, git_url: str) -> Object:
@@ -70,20 +78,41 @@ def failed_attempts(apps: dict[str, Object]) -> dict[str, str]:
     return found
 
 
+def manifest_errors(apps: dict[str, Object]) -> dict[str, str]:
+    """`{application: message}` of Applications whose manifests Argo CD cannot generate (a ComparisonError)."""
+    found = {}
+    for name, app in apps.items():
+        for condition in (app.get("status") or {}).get("conditions") or []:
+            if condition.get("type") == "ComparisonError" and MANIFEST_ERROR in condition.get("message", ""):
+                found[name] = condition["message"]
+    return found
+
+
 def wait_until_synced(
-    kube: Kube, timeout: float, say: Callable[[str], None] = print, failures: dict[str, set[str]] | None = None
+    kube: Kube,
+    timeout: float,
+    say: Callable[[str], None] = print,
+    failures: dict[str, set[str]] | None = None,
+    stuck_after: float = STUCK_AFTER_SECONDS,
 ) -> float:
     """Wait until root and every Application it manages are Synced and Healthy; return the seconds it took.
 
-    Every failed sync attempt seen on the way is added to `failures` (application -> messages)."""
+    Every failed sync attempt seen on the way is added to `failures` (application -> messages). Raises StuckSync
+    when an Application's manifests have failed to generate with the same error for `stuck_after` seconds."""
     started = time.monotonic()
     last = ""
+    errors_since: dict[tuple[str, str], float] = {}
     while True:
         apps = applications(kube)
         if failures is not None:
             for name, message in failed_attempts(apps).items():
                 failures.setdefault(name, set()).add(message)
         elapsed = time.monotonic() - started
+        current = manifest_errors(apps)
+        errors_since = {key: errors_since.get(key, elapsed) for key in current.items()}
+        for (name, message), since in errors_since.items():
+            if elapsed - since >= stuck_after:
+                raise StuckSync(f"{name}: manifests fail to generate ({elapsed - since:.0f} s): {message[:800]}")
         if tree_is_ready(apps):
             say(f"[{elapsed:5.0f} s] all {len(apps)} Applications Synced and Healthy")
             return elapsed
