@@ -1,6 +1,12 @@
 # The verbs of this repository. Each target is a line or two; the work lives in tools/ and tests/.
 # Every pin of an external CLI is here, once.
 # Each `# renovate:` comment tells Renovate where to look for newer versions of the line below it (renovate.json5).
+# The one Go toolchain of every Go command here (the CLIs below, the control plane, Argo CD's module download):
+# Argo CD v3.6 declares go 1.27, and the machine's Go (1.26) fetches this toolchain from the Go module proxy.
+# Exported, so nothing depends on what a module cache already holds. The workflows run Go only through make.
+# renovate: datasource=golang-version depName=go
+GO_TOOLCHAIN_VERSION := 1.27.3
+export GOTOOLCHAIN := go$(GO_TOOLCHAIN_VERSION)
 # renovate: datasource=github-tags depName=kubernetes/kubernetes extractVersion=^v(?<version>.+)$
 KUBERNETES_VERSION := 1.35.0
 # renovate: datasource=go depName=github.com/yannh/kubeconform
@@ -31,8 +37,6 @@ CLUSTER_ETCD_VERSION := v3.6.16
 CLUSTER_KWOK_VERSION := v0.7.0
 # renovate: datasource=go depName=github.com/argoproj/argo-cd/v3
 CLUSTER_ARGOCD_VERSION := v3.6.1
-# One Go toolchain for every control-plane build (Argo CD v3.6 needs Go 1.27), so they share the build cache.
-CLUSTER_GOTOOLCHAIN := go1.27.3
 ENV ?= dev
 
 PYTHON ?= python3
@@ -95,7 +99,7 @@ argocd-ui: $(VENV)/.installed ## Argo CD's web UI (pnpm, webpack) in a module co
 	$(PY) -m tools.cluster.argocd_ui --version $(CLUSTER_ARGOCD_VERSION)
 
 cluster-build: $(VENV)/.installed ## etcd, Kubernetes, kwok and Argo CD (its web UI embedded) into .tools/cluster/
-	GOTOOLCHAIN=$(CLUSTER_GOTOOLCHAIN) CGO_ENABLED=0 $(PY) -m tools.cluster.build --kubernetes $(CLUSTER_KUBERNETES_VERSION) --etcd $(CLUSTER_ETCD_VERSION) \
+	CGO_ENABLED=0 $(PY) -m tools.cluster.build --kubernetes $(CLUSTER_KUBERNETES_VERSION) --etcd $(CLUSTER_ETCD_VERSION) \
 	  --kwok $(CLUSTER_KWOK_VERSION) --argocd $(CLUSTER_ARGOCD_VERSION)
 
 lint: $(VENV)/.installed
