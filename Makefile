@@ -55,13 +55,19 @@ export NOTEJAM_KUBERNETES_VERSION := $(KUBERNETES_VERSION)
 export PATH := $(TOOLS):$(PATH)
 export PYTHONPATH := $(CURDIR)/src:$(CURDIR)
 
-.PHONY: run test validate render render-check crossplane-cli diff bench capacity lambda-package tools lint clean cluster-values cluster cluster-down cluster-build argocd-ui
+.PHONY: run check check-tools test validate render render-check crossplane-cli diff bench capacity lambda-package tools lint clean cluster-values cluster cluster-down cluster-build cluster-cache-key argocd-ui
 
 run: $(VENV)/.installed ## the app on SQLite at http://127.0.0.1:5000
 	$(PY) -m tools.run_local
 
-test: $(VENV)/.installed tools cluster-build ## every test: app, manifests, Crossplane, backup, Argo CD
-	$(PY) -m pytest
+# pytest's report for both tiers: the slowest tests, and JUnit XML for CI (.cache/test-results/).
+PYTEST_REPORT = --durations=15 --durations-min=2 --junitxml=.cache/test-results/$@.xml
+
+check: $(VENV)/.installed check-tools ## the fast tier: every test that needs no control plane, browser or Node.js
+	$(PY) -m pytest -m "not control_plane and not browser and not node" $(PYTEST_REPORT)
+
+test: $(VENV)/.installed tools cluster-build ## every test: app, manifests, Crossplane, backup, Argo CD, live clusters
+	$(PY) -m pytest $(PYTEST_REPORT)
 
 validate: $(VENV)/.installed tools ## build every kustomization and kubeconform everything
 	$(PY) -m tools.validate
@@ -102,10 +108,14 @@ cluster-build: $(VENV)/.installed ## etcd, Kubernetes, kwok and Argo CD (its web
 	CGO_ENABLED=0 $(PY) -m tools.cluster.build --kubernetes $(CLUSTER_KUBERNETES_VERSION) --etcd $(CLUSTER_ETCD_VERSION) \
 	  --kwok $(CLUSTER_KWOK_VERSION) --argocd $(CLUSTER_ARGOCD_VERSION)
 
+cluster-cache-key: ## what the built control plane depends on, for CI's cache key
+	@echo "$(GOTOOLCHAIN)-kubernetes-$(CLUSTER_KUBERNETES_VERSION)-etcd-$(CLUSTER_ETCD_VERSION)-kwok-$(CLUSTER_KWOK_VERSION)-argocd-$(CLUSTER_ARGOCD_VERSION)"
+
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
-tools: $(TOOLS)/kubeconform $(TOOLS)/kustomize $(TOOLS)/actionlint $(TOOLS)/promtool $(TOOLS)/vegeta $(NOTEJAM_RENOVATE)
+check-tools: $(TOOLS)/kubeconform $(TOOLS)/kustomize $(TOOLS)/actionlint $(TOOLS)/promtool $(TOOLS)/vegeta
+tools: check-tools $(NOTEJAM_RENOVATE)
 
 $(VENV)/.installed: requirements/app.txt requirements/backup.txt requirements/dev.txt src/function/requirements.txt
 	$(PYTHON) -m venv $(VENV)

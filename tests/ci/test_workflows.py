@@ -38,6 +38,45 @@ def test_ci_runs_the_readme_test_command_on_every_pull_request() -> None:
     assert "make test" in (ROOT / ".ci/run").read_text()
 
 
+def test_ci_answers_first_with_the_fast_tier_in_a_job_of_its_own() -> None:
+    jobs = yaml.safe_load((ROOT / ".github/workflows/ci.yaml").read_text())["jobs"]
+    assert [step["run"].split()[-1] for step in jobs["check"]["steps"] if "make check" in str(step.get("run"))] == [
+        "check"
+    ]
+    assert "needs" not in jobs["check"] and "needs" not in jobs["test"]
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda path: path.name)
+def test_every_job_has_a_timeout(workflow: Path) -> None:
+    jobs = yaml.safe_load(workflow.read_text())["jobs"]
+    assert {name for name, job in jobs.items() if not job.get("timeout-minutes")} == set()
+
+
+def test_the_test_job_caches_the_control_plane_by_its_pins_and_uploads_what_a_failure_leaves() -> None:
+    test_steps = yaml.safe_load((ROOT / ".github/workflows/ci.yaml").read_text())["jobs"]["test"]["steps"]
+    caches = [step["with"] for step in test_steps if str(step.get("uses", "")).startswith("actions/cache@")]
+    assert any(c["path"] == "repo/.tools/cluster" and "steps.pins.outputs.key" in c["key"] for c in caches)
+    upload = next(step for step in test_steps if str(step.get("uses", "")).startswith("actions/upload-artifact@"))
+    assert upload["if"] == "always()"
+    assert "logs" in upload["with"]["path"] and "test-results" in upload["with"]["path"]
+
+
+def test_no_workflow_pins_a_go_of_its_own_the_makefile_exports_the_toolchain() -> None:
+    for workflow in WORKFLOWS:
+        assert "setup-go" not in workflow.read_text(), workflow.name
+    makefile = (ROOT / "Makefile").read_text()
+    assert "export GOTOOLCHAIN := go$(GO_TOOLCHAIN_VERSION)" in makefile
+    assert "GOTOOLCHAIN=" not in makefile.replace("export GOTOOLCHAIN", "")
+
+
+def test_both_tiers_report_durations_and_junit() -> None:
+    result = subprocess.run(["make", "-n", "check", "test"], cwd=ROOT, capture_output=True, text=True, check=True)
+    pytest_lines = [line for line in result.stdout.splitlines() if " -m pytest" in line]
+    assert len(pytest_lines) == 2
+    assert all("--durations=" in line and "--junitxml=" in line for line in pytest_lines)
+    assert "not control_plane and not browser and not node" in pytest_lines[0]
+
+
 def test_release_deploys_to_dev_with_the_promotion_tool_and_the_image_it_built() -> None:
     release = (ROOT / ".github/workflows/release.yaml").read_text()
     assert f"tags: {promote.IMAGE}:${{{{ github.sha }}}}" in release

@@ -71,6 +71,8 @@ def test_the_server_build_replaces_the_module_with_the_copy_and_keeps_go_mod(tmp
     assert "github.com/argoproj/argo-cd/v3 =>" not in committed  # Renovate keeps updating the plain release
 
 
+@pytest.mark.control_plane
+@pytest.mark.node
 def test_the_built_server_embeds_the_web_ui() -> None:
     """After `make cluster-build`: the copy holds the production build, and argocd was built from that copy."""
     assert is_built("argocd", VERSION), "run `make cluster-build`"

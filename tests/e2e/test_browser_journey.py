@@ -20,6 +20,8 @@ from tests.browser import UnresolvedNode, click_found
 from tests.conftest import PostgresServer
 from tests.servers import Served, app_env, gunicorn
 
+pytestmark = pytest.mark.browser
+
 
 @pytest.fixture(scope="module")
 def served(postgres: PostgresServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:

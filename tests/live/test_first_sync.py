@@ -7,9 +7,13 @@ import datetime
 import itertools
 import re
 
+import pytest
+
 from tests.live.conftest import LiveCluster
 from tools.cluster.kube import Object
 from tools.cluster.sync import expected_children, state_of
+
+pytestmark = pytest.mark.control_plane
 
 
 def when(timestamp: str) -> datetime.datetime:

@@ -6,11 +6,15 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
+
 from tests.live.conftest import LiveCluster
 from tools.cluster.kube import Kube, Object
 from tools.cluster.served_repo import commit
 from tools.cluster.sync import APPLICATIONS, applications, state_of
 from tools.promote import read_tag, set_tag
+
+pytestmark = pytest.mark.control_plane
 
 STAY_SYNCED_SECONDS = 60
 NEW_TAG = "0123456789abcdef0123456789abcdef01234567"

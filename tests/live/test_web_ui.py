@@ -25,6 +25,8 @@ from tools.cluster.served_repo import commit
 from tools.cluster.sync import APPLICATIONS, state_of
 from tools.promote import set_tag
 
+pytestmark = [pytest.mark.control_plane, pytest.mark.browser]
+
 UI_TAG = "fedcba9876543210fedcba9876543210fedcba98"
 WAIT = 120
 

@@ -13,6 +13,8 @@ import pytest
 from tools.manifests import ENVIRONMENTS
 from tools.renovate_extract import OFFLINE_ENV, REPO_ROOT, Dependency, Extraction, read_config, renovate_binary
 
+pytestmark = pytest.mark.node
+
 
 @pytest.fixture(scope="module")
 def config() -> dict[str, Any]:

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
+
 from tests.renovate.pin_inventory import Pin, inventory
 from tests.renovate.planted import PLANTED
 from tools.renovate_extract import REPO_ROOT, Dependency, Extraction
+
+pytestmark = pytest.mark.node
 
 EXPECTED_UNSEEN = {("planted/Makefile", 2), ("crossplane/planted/provider.yaml", 6)}
 
