@@ -63,7 +63,7 @@ def test_the_test_job_caches_the_control_plane_by_its_pins_and_uploads_what_a_fa
 
 def test_no_workflow_pins_a_go_of_its_own_the_makefile_exports_the_toolchain() -> None:
     for workflow in WORKFLOWS:
-        assert "setup-go" not in workflow.read_text(), workflow.name
+        assert "actions/setup-go" not in workflow.read_text(), workflow.name
     makefile = (ROOT / "Makefile").read_text()
     assert "export GOTOOLCHAIN := go$(GO_TOOLCHAIN_VERSION)" in makefile
     assert "GOTOOLCHAIN=" not in makefile.replace("export GOTOOLCHAIN", "")
