@@ -62,12 +62,16 @@ run: $(VENV)/.installed ## the app on SQLite at http://127.0.0.1:5000
 
 # pytest's report for both tiers: the slowest tests, and JUnit XML for CI (.cache/test-results/).
 PYTEST_REPORT = --durations=15 --durations-min=2 --junitxml=.cache/test-results/$@.xml
+# Parallel workers (pytest-xdist): a module per worker at a time, each environment's live tests on one worker
+# (tests/conftest.py). `make test` has more workers than cores: the live ones mostly wait on Argo CD.
+CHECK_WORKERS ?= 2
+TEST_WORKERS ?= 5
 
 check: $(VENV)/.installed check-tools ## the fast tier: every test that needs no control plane, browser or Node.js
-	$(PY) -m pytest -m "not control_plane and not browser and not node" $(PYTEST_REPORT)
+	$(PY) -m pytest -m "not control_plane and not browser and not node" -n $(CHECK_WORKERS) $(PYTEST_REPORT)
 
 test: $(VENV)/.installed tools cluster-build ## every test: app, manifests, Crossplane, backup, Argo CD, live clusters
-	$(PY) -m pytest $(PYTEST_REPORT)
+	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_REPORT)
 
 validate: $(VENV)/.installed tools ## build every kustomization and kubeconform everything
 	$(PY) -m tools.validate
@@ -98,7 +102,7 @@ lambda-package: $(VENV)/.installed ## dist/backup-lambda.zip, byte-for-byte repr
 cluster: $(VENV)/.installed tools cluster-build ## make cluster ENV=dev: a local control plane syncing ENV (see README)
 	$(PY) -m tools.cluster.up --env $(ENV)
 
-cluster-down: $(VENV)/.installed ## stop everything `make cluster` started, by PID
+cluster-down: $(VENV)/.installed ## stop and delete what `make cluster` started (kwokctl delete cluster)
 	$(PY) -m tools.cluster.down
 
 argocd-ui: $(VENV)/.installed ## Argo CD's web UI (pnpm, webpack) in a module copy under .tools/cluster/, once per version

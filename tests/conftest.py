@@ -23,6 +23,8 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 
+from tools.manifests import ENVIRONMENTS
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -77,6 +79,8 @@ class PostgresServer:
         connection = psycopg2.connect(host="127.0.0.1", port=self.port, user="postgres", dbname="postgres")
         connection.autocommit = True
         with connection.cursor() as cursor:
+            # A session fixture set up again (a parallel worker's modules switch backends) starts from scratch.
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             cursor.execute(f'CREATE DATABASE "{name}"')
         connection.close()
         return self.url(name)
@@ -144,3 +148,38 @@ def mailbox(smtp_server: SmtpServer) -> Iterator[Mailbox]:
     smtp_server.mailbox.clear()
     yield smtp_server.mailbox
     smtp_server.mailbox.clear()
+
+
+# -- parallel workers (pytest-xdist, `-n N` in the Makefile) --------------------------------------------------------
+# Each test module runs whole on one worker, so module and session fixtures (a gunicorn, a browser, a Renovate
+# extraction) are set up once, as in a serial run; each environment's live tests (several modules sharing one
+# control plane) run together on one worker, and first: they wait on Argo CD far more than they compute, so the
+# other workers run the rest meanwhile. (xdist's own `loadgroup` cannot say this: with pytest 9 its group marks are
+# lost, as it renames `item._nodeid`, which pytest 9 no longer reads.)
+
+
+def worker_scope(nodeid: str) -> str:
+    """The unit of work one worker takes whole: `live-<env>` for a live test, else the test's module."""
+    module = nodeid.split("::", 1)[0]
+    if module.startswith("tests/live/") and nodeid.endswith("]"):
+        for param in nodeid.rsplit("[", 1)[1][:-1].split("-"):
+            if param in ENVIRONMENTS:
+                return f"live-{param}"
+    return module
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    from xdist.scheduler import LoadScopeScheduling
+
+    class WorkerScopes(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return worker_scope(nodeid)
+
+    return WorkerScopes(config, log)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # After pytest's own reordering (tests grouped by session-fixture parameter) and before xdist sends the
+    # collection to the scheduler, which hands out scopes in this order: the live ones first, each in its order.
+    items.sort(key=lambda item: not worker_scope(item.nodeid).startswith("live-"))

@@ -15,7 +15,7 @@ from tools.cluster.versions import makefile_pins
 from tools.manifests import ENVIRONMENTS, REPO_ROOT
 from tools.validation_data import argocd_crds_dir, crds_dir
 
-MODULES = ["build", "argocd_ui", "certificates", "processes", "kwok_nodes", "argocd_settings", "served_repo",
+MODULES = ["build", "argocd_ui", "kwok_nodes", "argocd_settings", "served_repo",
            "fake_controllers", "sync", "up", "down"]  # fmt: skip
 
 

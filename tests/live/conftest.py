@@ -1,5 +1,5 @@
-"""One local control plane per environment for the whole test run: started once, synced from the served repository,
-stopped at the end (every process it started, by PID).
+"""One local control plane per environment for the whole test run: created by kwokctl, synced from the served
+repository, stopped at the end (`kwokctl stop cluster`; its logs stay in the test's temporary folder).
 
 What is real and what is simulated is named here, once, and printed in the test run's header.
 """
@@ -17,11 +17,11 @@ import pytest
 from tools.cluster.controlplane import ControlPlane
 from tools.cluster.kube import Kube, Object
 from tools.cluster.sync import applications, apply_root, wait_until_synced
-from tools.manifests import ENVIRONMENTS
+from tools.manifests import ENVIRONMENTS, REPO_ROOT
 
 REAL = (
     "etcd, kube-apiserver (admission: PodSecurity, CRD schemas and CEL rules), kube-controller-manager "
-    "(Deployments, ReplicaSets, Jobs, garbage collection), kube-scheduler",
+    "(Deployments, ReplicaSets, Jobs, garbage collection), kube-scheduler, run by kwokctl (binary runtime)",
     "Argo CD application controller, repo server and API server with its web UI (the release the clusters "
     "install), Redis, git daemon",
 )
@@ -56,8 +56,15 @@ class LiveCluster:
         return f"notejam-{self.environment}"
 
 
+PROGRESS_LOG = REPO_ROOT / ".cache" / "test-results" / "live-progress.log"
+
+
 def say(config: pytest.Config, line: str) -> None:
-    """A line in the test output as it happens (progress of a sync, the time of each phase)."""
+    """A line of progress as it happens (a sync's, the time of each phase): in the test output of a serial run, and
+    in `.cache/test-results/live-progress.log` (a parallel worker's output reaches no terminal)."""
+    PROGRESS_LOG.parent.mkdir(parents=True, exist_ok=True)
+    with PROGRESS_LOG.open("a") as log:
+        log.write(f"{time.strftime('%H:%M:%S')} {line}\n")
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     capture = config.pluginmanager.get_plugin("capturemanager")
     if reporter is None:
@@ -91,7 +98,7 @@ def interrupt(signum: int, frame: object) -> None:
 def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCluster]:
     environment: str = request.param
     state: Path = tmp_path_factory.mktemp(f"cluster-{environment}")
-    plane = ControlPlane(state, environment)
+    plane = ControlPlane(state, environment, slot="tests")
     # A terminated test run still stops the control plane (pytest runs finalizers on KeyboardInterrupt).
     previous = signal.signal(signal.SIGTERM, interrupt)
     try:
@@ -107,7 +114,7 @@ def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
                 kube, SYNC_TIMEOUT, say=lambda line: say(request.config, f"{environment} {line}"), failures=failures
             )
         except TimeoutError:
-            say(request.config, f"{environment}: logs of every component in {state / 'logs'}")
+            say(request.config, f"{environment}: logs of every component in {plane.logs}")
             raise
         say(request.config, f"{environment}: first sync Synced and Healthy in {took:.1f} s")
         cluster = LiveCluster(environment, plane, kube, applications(kube), failures)
@@ -116,5 +123,5 @@ def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
     finally:
         signal.signal(signal.SIGTERM, previous)
         started = time.monotonic()
-        stopped = plane.stop()
-        say(request.config, f"{environment}: stopped {len(stopped)} processes in {time.monotonic() - started:.1f} s")
+        plane.stop()
+        say(request.config, f"{environment}: stopped (kwokctl stop cluster) in {time.monotonic() - started:.1f} s")

@@ -8,6 +8,7 @@ dev only: the UI is the same for every environment, and each environment's tree 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlparse
@@ -28,6 +29,7 @@ from tools.promote import set_tag
 pytestmark = [pytest.mark.control_plane, pytest.mark.browser]
 
 UI_TAG = "fedcba9876543210fedcba9876543210fedcba98"
+SYNCHRONIZE = "//button[@qe-id='application-sync-panel-button-synchronize']"
 WAIT = 120
 
 
@@ -83,6 +85,27 @@ class ArgoCD:
     def press_toolbar(self, label: str) -> None:
         self.click(label, f"//div[contains(@class, 'top-bar__action-menu')]//button[normalize-space()='{label}']")
 
+    def synchronize(self, live: LiveCluster, every: float = 15) -> None:
+        """Press the sync panel's Synchronize until Argo CD has the operation. Under load the panel can take a click
+        while it still loads the application's resources, and nothing is sent; a second operation while one runs
+        would be refused by the API server, so pressing again never syncs twice."""
+        app = live.kube.get(f"{APPLICATIONS}/notejam")
+        before = (app["status"].get("operationState") or {}).get("startedAt", "")
+
+        def started() -> bool:
+            app = live.kube.get(f"{APPLICATIONS}/notejam")
+            operation = app["status"].get("operationState") or {}
+            return bool(app.get("operation")) or operation.get("startedAt", "") > before
+
+        deadline = time.monotonic() + WAIT
+        while not started():
+            assert time.monotonic() < deadline, "no sync started from the panel's Synchronize"
+            if self.driver.find_elements(By.XPATH, SYNCHRONIZE):
+                self.click("Synchronize", SYNCHRONIZE)
+            pressed = time.monotonic()
+            while not started() and time.monotonic() - pressed < every:
+                time.sleep(0.5)
+
     def screenshot(self, name: str) -> Path:
         path = browser.artifacts_dir() / f"argocd-{name}.png"
         self.driver.save_screenshot(str(path))
@@ -136,7 +159,7 @@ def test_sign_in_see_the_tree_synced_and_sync_a_change_from_the_ui(live: LiveClu
         ui.until("OutOfSync after Refresh", lambda d: "OutOfSync" in ui.status_panel())
         ui.screenshot("notejam-out-of-sync")
         ui.press_toolbar("Sync")
-        ui.click("Synchronize", "//button[@qe-id='application-sync-panel-button-synchronize']")
+        ui.synchronize(live)
         ui.until("Synced after the sync", lambda d: "OutOfSync" not in ui.status_panel()
                  and "Synced" in ui.status_panel() and "Healthy" in ui.status_panel(), timeout=240)  # fmt: skip
 

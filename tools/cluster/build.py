@@ -3,7 +3,7 @@
 Each component is built once per version (the folder is keyed by it, so a pin change rebuilds). Kubernetes and Argo CD
 carry `replace` directives, so `go install` refuses them: their wrapper modules in `tools/cluster/gomod/` require the
 exact release and repeat its replace block. Argo CD is built from a module copy with its web UI built in
-(tools/cluster/argocd_ui.py). kwok installs directly. Every build uses one Go toolchain
+(tools/cluster/argocd_ui.py). kwok and kwokctl install directly. Every build uses one Go toolchain
 (GOTOOLCHAIN, Argo CD needs it) and CGO_ENABLED=0, so the Go build cache is shared between them.
 
     python -m tools.cluster.build --kubernetes v1.35.4 --etcd v3.6.16 --kwok v0.7.0 --argocd v3.6.1
@@ -69,7 +69,8 @@ def build_etcd(version: str, out: Path) -> None:
 
 
 def build_kwok(version: str, out: Path) -> None:
-    env_command = ["go", "install", f"sigs.k8s.io/kwok/cmd/kwok@{version}"]
+    """kwok-controller and kwokctl, which runs the control plane (tools/cluster/controlplane.py)."""
+    env_command = ["go", "install", f"sigs.k8s.io/kwok/cmd/kwok@{version}", f"sigs.k8s.io/kwok/cmd/kwokctl@{version}"]
     print(f"  $ GOBIN={out} {' '.join(env_command)}", flush=True)
     subprocess.run(env_command, cwd=REPO_ROOT, env={**go_env(), "GOBIN": str(out)}, check=True)  # noqa: S603
 
@@ -97,7 +98,7 @@ def build_argocd(version: str, out: Path) -> None:
 BUILDERS = {
     "etcd": (build_etcd, ("etcd",)),
     "kubernetes": (build_kubernetes, KUBERNETES_COMMANDS),
-    "kwok": (build_kwok, ("kwok",)),
+    "kwok": (build_kwok, ("kwok", "kwokctl")),
     "argocd": (build_argocd, ("argocd", *ARGOCD_NAMES, "git-verify-wrapper.sh", argocd_ui.BUILT_MARKER)),
 }
 

@@ -1,9 +1,14 @@
-"""A local control plane on 127.0.0.1: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok, Redis,
-a git daemon serving the repository, Argo CD's repo server, application controller and API server (with its web UI),
-and the fake controllers.
+"""A local control plane on 127.0.0.1, run by kwokctl (sigs.k8s.io/kwok, its `binary` runtime).
 
-Everything it starts is recorded under its state folder (PIDs, logs, certificates, kubeconfig, the served copy) and
-stopped by PID (`stop`). Ports are picked free at start, so several control planes can run side by side.
+kwokctl creates the cluster from our built binaries: etcd, kube-apiserver, kube-controller-manager, kube-scheduler
+and kwok-controller, with its certificates, kubeconfig, logs and PID files in `<state>/clusters/<name>/`. What
+kwokctl does not know joins the same cluster as custom components of its configuration (`components` in the
+cluster's `kwok.yaml`, kwokctl's own format): Redis, a git daemon serving the repository, Argo CD's repo server,
+application controller and API server (with its web UI), and the fake controllers. They start with
+`kwokctl start cluster` once the API server holds Argo CD's CRDs and settings, and stop with the rest
+(`kwokctl stop cluster`, `kwokctl delete cluster`). Every port comes from a fixed plan (`port_plan`), so no two
+components, environments or runs (`make cluster` and the tests) share one; every component must answer on its
+port (or, for the fake controllers, stay alive) within seconds, else start fails naming it and its log.
 """
 
 from __future__ import annotations
@@ -12,42 +17,69 @@ import base64
 import json
 import os
 import shutil
+import socket
+import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-import requests
+import yaml
 
 from tools.cluster import argocd_settings, kwok_nodes, served_repo
-from tools.cluster.certificates import make_pki, write_kubeconfig
 from tools.cluster.kube import Kube
-from tools.cluster.processes import Processes, free_port, port_open, wait_for
 from tools.cluster.versions import component_dir, makefile_pins
-from tools.manifests import REPO_ROOT, tool_path
+from tools.manifests import ENVIRONMENTS, REPO_ROOT, tool_path
 from tools.validation_data import argocd_crds_dir, crds_dir
 
-SERVICE_CIDR = "10.96.0.0/16"
 # The HPA controller is off: nothing serves the metrics APIs here (see fake_controllers, "metrics pipeline").
 CONTROLLERS = "*,-horizontal-pod-autoscaler-controller"
 # Argo CD compares every Application this often, without jitter (the chart's default is 3 minutes, plus up to one
 # minute of jitter): a perpetual diff shows within the live tests' one-minute watch, and a CRD turning Established
 # (which requests no refresh by itself) is seen within seconds.
 APP_RESYNC_SECONDS = 10
+# Every listening port of one control plane, in the order of the plan. The kwokctl ones are set in its
+# configuration (it would otherwise count down from 32766, checking only that a port is free at that moment).
+PORTS = ("etcd", "etcd-peer", "etcd-http", "kube-apiserver", "kube-controller-manager", "kube-scheduler",
+         "kwok-controller", "redis", "git", "repo-server", "repo-server-metrics", "controller-metrics", "server",
+         "server-metrics")  # fmt: skip
+# Below Linux's ephemeral range (32768-60999), where outgoing connections take their ports.
+FIRST_PORT = 20000
+# Slots: `make cluster` and the live tests may run side by side.
+SLOTS = {"cluster": 0, "tests": 1}
+READY_TIMEOUT = 60
+# kwokctl names a component's PID and log files after its binary: the fake controllers are `python`'s.
+FAKE_CONTROLLERS = Path(sys.executable).name
+# The port each component answers on, where its name is not the plan's; the fake controllers listen on none.
+PORT_OF = {"redis-server": "redis", "git-daemon": "git", "argocd-repo-server": "repo-server", "argocd-server": "server",
+           "argocd-application-controller": "controller-metrics", FAKE_CONTROLLERS: ""}  # fmt: skip
+ALIVE_SECONDS = 3
+
+
+def port_plan(environment: str, slot: str) -> dict[str, int]:
+    """`{component: port}`: a block of 100 ports per environment and 1,000 per slot, one port per component."""
+    base = FIRST_PORT + 1000 * SLOTS[slot] + 100 * ENVIRONMENTS.index(environment)
+    return {name: base + offset for offset, name in enumerate(PORTS)}
 
 
 @dataclass
 class ControlPlane:
     state: Path
     environment: str = "dev"
+    slot: str = "cluster"
     pins: dict[str, str] = field(default_factory=makefile_pins)
     timings: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.state = self.state.resolve()
-        self.processes = Processes(self.state)
-        self.kubeconfig = self.state / "kubeconfig"
-        self.git_base = self.state / "git"
+        self.name = f"notejam-{self.environment}"
+        self.cluster_dir = self.state / "clusters" / self.name
+        # Next to kwokctl's own folder, one of each per environment: `make cluster` may run several.
+        self.kubeconfig = self.state / f"{self.name}.kubeconfig"
+        self.git_base = self.state / "served" / self.name
+        self.ports = port_plan(self.environment, self.slot)
 
     def binary(self, component: str, name: str) -> Path:
         path = component_dir(component, self.pins[component]) / name
@@ -57,7 +89,7 @@ class ControlPlane:
 
     @property
     def info_file(self) -> Path:
-        return self.state / "cluster.json"
+        return self.state / f"{self.name}.json"
 
     def info(self) -> dict:
         return json.loads(self.info_file.read_text())
@@ -66,171 +98,268 @@ class ControlPlane:
     def served_copy(self) -> Path:
         return self.git_base / served_repo.REPOSITORY_NAME
 
+    @property
+    def logs(self) -> Path:
+        return self.cluster_dir / "logs"
+
     def kube(self) -> Kube:
         return Kube(self.kubeconfig, self.binary("kubernetes", "kubectl"))
+
+    # -- kwokctl ---------------------------------------------------------------------------------------------------
+
+    def kwokctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        # kwokctl waits for the API server with the `kubectl` on PATH: ours, at the cluster's version.
+        path = os.pathsep.join([str(self.binary("kubernetes", "kubectl").parent), os.environ.get("PATH", "")])
+        env = {**os.environ, "KWOK_WORKDIR": str(self.state), "PATH": path}
+        command = [str(self.binary("kwok", "kwokctl")), *args, "--name", self.name]
+        result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)  # noqa: S603
+        if check and result.returncode != 0:
+            raise RuntimeError(f"kwokctl {args[0]} {args[1]} failed ({result.returncode}): {result.stderr[-2000:]}")
+        return result
+
+    def kwokctl_configuration(self) -> dict[str, Any]:
+        """Ports on 127.0.0.1 and the flags we need on top of kwokctl's (its `componentsPatches`)."""
+        ports = self.ports
+        extra_args = {
+            # gRPC and HTTP on separate ports: built with Go 1.27, etcd's shared-port multiplexer drops gRPC.
+            "etcd": {
+                "unsafe-no-fsync": "true",
+                "listen-client-http-urls": f"http://127.0.0.1:{ports['etcd-http']}",
+                "log-level": "warn",
+            },
+            "kube-controller-manager": {"controllers": CONTROLLERS},
+        }
+        return {
+            "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
+            "kind": "KwokctlConfiguration",
+            "options": {
+                "runtime": "binary",
+                "bindAddress": "127.0.0.1",
+                "etcdPort": ports["etcd"],
+                "etcdPeerPort": ports["etcd-peer"],
+                "kubeApiserverPort": ports["kube-apiserver"],
+                "kubeControllerManagerPort": ports["kube-controller-manager"],
+                "kubeSchedulerPort": ports["kube-scheduler"],
+                "kwokControllerPort": ports["kwok-controller"],
+                "etcdBinary": str(self.binary("etcd", "etcd")),
+                "kubeApiserverBinary": str(self.binary("kubernetes", "kube-apiserver")),
+                "kubeControllerManagerBinary": str(self.binary("kubernetes", "kube-controller-manager")),
+                "kubeSchedulerBinary": str(self.binary("kubernetes", "kube-scheduler")),
+                "kwokControllerBinary": str(self.binary("kwok", "kwok")),
+                "kubectlBinary": str(self.binary("kubernetes", "kubectl")),
+            },
+            "componentsPatches": [
+                {"name": name, "extraArgs": [{"key": key, "value": value} for key, value in args.items()]}
+                for name, args in extra_args.items()
+            ],
+        }
 
     # -- start -----------------------------------------------------------------------------------------------------
 
     def start(self) -> None:
         started = time.monotonic()
-        if self.processes.running():
-            raise RuntimeError(f"a control plane is already running from {self.state}: stop it first")
-        for stale in ("pki", "etcd", "git", "tmp", "logs"):
-            shutil.rmtree(self.state / stale, ignore_errors=True)
+        if self.cluster_dir.exists():
+            raise RuntimeError(f"a control plane exists in {self.cluster_dir}: `make cluster-down` first")
+        busy = {name: port for name, port in self.ports.items() if listening(port)}
+        if busy:
+            raise RuntimeError(f"ports of {self.environment}'s plan are taken by another process: {busy}")
+        for stale in (self.git_base, self.tmp):
+            shutil.rmtree(stale, ignore_errors=True)
         self.state.mkdir(parents=True, exist_ok=True)
-        ports = {name: free_port() for name in (
-            "etcd", "etcd-http", "etcd-peer", "apiserver", "controller-manager", "scheduler", "kwok", "redis", "git",
-            "repo-server", "repo-server-metrics", "controller-metrics", "server", "server-metrics",
-        )}  # fmt: skip
-        git_url = f"git://127.0.0.1:{ports['git']}/{served_repo.REPOSITORY_NAME}"
-        self.info_file.write_text(json.dumps({"environment": self.environment, "ports": ports, "git_url": git_url,
-                                              "kubeconfig": str(self.kubeconfig),
-                                              "ui_url": f"http://127.0.0.1:{ports['server']}"}, indent=2))  # fmt: skip
-        pki = make_pki(self.state / "pki")
-        server = f"https://127.0.0.1:{ports['apiserver']}"
-        write_kubeconfig(pki, server, self.kubeconfig, namespace=argocd_settings.NAMESPACE)
-        self._start_kubernetes(ports, pki.dir)
+        git_url = f"git://127.0.0.1:{self.ports['git']}/{served_repo.REPOSITORY_NAME}"
+        self.info_file.write_text(json.dumps({
+            "environment": self.environment, "ports": self.ports, "git_url": git_url,
+            "kubeconfig": str(self.kubeconfig), "ui_url": f"http://127.0.0.1:{self.ports['server']}",
+            "logs": str(self.logs),
+        }, indent=2))  # fmt: skip
+        configuration = self.state / f"{self.name}.kwokctl.yaml"
+        configuration.write_text(yaml.safe_dump(self.kwokctl_configuration(), sort_keys=False))
+        # kwokctl merges its context into --kubeconfig; a file of our own keeps ~/.kube/config untouched.
+        self.kwokctl("create", "cluster", "--config", str(configuration), "--kubeconfig", str(self.kwokctl_kubeconfig),
+                     "--wait", "2m")  # fmt: skip
+        self._write_kubeconfig()
+        self.wait_ready(["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok-controller"])
         kube = self.kube()
         self._install_base(kube)
-        self._start_redis_and_git(ports, git_url)
-        self._start_argocd(ports)
-        self._start_fake_controllers()
+        served_repo.make_served_copy(self.git_base, git_url, crds_dir(), argocd_crds_dir())
+        self._add_components(self.components())
+        self.kwokctl("start", "cluster")
+        self.wait_ready([component["name"] for component in self.components()])
         self.timings["start"] = time.monotonic() - started
         print(f"control plane: started in {self.timings['start']:.1f} s", flush=True)
 
-    def _start_kubernetes(self, ports: dict[str, int], pki: Path) -> None:
-        data = self.state / "etcd"
-        peer = f"http://127.0.0.1:{ports['etcd-peer']}"
-        client = f"http://127.0.0.1:{ports['etcd']}"
-        http = f"http://127.0.0.1:{ports['etcd-http']}"
-        # gRPC and HTTP on separate ports: built with Go 1.27, etcd's shared-port multiplexer drops gRPC connections.
-        etcd = self.processes.start("etcd", [
-            str(self.binary("etcd", "etcd")), "--name=local", f"--data-dir={data}",
-            f"--listen-client-urls={client}", f"--listen-client-http-urls={http}", f"--advertise-client-urls={client}",
-            f"--listen-peer-urls={peer}", f"--initial-advertise-peer-urls={peer}", f"--initial-cluster=local={peer}",
-            "--unsafe-no-fsync", "--log-level=warn",
-        ])  # fmt: skip
-        wait_for("etcd", lambda: requests.get(f"{http}/health", timeout=1).ok, 60, etcd)
-        k8s = lambda name: str(self.binary("kubernetes", name))  # noqa: E731
-        apiserver = self.processes.start("kube-apiserver", [
-            k8s("kube-apiserver"), f"--etcd-servers={client}", "--bind-address=127.0.0.1",
-            "--advertise-address=127.0.0.1", f"--secure-port={ports['apiserver']}",
-            f"--client-ca-file={pki / 'ca.crt'}", f"--tls-cert-file={pki / 'apiserver.crt'}",
-            f"--tls-private-key-file={pki / 'apiserver.key'}",
-            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-            f"--service-account-key-file={pki / 'service-account.pub'}",
-            f"--service-account-signing-key-file={pki / 'service-account.key'}",
-            f"--service-cluster-ip-range={SERVICE_CIDR}", "--authorization-mode=RBAC", "--profiling=false",
-        ])  # fmt: skip
-        kube = self.kube()
-        wait_for("kube-apiserver", lambda: kube.session.get(f"{kube.server}/readyz", timeout=2).ok, 90, apiserver)
-        kubeconfig = str(self.kubeconfig)
-        self.processes.start("kube-controller-manager", [
-            k8s("kube-controller-manager"), f"--kubeconfig={kubeconfig}", "--bind-address=127.0.0.1",
-            f"--secure-port={ports['controller-manager']}", f"--authentication-kubeconfig={kubeconfig}",
-            f"--authorization-kubeconfig={kubeconfig}",
-            f"--service-account-private-key-file={pki / 'service-account.key'}",
-            f"--root-ca-file={pki / 'ca.crt'}", "--leader-elect=false", f"--controllers={CONTROLLERS}",
-            "--use-service-account-credentials=false", "--profiling=false",
-        ])  # fmt: skip
-        self.processes.start("kube-scheduler", [
-            k8s("kube-scheduler"), f"--kubeconfig={kubeconfig}", "--bind-address=127.0.0.1",
-            f"--secure-port={ports['scheduler']}", f"--authentication-kubeconfig={kubeconfig}",
-            f"--authorization-kubeconfig={kubeconfig}", "--leader-elect=false", "--profiling=false",
-        ])  # fmt: skip
-        self.processes.start("kwok", [
-            str(self.binary("kwok", "kwok")), f"--kubeconfig={kubeconfig}",
-            "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-            # Heartbeats by Lease, as kubelets do: node status patches alone lag on a busy machine, and the node
-            # lifecycle controller then marks the Nodes NotReady and their Pods unready.
-            "--node-lease-duration-seconds=40",
-            f"--server-address=127.0.0.1:{ports['kwok']}",
-        ])  # fmt: skip
+    @property
+    def kwokctl_kubeconfig(self) -> Path:
+        return self.state / f"{self.name}.kwokctl-kubeconfig"
+
+    def _write_kubeconfig(self) -> None:
+        """kwokctl's kubeconfig flattened (certificates inline) with `argocd` as the namespace, by kubectl."""
+        kubectl = str(self.binary("kubernetes", "kubectl"))
+        view = [kubectl, "config", "view", "--flatten", "--minify", f"--context=kwok-{self.name}"]
+        flat = subprocess.run([*view, f"--kubeconfig={self.kwokctl_kubeconfig}"], capture_output=True, text=True,  # noqa: S603
+                              check=True)  # fmt: skip
+        self.kubeconfig.write_text(flat.stdout)
+        namespace = [kubectl, "config", "set-context", "--current", f"--namespace={argocd_settings.NAMESPACE}"]
+        subprocess.run([*namespace, f"--kubeconfig={self.kubeconfig}"], capture_output=True, check=True)  # noqa: S603
 
     def _install_base(self, kube: Kube) -> None:
-        crds = [d for path in sorted(argocd_crds_dir().glob("*-crd.yaml")) for d in served_repo_load(path)]
+        crds = [d for path in sorted(argocd_crds_dir().glob("*-crd.yaml")) for d in load_all(path)]
         kube.apply(crds)
         for crd in crds:
             path = f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{crd['metadata']['name']}"
-            wait_for(f"CRD {crd['metadata']['name']}", lambda path=path: established(kube.get(path)), 60)
+            wait_until(f"CRD {crd['metadata']['name']}", lambda path=path: established(kube.get(path)), 60)
         kube.apply(argocd_settings.settings_objects())
         for node in kwok_nodes.nodes(self.environment):
             kube.apply([node])
             # A Node's status is not taken from a create: set its capacity, as a kubelet would report it.
             kube.merge_patch(f"/api/v1/nodes/{node['metadata']['name']}/status", {"status": node["status"]})
 
-    def _start_redis_and_git(self, ports: dict[str, int], git_url: str) -> None:
-        redis = shutil.which("redis-server")
-        if redis is None:
-            raise FileNotFoundError("redis-server not found: run .ci/run, which installs Debian's redis-server")
-        process = self.processes.start("redis", [
-            redis, "--bind", "127.0.0.1", "--port", str(ports["redis"]), "--save", "", "--appendonly", "no",
-            "--dir", str(self.state),
-        ])  # fmt: skip
-        wait_for("redis", port_open(ports["redis"]), 30, process)
-        served_repo.make_served_copy(self.git_base, git_url, crds_dir(), argocd_crds_dir())
-        daemon = self.processes.start("git-daemon", served_repo.daemon_command(self.git_base, ports["git"]))
-        wait_for("git daemon", port_open(ports["git"]), 30, daemon)
+    @property
+    def tmp(self) -> Path:
+        return self.state / "tmp" / self.name
 
     def argocd_env(self) -> dict[str, str]:
-        tmp = self.state / "tmp"
-        tmp.mkdir(exist_ok=True)
+        self.tmp.mkdir(parents=True, exist_ok=True)
         path_dirs = [str(component_dir("argocd", self.pins["argocd"])), str(Path(tool_path("kustomize")).parent)]
         return {
-            **os.environ,
             "PATH": os.pathsep.join([*path_dirs, os.environ.get("PATH", "")]),
             "KUBECONFIG": str(self.kubeconfig),
             "ARGOCD_FAKE_IN_CLUSTER": "true",
             "ARGOCD_GPG_ENABLED": "false",
-            "TMPDIR": str(tmp),
+            "TMPDIR": str(self.tmp),
         }
 
-    def _start_argocd(self, ports: dict[str, int]) -> None:
-        env = self.argocd_env()
-        redis = f"127.0.0.1:{ports['redis']}"
-        repo_server = self.processes.start("argocd-repo-server", [
-            str(self.binary("argocd", "argocd-repo-server")), f"--port={ports['repo-server']}",
-            "--address=127.0.0.1", "--metrics-address=127.0.0.1",
-            f"--metrics-port={ports['repo-server-metrics']}", "--disable-tls", "--client-ca-path=", f"--redis={redis}",
-            "--logformat=text",
-        ], env=env)  # fmt: skip
-        wait_for("argocd-repo-server", port_open(ports["repo-server"]), 60, repo_server)
-        self.processes.start("argocd-application-controller", [
-            str(self.binary("argocd", "argocd-application-controller")),
-            f"--repo-server=127.0.0.1:{ports['repo-server']}",
-            "--repo-server-plaintext", f"--redis={redis}", f"--metrics-port={ports['controller-metrics']}",
-            f"--app-resync={APP_RESYNC_SECONDS}", "--app-resync-jitter=0",
-            "--status-processors=4", "--operation-processors=4",
-            "--logformat=text",
-        ], env=env)  # fmt: skip
-        # The API and web UI, plain HTTP on loopback (on EKS the Ingress terminates TLS). On its first start it
-        # writes a random admin password to Secret argocd-initial-admin-secret, as it does in a cluster.
-        server = self.processes.start("argocd-server", [
-            str(self.binary("argocd", "argocd-server")), "--insecure", "--address=127.0.0.1",
-            f"--port={ports['server']}", "--metrics-address=127.0.0.1", f"--metrics-port={ports['server-metrics']}",
-            f"--repo-server=127.0.0.1:{ports['repo-server']}", "--repo-server-plaintext", f"--redis={redis}",
-            "--logformat=text",
-        ], env=env)  # fmt: skip
-        wait_for("argocd-server", port_open(ports["server"]), 60, server)
+    def components(self) -> list[dict[str, Any]]:
+        """What kwokctl does not run by itself, as kwokctl components (name, binary, args, envs, links)."""
+        ports = self.ports
+        redis = shutil.which("redis-server")
+        if redis is None:
+            raise FileNotFoundError("redis-server not found: run .ci/run, which installs Debian's redis-server")
+        argocd = lambda name: str(self.binary("argocd", name))  # noqa: E731
+        redis_address = f"--redis=127.0.0.1:{ports['redis']}"
+        repo_server = f"--repo-server=127.0.0.1:{ports['repo-server']}"
+        python_path = os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])
+        found = [
+            ("redis-server", redis, ["--bind", "127.0.0.1", "--port", str(ports["redis"]), "--save", "",
+                                     "--appendonly", "no", "--dir", str(self.cluster_dir)], {}),
+            # git-daemon itself: `git daemon` would run it as a child, which outlives a kill of the `git` process.
+            ("git-daemon", git_daemon(), served_repo.daemon_command(self.git_base, ports["git"])[2:], {}),
+            ("argocd-repo-server", argocd("argocd-repo-server"), [
+                f"--port={ports['repo-server']}", "--address=127.0.0.1", "--metrics-address=127.0.0.1",
+                f"--metrics-port={ports['repo-server-metrics']}", "--disable-tls", "--client-ca-path=", redis_address,
+                "--logformat=text"], self.argocd_env()),
+            ("argocd-application-controller", argocd("argocd-application-controller"), [
+                repo_server, "--repo-server-plaintext", redis_address, f"--metrics-port={ports['controller-metrics']}",
+                f"--app-resync={APP_RESYNC_SECONDS}", "--app-resync-jitter=0", "--status-processors=4",
+                "--operation-processors=4", "--logformat=text"], self.argocd_env()),
+            # The API and web UI, plain HTTP on loopback (on EKS the Ingress terminates TLS). On its first start it
+            # writes a random admin password to Secret argocd-initial-admin-secret, as it does in a cluster.
+            ("argocd-server", argocd("argocd-server"), [
+                "--insecure", "--address=127.0.0.1", f"--port={ports['server']}", "--metrics-address=127.0.0.1",
+                f"--metrics-port={ports['server-metrics']}", repo_server, "--repo-server-plaintext", redis_address,
+                "--logformat=text"], self.argocd_env()),
+            (FAKE_CONTROLLERS, sys.executable, [
+                "-m", "tools.cluster.fake_controllers", f"--kubeconfig={self.kubeconfig}",
+                f"--kubectl={self.binary('kubernetes', 'kubectl')}", f"--crds={crds_dir()}"],
+                {"PYTHONPATH": python_path}),
+        ]  # fmt: skip
+        return [
+            {"name": name, "binary": binary, "args": args, "workDir": str(self.cluster_dir),
+             "links": ["kube-apiserver"], "envs": [{"name": key, "value": value} for key, value in env.items()]}
+            for name, binary, args, env in found
+        ]  # fmt: skip
+
+    def _add_components(self, components: list[dict[str, Any]]) -> None:
+        """Add `components` to the cluster's saved configuration (kwok.yaml), for `kwokctl start cluster`."""
+        saved = self.cluster_dir / "kwok.yaml"
+        documents = list(yaml.safe_load_all(saved.read_text()))
+        configuration = next(d for d in documents if d and d.get("kind") == "KwokctlConfiguration")
+        configuration["components"] = [*configuration.get("components", []), *components]
+        saved.write_text(yaml.safe_dump_all(documents, sort_keys=False))
+
+    # -- readiness -------------------------------------------------------------------------------------------------
+
+    def pid(self, component: str) -> int | None:
+        """The PID kwokctl recorded for `component` (named after its binary), if that process still runs."""
+        pid_file = self.cluster_dir / "pids" / f"{Path(component).name}.pid"
+        if not pid_file.exists():
+            return None
+        pid = int(pid_file.read_text().strip())
+        return pid if running(pid) else None
+
+    def wait_ready(self, components: list[str], timeout: float = READY_TIMEOUT) -> None:
+        """Each component alive and answering on its planned port (one without a port: alive for
+        `ALIVE_SECONDS`), else an error naming it with the end of its log."""
+        deadline = time.monotonic() + timeout
+        alive_since: dict[str, float] = {}
+        waiting = set(components)
+        while waiting:
+            for name in sorted(waiting):
+                if self.pid(name) is None:
+                    raise RuntimeError(f"{name} exited: see {self.logs / (name + '.log')}:\n{self.log_tail(name)}")
+                alive_since.setdefault(name, time.monotonic())
+                port = self.ports.get(PORT_OF.get(name, name))
+                if listening(port) if port else time.monotonic() - alive_since[name] >= ALIVE_SECONDS:
+                    waiting.discard(name)
+            if waiting and time.monotonic() > deadline:
+                raise TimeoutError(f"not ready after {timeout:.0f} s: {sorted(waiting)} (logs in {self.logs})")
+            time.sleep(0.2)
+
+    def log_tail(self, component: str, lines: int = 20) -> str:
+        log = self.logs / f"{component}.log"
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:]) if log.exists() else "(no log)"
 
     def admin_password(self, timeout: float = 60) -> str:
         """The password argocd-server generated for the local `admin` account (argocd-initial-admin-secret)."""
         kube = self.kube()
         path = f"/api/v1/namespaces/{argocd_settings.NAMESPACE}/secrets/argocd-initial-admin-secret"
-        wait_for("argocd-initial-admin-secret", lambda: kube.get(path) is not None, timeout)
+        wait_until("argocd-initial-admin-secret", lambda: kube.get(path) is not None, timeout)
         return base64.b64decode(kube.get(path)["data"]["password"]).decode()
-
-    def _start_fake_controllers(self) -> None:
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
-        self.processes.start("fake-controllers", [
-            sys.executable, "-m", "tools.cluster.fake_controllers", f"--kubeconfig={self.kubeconfig}",
-            f"--kubectl={self.binary('kubernetes', 'kubectl')}", f"--crds={crds_dir()}",
-        ], env=env)  # fmt: skip
 
     # -- stop ------------------------------------------------------------------------------------------------------
 
-    def stop(self) -> list[str]:
-        return self.processes.stop_all()
+    def running(self) -> bool:
+        return self.cluster_dir.exists()
+
+    def stop(self) -> None:
+        """Stop every component (kwokctl kills them by their PID files); the cluster folder and its logs stay."""
+        if self.running():
+            self.kwokctl("stop", "cluster", check=False)
+
+    def delete(self) -> None:
+        """Stop every component and remove the cluster folder."""
+        if self.running():
+            self.kwokctl("delete", "cluster", "--kubeconfig", str(self.kwokctl_kubeconfig))
+
+
+def git_daemon() -> str:
+    exec_path = subprocess.run(["git", "--exec-path"], capture_output=True, text=True, check=True).stdout.strip()  # noqa: S607
+    return str(Path(exec_path) / "git-daemon")
+
+
+def running(pid: int) -> bool:
+    """Whether `pid` runs: a component that exited stays a zombie until its parent (init, here) reaps it."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def wait_until(what: str, ready: Callable[[], bool], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what}: not ready after {timeout:.0f} s")
+        time.sleep(0.2)
 
 
 def established(crd: dict | None) -> bool:
@@ -238,7 +367,5 @@ def established(crd: dict | None) -> bool:
     return any(c["type"] == "Established" and c["status"] == "True" for c in conditions)
 
 
-def served_repo_load(path: Path) -> list[dict]:
-    import yaml
-
+def load_all(path: Path) -> list[dict]:
     return [d for d in yaml.safe_load_all(path.read_text()) if d]

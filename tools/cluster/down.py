@@ -1,6 +1,6 @@
-"""`make cluster-down`: stop every process `make cluster` started, by the PIDs it recorded.
+"""`make cluster-down`: stop and delete the control plane `make cluster` started (`kwokctl delete cluster`).
 
-python -m tools.cluster.down
+python -m tools.cluster.down --env dev
 """
 
 from __future__ import annotations
@@ -9,16 +9,22 @@ import argparse
 import sys
 from pathlib import Path
 
-from tools.cluster.processes import Processes
+from tools.cluster.controlplane import ControlPlane
 from tools.cluster.up import DEFAULT_STATE
+from tools.manifests import ENVIRONMENTS
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--state", type=Path, default=DEFAULT_STATE)
     args = parser.parse_args(argv)
-    stopped = Processes(args.state).stop_all()
-    print("cluster: stopped " + (", ".join(stopped) if stopped else "nothing (no control plane was running)"))
+    deleted = []
+    for environment in ENVIRONMENTS:
+        plane = ControlPlane(args.state, environment)
+        if plane.running():
+            plane.delete()
+            deleted.append(plane.name)
+    print("cluster: deleted " + (", ".join(deleted) if deleted else "nothing (no control plane was running)"))
     return 0
 
 

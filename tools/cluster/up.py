@@ -20,18 +20,15 @@ DEFAULT_STATE = REPO_ROOT / ".cache" / "cluster"
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--env", choices=ENVIRONMENTS, default="dev")
-    parser.add_argument("--state", type=Path, default=DEFAULT_STATE, help="where PIDs, logs and certificates go")
+    parser.add_argument("--state", type=Path, default=DEFAULT_STATE, help="kwokctl's workdir (clusters/<name>/)")
     parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for Synced and Healthy")
     args = parser.parse_args(argv)
     plane = ControlPlane(args.state, args.env)
     try:
         plane.start()
     except Exception as error:
-        stopped = plane.stop()
-        stopped_names = ", ".join(stopped) or "nothing"
-        print(
-            f"cluster: could not start ({error}); stopped {stopped_names}; logs in {args.state}/logs", file=sys.stderr
-        )
+        plane.stop()
+        print(f"cluster: could not start ({error}); stopped; logs in {plane.logs}", file=sys.stderr)
         return 1
     kube = plane.kube()
     started = time.monotonic()
@@ -39,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         took = wait_until_synced(kube, args.timeout)
     except TimeoutError as error:
-        print(f"cluster: {error}\n  still running for inspection; logs in {args.state}/logs", file=sys.stderr)
+        print(f"cluster: {error}\n  still running for inspection; logs in {plane.logs}", file=sys.stderr)
         return 1
     finally:
         print(f"\nArgo CD UI:  {plane.info()['ui_url']}  (user admin, password {plane.admin_password()})")
