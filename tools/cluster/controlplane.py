@@ -182,9 +182,10 @@ class ControlPlane:
         kube = self.kube()
         self._install_base(kube)
         served_repo.make_served_copy(self.git_base, git_url, crds_dir(), argocd_crds_dir())
-        self._add_components(self.components())
+        components = self.components()
+        self._add_components(components)
         self.kwokctl("start", "cluster")
-        self.wait_ready([component["name"] for component in self.components()])
+        self.wait_ready([component["name"] for component in components])
         self.timings["start"] = time.monotonic() - started
         print(f"control plane: started in {self.timings['start']:.1f} s", flush=True)
 
@@ -236,6 +237,7 @@ class ControlPlane:
         if redis is None:
             raise FileNotFoundError("redis-server not found: run .ci/run, which installs Debian's redis-server")
         argocd = lambda name: str(self.binary("argocd", name))  # noqa: E731
+        argocd_env = self.argocd_env()
         redis_address = f"--redis=127.0.0.1:{ports['redis']}"
         repo_server = f"--repo-server=127.0.0.1:{ports['repo-server']}"
         python_path = os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])
@@ -247,17 +249,17 @@ class ControlPlane:
             ("argocd-repo-server", argocd("argocd-repo-server"), [
                 f"--port={ports['repo-server']}", "--address=127.0.0.1", "--metrics-address=127.0.0.1",
                 f"--metrics-port={ports['repo-server-metrics']}", "--disable-tls", "--client-ca-path=", redis_address,
-                "--logformat=text"], self.argocd_env()),
+                "--logformat=text"], argocd_env),
             ("argocd-application-controller", argocd("argocd-application-controller"), [
                 repo_server, "--repo-server-plaintext", redis_address, f"--metrics-port={ports['controller-metrics']}",
                 f"--app-resync={APP_RESYNC_SECONDS}", "--app-resync-jitter=0", "--status-processors=4",
-                "--operation-processors=4", "--logformat=text"], self.argocd_env()),
+                "--operation-processors=4", "--logformat=text"], argocd_env),
             # The API and web UI, plain HTTP on loopback (on EKS the Ingress terminates TLS). On its first start it
             # writes a random admin password to Secret argocd-initial-admin-secret, as it does in a cluster.
             ("argocd-server", argocd("argocd-server"), [
                 "--insecure", "--address=127.0.0.1", f"--port={ports['server']}", "--metrics-address=127.0.0.1",
                 f"--metrics-port={ports['server-metrics']}", repo_server, "--repo-server-plaintext", redis_address,
-                "--logformat=text"], self.argocd_env()),
+                "--logformat=text"], argocd_env),
             (FAKE_CONTROLLERS, sys.executable, [
                 "-m", "tools.cluster.fake_controllers", f"--kubeconfig={self.kubeconfig}",
                 f"--kubectl={self.binary('kubernetes', 'kubectl')}", f"--crds={crds_dir()}"],
@@ -318,17 +320,18 @@ class ControlPlane:
 
     # -- stop ------------------------------------------------------------------------------------------------------
 
-    def running(self) -> bool:
+    def exists(self) -> bool:
+        """Whether kwokctl has this cluster (running, or stopped with its logs)."""
         return self.cluster_dir.exists()
 
     def stop(self) -> None:
         """Stop every component (kwokctl kills them by their PID files); the cluster folder and its logs stay."""
-        if self.running():
+        if self.exists():
             self.kwokctl("stop", "cluster", check=False)
 
     def delete(self) -> None:
         """Stop every component and remove the cluster folder."""
-        if self.running():
+        if self.exists():
             self.kwokctl("delete", "cluster", "--kubeconfig", str(self.kwokctl_kubeconfig))
 
 

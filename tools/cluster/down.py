@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     deleted = []
     for environment in ENVIRONMENTS:
         plane = ControlPlane(args.state, environment)
-        if plane.running():
+        if plane.exists():
             plane.delete()
             deleted.append(plane.name)
     print("cluster: deleted " + (", ".join(deleted) if deleted else "nothing (no control plane was running)"))
