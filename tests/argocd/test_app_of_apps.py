@@ -23,6 +23,8 @@ from tests.argocd.argo_objects import (
 from tools.manifests import ENVIRONMENTS, REPO_ROOT, render
 from tools.validate import discover_targets
 
+ARGOCD_RELEASE_REPO = "https://github.com/argoproj/argo-cd.git"
+
 EXACT_VERSION = re.compile(r"^\d+\.\d+\.\d+$")
 ARGO_KINDS = {"Application", "ApplicationSet", "AppProject"}
 
@@ -70,7 +72,7 @@ def test_root_application_syncs_its_own_cluster_folder(environment: str) -> None
 def test_git_sources_are_this_repository_at_main(environment: str) -> None:
     for name, application in applications(environment).items():
         for source in sources(application):
-            if "chart" in source:
+            if "chart" in source or source["repoURL"] == ARGOCD_RELEASE_REPO:
                 continue
             assert source["repoURL"] == REPO_URL, f"{name}: git source {source['repoURL']} is not this repository"
             assert source["targetRevision"] == TARGET_REVISION, f"{name}: targetRevision {source['targetRevision']}"
@@ -181,7 +183,20 @@ def test_every_application_syncs_itself_with_retries(environment: str) -> None:
         policy = application["spec"]["syncPolicy"]
         assert policy["automated"] == {"prune": True, "selfHeal": True}, name
         backoff = policy["retry"]["backoff"]
-        assert policy["retry"]["limit"] > 0 and backoff["factor"] > 1 and backoff["maxDuration"], name
+        assert policy["retry"]["limit"] != 0 and backoff["factor"] > 1 and backoff["maxDuration"], name
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_the_root_and_platform_applications_never_stop_retrying(environment: str) -> None:
+    """After `limit` failed attempts Argo CD stops auto-syncing the revision ("Skipping auto-sync: failed previous
+    sync attempt") until a manual sync or a new commit: the root and the platform wait on controllers that take
+    minutes, so they retry forever (-1). Notejam keeps a limit: a failing migration must end as a failed sync."""
+    for name, application in applications(environment).items():
+        limit = application["spec"]["syncPolicy"]["retry"]["limit"]
+        if application["spec"]["project"] == "notejam":
+            assert limit > 0, name
+        else:
+            assert limit == -1, name
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)

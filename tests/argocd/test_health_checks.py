@@ -176,3 +176,83 @@ def test_provider_config_usages_are_excluded_from_every_group() -> None:
     # Replacing the chart's default list must keep the noisy core kinds out.
     excluded_kinds = {kind for rule in exclusions for kind in rule["kinds"]}
     assert {"Endpoints", "EndpointSlice", "Lease"} <= excluded_kinds
+
+
+# Transitional states that real controllers report on a first sync: Progressing while transitional, Degraded once
+# they are failures. The same scripts run in Argo CD's own binary in tests/live/test_health_overrides.py.
+def package(kind: str, *conditions: dict[str, str]) -> dict[str, Any]:
+    return {"apiVersion": "pkg.crossplane.io/v1", "kind": kind, "metadata": {"name": "provider-aws-rds"},
+            "status": {"conditions": list(conditions)}}  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", ["Provider", "Function"])
+def test_a_package_whose_runtime_is_starting_is_progressing(kind: str) -> None:
+    script = health_script("pkg.crossplane.io", kind)
+    starting = package(kind, condition("Installed", "True", "ActivePackageRevision"),
+                       condition("Healthy", "Unknown", "UnknownPackageRevisionHealth"))  # fmt: skip
+    assert run_health_check(script, starting)["status"] == "Progressing"
+    assert run_health_check(script, package(kind, condition("Installed", "False", "UnpackingPackage")))["status"] == (
+        "Progressing"
+    )
+    healthy = package(kind, condition("Installed", "True", "ActivePackageRevision"),
+                      condition("Healthy", "True", "HealthyPackageRevision"))  # fmt: skip
+    assert run_health_check(script, healthy)["status"] == "Healthy"
+
+
+@pytest.mark.parametrize("kind", ["Provider", "Function"])
+def test_a_package_that_cannot_be_fetched_or_is_unhealthy_is_degraded(kind: str) -> None:
+    script = health_script("pkg.crossplane.io", kind)
+    unresolvable = package(kind, condition("Installed", "False", "UnpackingPackage", "MANIFEST_UNKNOWN"))
+    assert run_health_check(script, unresolvable) == {
+        "status": "Degraded",
+        "message": "UnpackingPackage: MANIFEST_UNKNOWN",
+    }
+    unhealthy = package(kind, condition("Installed", "True", "ActivePackageRevision"),
+                        condition("Healthy", "False", "UnhealthyPackageRevision", "crash"))  # fmt: skip
+    assert run_health_check(script, unhealthy)["status"] == "Degraded"
+
+
+def hpa(*conditions: dict[str, str]) -> dict[str, Any]:
+    return {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "notejam"},
+            "status": {"conditions": list(conditions)}}  # fmt: skip
+
+
+SCALE_OK = condition("AbleToScale", "True", "SucceededGetScale")
+NO_METRICS = condition("ScalingActive", "False", "FailedGetResourceMetric", "no metrics returned")
+
+
+def test_an_hpa_waiting_for_its_first_metrics_is_progressing() -> None:
+    script = health_script("autoscaling", "HorizontalPodAutoscaler")
+    assert run_health_check(script, hpa(SCALE_OK, NO_METRICS))["status"] == "Progressing"
+    pods = condition("ScalingActive", "False", "FailedGetPodsMetric", "no metrics")
+    assert run_health_check(script, hpa(SCALE_OK, pods))["status"] == "Progressing"
+
+
+def test_an_hpa_that_lost_its_metrics_or_its_target_is_degraded() -> None:
+    script = health_script("autoscaling", "HorizontalPodAutoscaler")
+    computed_before = condition("ScalingLimited", "False", "DesiredWithinRange")
+    assert run_health_check(script, hpa(SCALE_OK, NO_METRICS, computed_before))["status"] == "Degraded"
+    no_target = condition("AbleToScale", "False", "FailedGetScale", 'deployments.apps "notejam" not found')
+    assert run_health_check(script, hpa(no_target))["status"] == "Degraded"
+
+
+def test_an_hpa_that_computed_replicas_is_healthy() -> None:
+    script = health_script("autoscaling", "HorizontalPodAutoscaler")
+    active = condition("ScalingActive", "True", "ValidMetricFound")
+    limited = condition("ScalingLimited", "True", "TooFewReplicas")
+    assert run_health_check(script, hpa(condition("AbleToScale", "True", "ReadyForNewScale"), active, limited))[
+        "status"] == "Healthy"  # fmt: skip
+
+
+def prometheus(*conditions: dict[str, str]) -> dict[str, Any]:
+    return {"apiVersion": "monitoring.coreos.com/v1", "kind": "Prometheus", "metadata": {"name": "p"},
+            "status": {"conditions": list(conditions)}}  # fmt: skip
+
+
+def test_a_prometheus_whose_first_pod_is_starting_is_progressing_and_a_broken_one_degraded() -> None:
+    script = health_script("monitoring.coreos.com", "Prometheus")
+    assert (
+        run_health_check(script, prometheus(condition("Available", "False", "NoPodReady")))["status"] == "Progressing"
+    )
+    assert run_health_check(script, prometheus(condition("Available", "True", "")))["status"] == "Healthy"
+    assert run_health_check(script, prometheus(condition("Available", "Degraded", "Unknown")))["status"] == "Degraded"

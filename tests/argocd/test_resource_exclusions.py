@@ -89,9 +89,26 @@ def test_no_kind_the_add_on_charts_install_is_excluded(environment: str) -> None
             assert not is_excluded(rules, group, kind), f"{name} installs {group}/{kind}, which Argo CD would skip"
 
 
-def test_the_comment_does_not_credit_the_chart_with_default_exclusions() -> None:
-    """The argo-cd chart renders no resource.exclusions of its own; only Argo CD's code excludes a few kinds."""
+# The argo-cd chart's default `configs.cm."resource.exclusions"`: the list of Argo CD's install manifests
+# (manifests/base/config/argocd-cm.yaml of the release the clusters run, read from the Go module cache below).
+def release_exclusions() -> list[dict[str, Any]]:
+    from tools.validation_data import argocd_crds_dir
+
+    argocd_cm = argocd_crds_dir().parent / "base" / "config" / "argocd-cm.yaml"
+    return yaml.safe_load(yaml.safe_load(argocd_cm.read_text())["data"]["resource.exclusions"])
+
+
+def test_our_exclusions_keep_every_default_they_replace() -> None:
+    """A value for resource.exclusions replaces the chart's default list: every kind it excluded stays excluded."""
+    rules = exclusions()
+    for rule in release_exclusions():
+        for group in rule.get("apiGroups") or ["*"]:
+            for kind in rule.get("kinds") or ["*"]:
+                assert is_excluded(rules, group, kind), f"{group}/{kind} is excluded by the chart's default"
+
+
+def test_the_comment_says_our_list_replaces_the_charts_default() -> None:
     text = (REPO_ROOT / "apps" / "argocd" / "values.yaml").read_text()
     comment = text.split("resource.exclusions:", 1)[0].rsplit("application.resourceTrackingMethod", 1)[1]
-    assert "chart's default" not in comment
-    assert "chart sets no resource.exclusions" in comment
+    assert "chart writes a default resource.exclusions" in comment
+    assert "replaces that list" in comment

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from tools.cluster import argocd_settings, kwok_nodes, served_repo
-from tools.cluster.fake_controllers import crds_from_xrd, provider_crd_files
+from tools.cluster.fake_controllers.crossplane import crds_from_xrd, provider_crd_files
 from tools.cluster.versions import makefile_pins
 from tools.manifests import ENVIRONMENTS, REPO_ROOT
 from tools.validation_data import argocd_crds_dir, crds_dir
@@ -41,11 +41,14 @@ def test_the_control_plane_runs_the_clusters_kubernetes_minor_and_the_installed_
     assert f"k8s.io/kubernetes {pins['kubernetes']}" in kubernetes
 
 
-def test_argocd_cm_has_exactly_the_values_files_keys() -> None:
+def test_argocd_cm_is_the_charts_defaults_overridden_by_the_values_file() -> None:
     values = yaml.safe_load(argocd_settings.VALUES_FILE.read_text())["configs"]["cm"]
-    cm = next(o for o in argocd_settings.settings_objects() if o["metadata"]["name"] == "argocd-cm")
-    assert cm["data"] == values
+    objects = {o["metadata"]["name"]: o for o in argocd_settings.settings_objects()}
+    cm = objects["argocd-cm"]
+    assert cm["data"] == {**argocd_settings.CHART_CM_DEFAULTS, **values}
+    assert cm["data"]["timeout.reconciliation"] == "180s"  # a chart default our values do not set
     assert cm["metadata"]["labels"]["app.kubernetes.io/part-of"] == "argocd"
+    assert objects["argocd-cmd-params-cm"]["data"] == argocd_settings.CHART_PARAMS_DEFAULTS
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)

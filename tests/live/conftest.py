@@ -23,13 +23,14 @@ REAL = (
     "etcd, kube-apiserver (admission: PodSecurity, CRD schemas and CEL rules), kube-controller-manager "
     "(Deployments, ReplicaSets, Jobs, garbage collection), kube-scheduler, run by kwokctl (binary runtime)",
     "Argo CD application controller, repo server and API server with its web UI (the release the clusters "
-    "install), Redis, git daemon",
+    "run: apps/argocd/values.yaml pins its image and CRDs), Redis, git daemon",
 )
 SIMULATED = (
     "kwok: Nodes (one per zone, labelled like EKS nodes) and their kubelets; Pods turn Ready, Jobs' Pods complete",
     "Helm charts of the add-ons: local folders carrying only the CRDs the charts install (tools/cluster/served_repo)",
-    "Crossplane, External Secrets, AWS Load Balancer Controller, metrics pipeline: status written by "
-    "tools/cluster/fake_controllers (conditions, connection and target Secrets, Ingress address, HPA status)",
+    "Crossplane, External Secrets, AWS Load Balancer Controller, metrics pipeline: tools/cluster/fake_controllers, "
+    "through the intermediate and failure states the real controllers report (README: what the local control plane "
+    "simulates)",
 )
 SYNC_TIMEOUT = 420
 

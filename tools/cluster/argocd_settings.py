@@ -1,7 +1,9 @@
 """Argo CD's settings for the local control plane, from `apps/argocd/values.yaml` as the chart would write them.
 
-The chart renders `configs.cm` into ConfigMap `argocd-cm` key for key (plus its own defaults, which our values do not
-override), labelled `app.kubernetes.io/part-of: argocd` (Argo CD's settings informer selects on that label). The
+The chart renders `configs.cm` into ConfigMap `argocd-cm` key for key over its own defaults (CHART_CM_DEFAULTS; a key of
+ours replaces the chart's value whole, as `resource.exclusions` does), and `configs.params` into
+`argocd-cmd-params-cm` (CHART_PARAMS_DEFAULTS), labelled `app.kubernetes.io/part-of: argocd` (Argo CD's settings
+informer selects on that label). The
 `default` AppProject is normally created by argocd-server; it is created here, as the server would.
 
     python -m tools.cluster.argocd_settings     # print the objects
@@ -20,14 +22,46 @@ from tools.manifests import REPO_ROOT
 
 VALUES_FILE = REPO_ROOT / "apps" / "argocd" / "values.yaml"
 NAMESPACE = "argocd"
+# The argo-cd chart's defaults for `configs.cm` and `configs.params` (argoproj/argo-helm charts/argo-cd/values.yaml,
+# the chart version of apps/argocd/application.yaml). The chart's `resource.exclusions` default is the list of Argo
+# CD's install manifests; ours replaces it (and repeats it: tests/argocd/test_resource_exclusions.py).
+CHART_CM_DEFAULTS = {
+    "admin.enabled": "true",
+    "application.sync.impersonation.enabled": "false",
+    "exec.enabled": "false",
+    "server.rbac.log.enforce.enable": "false",
+    "statusbadge.enabled": "false",
+    "timeout.hard.reconciliation": "0s",
+    "timeout.reconciliation": "180s",
+}
+# The local processes take the settings that concern them as flags (tools/cluster/controlplane.py), as the chart's
+# Deployments take these keys as environment variables; only the processor counts differ (sized for 2 cores).
+CHART_PARAMS_DEFAULTS = {
+    "application.namespaces": "",
+    "controller.operation.processors": "10",
+    "controller.repo.server.timeout.seconds": "60",
+    "controller.self.heal.timeout.seconds": "5",
+    "controller.status.processors": "20",
+    "otlp.address": "",
+    "reposerver.parallelism.limit": "0",
+    "server.basehref": "/",
+    "server.disable.auth": "false",
+    "server.enable.gzip": "true",
+    "server.insecure": "false",
+    "server.rootpath": "",
+    "server.staticassets": "/shared/app",
+    "server.x.frame.options": "sameorigin",
+}
 PART_OF = {"app.kubernetes.io/part-of": "argocd"}
 
 
 def cm_data(values_file: Path = VALUES_FILE) -> dict[str, str]:
-    """`argocd-cm`'s data: every `configs.cm` key of our values, as a string (how the chart writes it)."""
+    """`argocd-cm`'s data: the chart's defaults, then every `configs.cm` key of our values, as strings (how the chart
+    writes them)."""
     values = yaml.safe_load(values_file.read_text()) or {}
     cm = (values.get("configs") or {}).get("cm") or {}
-    return {key: value if isinstance(value, str) else yaml.safe_dump(value).strip() for key, value in cm.items()}
+    ours = {key: value if isinstance(value, str) else yaml.safe_dump(value).strip() for key, value in cm.items()}
+    return {**CHART_CM_DEFAULTS, **ours}
 
 
 def settings_objects(values_file: Path = VALUES_FILE) -> list[dict[str, Any]]:
@@ -39,7 +73,7 @@ def settings_objects(values_file: Path = VALUES_FILE) -> list[dict[str, Any]]:
     return [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}},
         config_map("argocd-cm", cm_data(values_file)),
-        config_map("argocd-cmd-params-cm", {}),
+        config_map("argocd-cmd-params-cm", dict(CHART_PARAMS_DEFAULTS)),
         config_map("argocd-rbac-cm", {}),
         config_map("argocd-ssh-known-hosts-cm", {}),
         config_map("argocd-tls-certs-cm", {}),

@@ -1,0 +1,62 @@
+"""Stand-ins for the controllers that cannot run here, acting on the API server as the real ones would, openly.
+
+Each goes through the states its real controller reports, in the real order, with durations scaled down from minutes
+to seconds, and the module of each names its upstream source:
+- `crossplane`: core CRDs; Providers and Functions Installed, Healthy=Unknown while starting, then Healthy (or stuck
+  unpacking when the package cannot be resolved); XRDs' CRDs; claims bind a composite, Ready=False Creating, then
+  Ready with their connection Secret (never Ready without a Composition or with an unhealthy Function);
+- `external_secrets`: SecretStores Ready when their ServiceAccount exists; ExternalSecrets Ready only for the secrets
+  and properties `docs/bootstrap.md` creates, else SecretSyncedError and a Warning Event;
+- `load_balancer`: an `alb` Ingress gets an address only with the annotations the controller needs;
+- `hpa`: an HPA fails to get metrics until its pods are ready and scraped, then scales (the HPA controller is off).
+Any of them reports its failure state for an object annotated `standin.notejam.io/fail: "<message>"`.
+
+    python -m tools.cluster.fake_controllers --kubeconfig K --kubectl .tools/cluster/kubernetes-v1.35.4/kubectl
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import traceback
+from pathlib import Path
+
+from tools.cluster.fake_controllers.crossplane import Crossplane
+from tools.cluster.fake_controllers.external_secrets import ExternalSecrets
+from tools.cluster.fake_controllers.hpa import MetricsPipeline
+from tools.cluster.fake_controllers.load_balancer import LoadBalancerController
+from tools.cluster.fake_controllers.status import log
+from tools.cluster.kube import Kube, KubeError
+from tools.validation_data import crds_dir
+
+
+def run(kube: Kube, crds: Path, interval: float) -> None:
+    controllers = [
+        Crossplane(kube, crds),
+        ExternalSecrets(kube),
+        LoadBalancerController(kube),
+        MetricsPipeline(kube),
+    ]
+    log("controllers", "started: " + ", ".join(type(c).__name__ for c in controllers))
+    while True:
+        for controller in controllers:
+            try:
+                controller.reconcile()
+            except (KubeError, RuntimeError, OSError) as error:
+                log(type(controller).__name__, f"retrying after: {error}")
+            except Exception:  # a bug in one stand-in must not stop the others; its traceback is in the log
+                log(type(controller).__name__, "failed, retrying:\n" + traceback.format_exc())
+        time.sleep(interval)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.cluster.fake_controllers", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--kubeconfig", type=Path, required=True)
+    parser.add_argument("--kubectl", type=Path, required=True, help="the pinned kubectl, for server-side applies")
+    parser.add_argument("--crds", type=Path, default=crds_dir(), help="upstream CRDs (default: NOTEJAM_CRDS_DIR)")
+    parser.add_argument("--interval", type=float, default=0.5, help="seconds between reconciliations")
+    args = parser.parse_args(argv)
+    run(Kube(args.kubeconfig, args.kubectl), args.crds, args.interval)
+    return 0

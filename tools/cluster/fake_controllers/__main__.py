@@ -1,0 +1,5 @@
+import sys
+
+from tools.cluster.fake_controllers import main
+
+sys.exit(main())

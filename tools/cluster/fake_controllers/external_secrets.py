@@ -1,0 +1,137 @@
+"""Stand-in for External Secrets Operator v1 with the AWS Secrets Manager provider.
+
+- SecretStore (pkg/controllers/secretstore/common.go): validated, `Ready=True Valid "store validated"`; a store whose
+  IRSA ServiceAccount (`auth.jwt.serviceAccountRef`) does not exist is `Ready=False InvalidProviderConfig`.
+- ExternalSecret (pkg/controllers/externalsecret/externalsecret_controller.go): with its store Ready and every
+  `remoteRef` (secret name and JSON property) one that the documented bootstrap creates (`docs/bootstrap.md`, the
+  `aws secretsmanager create-secret` commands: this stand-in's Secrets Manager), the target Secret is written and
+  the ExternalSecret is `Ready=True SecretSynced`. Otherwise `Ready=False SecretSyncedError` with the controller's
+  message, and a Warning Event `UpdateFailed` carrying the provider's error, and no Secret.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from tools.cluster.fake_controllers.crossplane import ensure_secret
+from tools.cluster.fake_controllers.status import Reporter, condition, injected_failure, is_true, timestamp
+from tools.cluster.kube import Kube, Object
+from tools.manifests import ENVIRONMENTS, REPO_ROOT
+
+API = "/apis/external-secrets.io/v1"
+BOOTSTRAP = REPO_ROOT / "docs" / "bootstrap.md"
+# `--name notejam/dev/app \ --secret-string '{...}'`: the secrets the bootstrap creates, shown for dev.
+CREATE_SECRET = re.compile(r"create-secret\s.*?--name\s+(\S+)\s+(?:\\\s+)?--secret-string\s+'(\{.*?\})'", re.S)
+DOCUMENTED_ENVIRONMENT = "dev"
+
+
+def documented_secrets(bootstrap: Path = BOOTSTRAP) -> dict[str, set[str]]:
+    """`{secret name: JSON properties}` the bootstrap creates, for every environment ("use staging or prod the same
+    way")."""
+    found: dict[str, set[str]] = {}
+    for name, body in CREATE_SECRET.findall(bootstrap.read_text()):
+        properties = set(json.loads(body))
+        for environment in ENVIRONMENTS:
+            found[name.replace(f"/{DOCUMENTED_ENVIRONMENT}/", f"/{environment}/")] = properties
+    return found
+
+
+def provider_error(external: Object, secrets: dict[str, set[str]]) -> str | None:
+    """The error Secrets Manager would answer for the first reference it cannot serve."""
+    for item in external["spec"].get("data") or []:
+        key, prop = item["remoteRef"]["key"], item["remoteRef"].get("property")
+        if key not in secrets:
+            return (
+                f"error retrieving secret at .data[{item['secretKey']}], key: {key}: ResourceNotFoundException: "
+                "Secrets Manager can't find the specified secret."
+            )
+        if prop is not None and prop not in secrets[key]:
+            return f"error retrieving secret at .data[{item['secretKey']}]: key {prop} does not exist in secret {key}"
+    return None
+
+
+class ExternalSecrets:
+    def __init__(self, kube: Kube) -> None:
+        self.kube = kube
+        self.report = Reporter(kube, "external-secrets", "external-secrets")
+        self.secrets = documented_secrets()
+
+    def reconcile(self) -> None:
+        stores = {}
+        for store in self.kube.items(f"{API}/secretstores"):
+            stores[(store["metadata"]["namespace"], store["metadata"]["name"])] = self.store(store)
+        for external in self.kube.items(f"{API}/externalsecrets"):
+            self.external_secret(external, stores)
+
+    def store(self, store: Object) -> bool:
+        namespace, name = store["metadata"]["namespace"], store["metadata"]["name"]
+        path = f"{API}/namespaces/{namespace}/secretstores/{name}"
+        account = (
+            (((store["spec"].get("provider") or {}).get("aws") or {}).get("auth") or {})
+            .get("jwt", {})
+            .get("serviceAccountRef", {})
+            .get("name")
+        )
+        problem = injected_failure(store)
+        if (
+            problem is None
+            and account
+            and self.kube.get(f"/api/v1/namespaces/{namespace}/serviceaccounts/{account}") is None
+        ):
+            problem = f'could not fetch ServiceAccount: serviceaccounts "{account}" not found'
+        if problem:
+            self.report.status(
+                path,
+                store,
+                [condition("Ready", "False", "InvalidProviderConfig", problem)],
+                say=f"SecretStore {namespace}/{name}: Ready=False: {problem}",
+            )
+            return False
+        self.report.status(
+            path,
+            store,
+            [condition("Ready", "True", "Valid", "store validated")],
+            {"capabilities": "ReadOnly"},
+            say=f"SecretStore {namespace}/{name}: Ready",
+        )
+        return True
+
+    def external_secret(self, external: Object, stores: dict[tuple[str, str], bool]) -> None:
+        namespace, name = external["metadata"]["namespace"], external["metadata"]["name"]
+        path = f"{API}/namespaces/{namespace}/externalsecrets/{name}"
+        store = external["spec"]["secretStoreRef"]["name"]
+        if not stores.get((namespace, store)):
+            message = f"could not get provider client: SecretStore {store!r} is not ready"
+            self.report.status(
+                path,
+                external,
+                [condition("Ready", "False", "SecretSyncedError", message)],
+                say=f"ExternalSecret {namespace}/{name}: Ready=False: {message}",
+            )
+            return
+        error = injected_failure(external) or provider_error(external, self.secrets)
+        if error:
+            if self.report.status(
+                path,
+                external,
+                [condition("Ready", "False", "SecretSyncedError", "could not get secret data from provider")],
+                say=f"ExternalSecret {namespace}/{name}: Ready=False: {error}",
+            ):
+                self.report.event(
+                    external, "ExternalSecret", "external-secrets.io/v1", "Warning", "UpdateFailed", error
+                )
+            return
+        if is_true(external, "Ready"):
+            return
+        target = (external["spec"].get("target") or {}).get("name") or name
+        keys = [item["secretKey"] for item in external["spec"].get("data") or []]
+        ensure_secret(self.kube, namespace, target, {key: f"stand-in-{key}" for key in keys}, owner=external)
+        self.report.status(
+            path,
+            external,
+            [condition("Ready", "True", "SecretSynced", "secret synced")],
+            {"refreshTime": timestamp(), "binding": {"name": target}},
+            say=f"ExternalSecret {namespace}/{name}: Secret {target} written, Ready",
+        )
