@@ -45,25 +45,35 @@ def test_root_waves_complete_in_order(live: LiveCluster) -> None:
         assert done <= created, f"wave {later} started at {created} before wave {earlier} finished at {done}"
 
 
-def test_notejam_runs_claims_then_migration_then_deployment_then_smoke_test(live: LiveCluster) -> None:
-    objects = live.objects_after_first_sync
+def check_claims_then_migration_then_deployment_then_smoke_test(objects: dict[str, Object], notejam: Object) -> None:
+    """The order Notejam's first sync must keep: every claim Ready (the database exists) before the migration Job is
+    created, the migration done before the Deployment, the Deployment available before the smoke test."""
     claims = [obj for key, obj in objects.items() if key.startswith(("PostgreSQLInstance/", "DatabaseBackup/"))]
     migrate, smoke = objects["Job/notejam-migrate"], objects["Job/notejam-smoke-test"]
     deployment = objects["Deployment/notejam"]
     assert claims, "the claims were not created"
     # Argo CD's sync result names the hooks and the phase each ran in.
-    result = live.first_sync["notejam"]["status"]["operationState"]["syncResult"]["resources"]
+    result = notejam["status"]["operationState"]["syncResult"]["resources"]
     hooks = {r["name"]: (r.get("hookType"), r.get("hookPhase")) for r in result if r.get("hookType")}
     assert hooks == {"notejam-migrate": ("Sync", "Succeeded"), "notejam-smoke-test": ("PostSync", "Succeeded")}
     claims_ready = max(
         when(c["lastTransitionTime"]) for claim in claims for c in claim["status"]["conditions"] if c["type"] == "Ready"
     )
-    assert claims_ready <= when(migrate["metadata"]["creationTimestamp"])
+    migration_created = when(migrate["metadata"]["creationTimestamp"])
+    assert claims_ready <= migration_created, (
+        f"the migration started at {migration_created}, claims Ready {claims_ready}"
+    )
     assert when(migrate["status"]["completionTime"]) <= when(deployment["metadata"]["creationTimestamp"])
     available = next(c for c in deployment["status"]["conditions"] if c["type"] == "Available")
     assert available["status"] == "True"
     assert when(available["lastTransitionTime"]) <= when(smoke["metadata"]["creationTimestamp"])
     assert smoke["status"].get("succeeded") == 1
+
+
+def test_notejam_runs_claims_then_migration_then_deployment_then_smoke_test(live: LiveCluster) -> None:
+    check_claims_then_migration_then_deployment_then_smoke_test(
+        live.objects_after_first_sync, live.first_sync["notejam"]
+    )
 
 
 # A kind whose CRD an asynchronous controller installs (a provider's ProviderConfig) may not exist yet at the first

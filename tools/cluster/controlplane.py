@@ -47,9 +47,11 @@ PORTS = ("etcd", "etcd-peer", "etcd-http", "kube-apiserver", "kube-controller-ma
          "server-metrics")  # fmt: skip
 # Below Linux's ephemeral range (32768-60999), where outgoing connections take their ports.
 FIRST_PORT = 20000
-# Slots: `make cluster` and the live tests may run side by side.
-SLOTS = {"cluster": 0, "tests": 1}
+# Slots: `make cluster`, the live tests and their negative controls (tests/live/test_negative_controls.py) may run
+# side by side.
+SLOTS = {"cluster": 0, "tests": 1, "controls": 2}
 READY_TIMEOUT = 60
+STOP_TIMEOUT = 30
 # kwokctl names a component's PID and log files after its binary: the fake controllers are `python`'s.
 FAKE_CONTROLLERS = Path(sys.executable).name
 # The port each component answers on, where its name is not the plan's; the fake controllers listen on none.
@@ -328,6 +330,10 @@ class ControlPlane:
         """Stop every component (kwokctl kills them by their PID files); the cluster folder and its logs stay."""
         if self.exists():
             self.kwokctl("stop", "cluster", check=False)
+            # kwokctl signals the components and returns; the plan's ports are free (for the next control plane of
+            # this slot) only once they have exited.
+            wait_until("the control plane's ports free", lambda: not any(map(listening, self.ports.values())),
+                       STOP_TIMEOUT)  # fmt: skip
 
     def delete(self) -> None:
         """Stop every component and remove the cluster folder."""

@@ -1,0 +1,65 @@
+"""Negative controls for the first-sync order: with a safeguard taken away, the live check of that order fails.
+
+Each starts its own dev control plane (slot `controls`), takes one safeguard away, lets the first sync run to the end
+untouched, and runs the check of tests/live/test_first_sync.py on what happened. The claims stay `Ready=False
+Creating` for a while (the Crossplane stand-in), so a migration that does not wait for them starts too early.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.live.conftest import SYNC_TIMEOUT, say, snapshot_notejam
+from tests.live.test_first_sync import check_claims_then_migration_then_deployment_then_smoke_test
+from tools.cluster.controlplane import ControlPlane
+from tools.cluster.kube import Kube
+from tools.cluster.served_repo import commit
+from tools.cluster.sync import applications, apply_root, wait_until_synced
+
+pytestmark = pytest.mark.control_plane
+
+ENVIRONMENT = "dev"
+CLAIM_FILES = ("overlays/dev/database-claim.yaml", "overlays/dev/backup-claim.yaml")
+CLAIM_HEALTH_KEYS = (
+    "resource.customizations.health.platform.notejam.io_PostgreSQLInstance",
+    "resource.customizations.health.platform.notejam.io_DatabaseBackup",
+)
+
+
+def without_claim_health_check(kube: Kube, copy: Path) -> None:
+    """argocd-cm without our claim health check: Argo CD then has no health for a claim and does not wait for it."""
+    kube.merge_patch("/api/v1/namespaces/argocd/configmaps/argocd-cm", {"data": dict.fromkeys(CLAIM_HEALTH_KEYS)})
+
+
+def claims_after_the_migration(kube: Kube, copy: Path) -> None:
+    """The claims' wave moved after the migration's (wave 1), as a commit to the served repository."""
+    for name in CLAIM_FILES:
+        path = copy / name
+        text = path.read_text()
+        assert 'argocd.argoproj.io/sync-wave: "-1"' in text, name
+        path.write_text(text.replace('argocd.argoproj.io/sync-wave: "-1"', 'argocd.argoproj.io/sync-wave: "2"'))
+    commit(copy, "Negative control: the claims after the migration")
+
+
+@pytest.mark.parametrize(
+    "take_away", [without_claim_health_check, claims_after_the_migration], ids=lambda f: f.__name__
+)
+def test_without_the_safeguard_the_order_check_fails(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, take_away: Callable[[Kube, Path], None]
+) -> None:
+    plane = ControlPlane(tmp_path_factory.mktemp(f"control-{take_away.__name__}"), ENVIRONMENT, slot="controls")
+    try:
+        plane.start()
+        kube = plane.kube()
+        take_away(kube, plane.served_copy)
+        apply_root(kube, ENVIRONMENT, plane.info()["git_url"])
+        took = wait_until_synced(kube, SYNC_TIMEOUT, say=lambda line: say(request.config, f"control {line}"))
+        say(request.config, f"control {take_away.__name__}: first sync Synced and Healthy in {took:.1f} s")
+        objects = snapshot_notejam(kube, f"notejam-{ENVIRONMENT}")
+        with pytest.raises(AssertionError, match="the migration started at"):
+            check_claims_then_migration_then_deployment_then_smoke_test(objects, applications(kube)["notejam"])
+    finally:
+        plane.stop()
