@@ -78,6 +78,12 @@ def test_the_served_copy_replaces_only_charts_and_the_repository_url(tmp_path: P
         assert app["spec"]["source"]["repoURL"] == url
     standin = copy / "standins" / "external-secrets"
     assert (standin / "crd-external-secrets.io_secretstores.yaml").is_file()
+    # kube-prometheus-stack's Prometheus, for the prometheus-operator stand-in, with a CRD that says it is a stand-in.
+    monitoring = copy / "standins" / "kube-prometheus-stack"
+    prometheus = yaml.safe_load((monitoring / "prometheus.yaml").read_text())
+    assert prometheus["metadata"] == {"name": "kube-prometheus-stack-prometheus", "namespace": "monitoring"}
+    crd = yaml.safe_load((monitoring / "crd-monitoring.coreos.com_prometheuses.standin.yaml").read_text())
+    assert "notejam.io/stand-in" in crd["metadata"]["annotations"]
     assert "stand-in-for" in (standin / "standin.yaml").read_text()
     log = subprocess.run(["git", "log", "-1", "--format=%s"], cwd=copy, capture_output=True, text=True, check=True)
     assert log.stdout.startswith("Local stand-ins")

@@ -27,8 +27,10 @@ REAL = (
 )
 SIMULATED = (
     "kwok: Nodes (one per zone, labelled like EKS nodes) and their kubelets; Pods turn Ready, Jobs' Pods complete",
-    "Helm charts of the add-ons: local folders carrying only the CRDs the charts install (tools/cluster/served_repo)",
-    "Crossplane, External Secrets, AWS Load Balancer Controller, metrics pipeline: tools/cluster/fake_controllers, "
+    "Helm charts of the add-ons: local folders carrying the CRDs the charts install and kube-prometheus-stack's "
+    "Prometheus (tools/cluster/served_repo)",
+    "Crossplane, External Secrets, AWS Load Balancer Controller, Prometheus Operator, metrics pipeline: "
+    "tools/cluster/fake_controllers, "
     "through the intermediate and failure states the real controllers report (README: what the local control plane "
     "simulates)",
 )

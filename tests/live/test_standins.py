@@ -10,7 +10,7 @@ import time
 import pytest
 
 from tests.live.conftest import LiveCluster
-from tools.cluster.fake_controllers import crossplane, hpa
+from tools.cluster.fake_controllers import crossplane, hpa, prometheus_operator
 from tools.cluster.fake_controllers.status import FAIL_ANNOTATION, conditions_of, parse_time
 from tools.cluster.kube import Object
 from tools.cluster.sync import APPLICATIONS
@@ -57,6 +57,11 @@ def test_every_claim_bound_a_composite_that_was_created_before_it_was_ready(live
         secret = (claim["spec"].get("writeConnectionSecretToRef") or {}).get("name")
         if secret:
             assert live.kube.get(f"/api/v1/namespaces/{namespace}/secrets/{secret}") is not None
+
+
+def test_prometheus_was_not_ready_before_it_was_available(live: LiveCluster) -> None:
+    [prometheus] = live.kube.items("/apis/monitoring.coreos.com/v1/prometheuses")
+    assert seconds_to(prometheus, "Available") >= prometheus_operator.STARTING_SECONDS - 1
 
 
 def test_the_hpa_computed_replicas_only_after_its_pods_were_ready(live: LiveCluster) -> None:

@@ -5,8 +5,9 @@ it syncable without the internet, and says so:
 - every `https://github.com/notejam/notejam-gitops.git` becomes the local daemon's URL (the AppProjects' source lists
   too, so their whitelists keep their meaning);
 - every Application whose source is a Helm chart from the internet gets a local folder instead,
-  `standins/<application>/`: the CRDs that chart installs (from the shared CRDs folder) and a ConfigMap saying that it
-  is a stand-in. The cluster patches that set those charts' Helm values are dropped with them.
+  `standins/<application>/`: the CRDs that chart installs (from the shared CRDs folder), a ConfigMap saying that it
+  is a stand-in, and for kube-prometheus-stack its `Prometheus` (see `prometheus_standins`). The cluster patches
+  that set those charts' Helm values are dropped with them.
 
     python -m tools.cluster.served_repo --dest /tmp/served --url git://127.0.0.1:9418/notejam-gitops
 """
@@ -34,6 +35,41 @@ CHART_CRDS: dict[str, tuple[str, ...]] = {
     "kube-prometheus-stack": ("prometheus-operator",),
 }
 ARGOCD_CHART = "argo-cd"
+PROMETHEUS_CHART = "kube-prometheus-stack"
+
+
+def prometheus_standins(app: dict[str, Any], chart: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """What kube-prometheus-stack renders that the prometheus-operator stand-in reports on: the `Prometheus`
+    (`<release>-prometheus`), whose health Argo CD waits for in this Application, and its CRD.
+
+    The shared CRDs folder carries no Prometheus CRD (prometheus-operator v0.93.0: PodMonitor, PrometheusRule and
+    ServiceMonitor only) and the Go module proxy serves that project only up to v0.85.0, so this CRD is a stand-in
+    too, and says so: the group and kind of the real one, an open schema, the status subresource."""
+    release = (chart.get("helm") or {}).get("releaseName") or app["metadata"]["name"]
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {
+            "name": "prometheuses.monitoring.coreos.com",
+            "annotations": {"notejam.io/stand-in": "the shared CRDs folder has no Prometheus CRD; open schema"},
+        },
+        "spec": {
+            "group": "monitoring.coreos.com",
+            "names": {"kind": "Prometheus", "listKind": "PrometheusList", "plural": "prometheuses",
+                      "singular": "prometheus", "categories": ["prometheus-operator"]},
+            "scope": "Namespaced",
+            "versions": [{"name": "v1", "served": True, "storage": True, "subresources": {"status": {}},
+                          "schema": {"openAPIV3Schema": {"type": "object",
+                                                         "x-kubernetes-preserve-unknown-fields": True}}}],
+        },
+    }  # fmt: skip
+    prometheus = {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "Prometheus",
+        "metadata": {"name": f"{release}-prometheus", "namespace": app["spec"]["destination"]["namespace"]},
+        "spec": {"replicas": 1},
+    }
+    return {"crd-monitoring.coreos.com_prometheuses.standin.yaml": crd, "prometheus.yaml": prometheus}
 
 
 def git(*args: str, cwd: Path) -> str:
@@ -68,6 +104,9 @@ def write_standin(copy: Path, app: dict[str, Any], chart: dict[str, Any], crds: 
     folder = copy / STANDINS / app["metadata"]["name"]
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "standin.yaml").write_text(yaml.safe_dump(standin_configmap(app, chart), sort_keys=False))
+    if chart["chart"] == PROMETHEUS_CHART:
+        for name, document in prometheus_standins(app, chart).items():
+            (folder / name).write_text(yaml.safe_dump(document, sort_keys=False))
     sources = (
         [argocd_crds] if chart["chart"] == ARGOCD_CHART else [crds / d for d in CHART_CRDS.get(chart["chart"], ())]
     )
@@ -130,7 +169,7 @@ def make_served_copy(base: Path, url: str, crds: Path, argocd_crds: Path, source
     message = f"Local stand-ins: repoURLs -> {url}; charts -> {STANDINS}/ ({', '.join(replaced)})"
     git("-c", "user.name=notejam-local", "-c", "user.email=local@notejam.invalid", "commit", "--quiet", "-m", message,
         cwd=copy)  # fmt: skip
-    print(f"served repository: stand-ins for the Helm charts of {', '.join(replaced)} (CRDs only; no chart runs here)")
+    print(f"served repository: stand-ins for the Helm charts of {', '.join(replaced)} (CRDs, no chart runs here)")
     return copy
 
 

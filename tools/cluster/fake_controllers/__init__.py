@@ -8,6 +8,7 @@ to seconds, and the module of each names its upstream source:
 - `external_secrets`: SecretStores Ready when their ServiceAccount exists; ExternalSecrets Ready only for the secrets
   and properties `docs/bootstrap.md` creates, else SecretSyncedError and a Warning Event;
 - `load_balancer`: an `alb` Ingress gets an address only with the annotations the controller needs;
+- `prometheus_operator`: a Prometheus is Available=False NoPodReady, then Available;
 - `hpa`: an HPA fails to get metrics until its pods are ready and scraped, then scales (the HPA controller is off).
 Any of them reports its failure state for an object annotated `standin.notejam.io/fail: "<message>"`.
 
@@ -25,6 +26,7 @@ from tools.cluster.fake_controllers.crossplane import Crossplane
 from tools.cluster.fake_controllers.external_secrets import ExternalSecrets
 from tools.cluster.fake_controllers.hpa import MetricsPipeline
 from tools.cluster.fake_controllers.load_balancer import LoadBalancerController
+from tools.cluster.fake_controllers.prometheus_operator import PrometheusOperator
 from tools.cluster.fake_controllers.status import log
 from tools.cluster.kube import Kube, KubeError
 from tools.validation_data import crds_dir
@@ -35,6 +37,7 @@ def run(kube: Kube, crds: Path, interval: float) -> None:
         Crossplane(kube, crds),
         ExternalSecrets(kube),
         LoadBalancerController(kube),
+        PrometheusOperator(kube),
         MetricsPipeline(kube),
     ]
     log("controllers", "started: " + ", ".join(type(c).__name__ for c in controllers))
