@@ -48,7 +48,19 @@ def test_argocd_cm_is_the_charts_defaults_overridden_by_the_values_file() -> Non
     assert cm["data"] == {**argocd_settings.CHART_CM_DEFAULTS, **values}
     assert cm["data"]["timeout.reconciliation"] == "180s"  # a chart default our values do not set
     assert cm["metadata"]["labels"]["app.kubernetes.io/part-of"] == "argocd"
-    assert objects["argocd-cmd-params-cm"]["data"] == argocd_settings.CHART_PARAMS_DEFAULTS
+    params = yaml.safe_load(argocd_settings.VALUES_FILE.read_text())["configs"]["params"]
+    assert objects["argocd-cmd-params-cm"]["data"] == {
+        **argocd_settings.CHART_PARAMS_DEFAULTS,
+        **{k: str(v) for k, v in params.items()},
+    }
+
+
+def test_the_local_controller_reads_the_repo_error_grace_period_as_the_statefulset_does() -> None:
+    """Argo CD's StatefulSet maps argocd-cmd-params-cm's key to ARGOCD_REPO_ERROR_GRACE_PERIOD_SECONDS."""
+    statefulset = argocd_crds_dir().parent / "base" / "application-controller"
+    text = (statefulset / "argocd-application-controller-statefulset.yaml").read_text()
+    assert "ARGOCD_REPO_ERROR_GRACE_PERIOD_SECONDS" in text and "controller.repo.error.grace.period.seconds" in text
+    assert argocd_settings.controller_env() == {"ARGOCD_REPO_ERROR_GRACE_PERIOD_SECONDS": "60"}
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)

@@ -1,16 +1,19 @@
-"""After the first sync, live: syncing again changes nothing, the tree stays Synced, and a promotion (a commit of a
-new image tag to the environment's overlay) rolls the Deployment without a failed sync."""
+"""After the first sync, live: syncing again changes nothing, the tree stays Synced, a promotion (a commit of a
+new image tag to the environment's overlay) rolls the Deployment without a failed sync, and a commit that cannot
+render is shown with Argo CD's message, applies nothing, and is undone by a revert."""
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
-from tests.live.conftest import LiveCluster
+from tests.live.conftest import LiveCluster, say
 from tools.cluster.kube import Kube, Object
-from tools.cluster.served_repo import commit
+from tools.cluster.served_repo import commit, revert
 from tools.cluster.sync import APPLICATIONS, applications, state_of
 from tools.promote import read_tag, set_tag
 
@@ -154,3 +157,114 @@ def test_a_promotion_rolls_the_deployment_without_a_failed_sync(live: LiveCluste
     pods = kube.items(f"/api/v1/namespaces/{namespace}/pods?labelSelector=app.kubernetes.io/component%3Dweb")
     assert {p["spec"]["containers"][0]["image"].rsplit(":", 1)[1] for p in pods if p["status"]["phase"] == "Running"} \
         >= {NEW_TAG}  # fmt: skip
+
+
+def refresh(kube: Kube, name: str) -> None:
+    """What a push webhook (or the UI's Refresh) does: compare with git now, not at the next poll."""
+    kube.merge_patch(f"{APPLICATIONS}/{name}", {"metadata": {"annotations": {"argocd.argoproj.io/refresh": "normal"}}})
+
+
+def comparison_errors(app: Object) -> list[str]:
+    return [c["message"] for c in app["status"].get("conditions", []) if c["type"] == "ComparisonError"]
+
+
+def test_a_commit_that_cannot_render_shows_argo_cds_message_applies_nothing_and_a_revert_heals(
+    request: pytest.FixtureRequest, live: LiveCluster
+) -> None:
+    kube, namespace, copy = live.kube, live.notejam_namespace(), live.plane.served_copy
+    deployment_path = f"/apis/apps/v1/namespaces/{namespace}/deployments/notejam"
+    generation = kube.get(deployment_path)["metadata"]["generation"]
+    synced_revision = kube.get(f"{APPLICATIONS}/notejam")["status"]["operationState"]["syncResult"]["revision"]
+    kustomization = copy / "overlays" / live.environment / "kustomization.yaml"
+    text = kustomization.read_text()
+    assert "\nresources:\n" in text
+    kustomization.write_text(text.replace("\nresources:\n", "\nresources:\n  - does-not-exist.yaml\n", 1))
+    commit(copy, "A change that cannot render")
+    try:
+        # What the push webhook does. Found by polling instead, the error would show only after the next poll and
+        # the repo-error grace period (apps/argocd/values.yaml); a refresh request skips that period.
+        refresh(kube, "notejam")
+        started = time.monotonic()
+        while not comparison_errors(app := kube.get(f"{APPLICATIONS}/notejam")):
+            assert time.monotonic() - started < 60, ("no ComparisonError yet", state_of(app))
+            operation = app["status"].get("operationState") or {}
+            assert operation.get("syncResult", {}).get("revision") == synced_revision, "the bad revision was synced"
+            time.sleep(2)
+        say(request.config, f"{live.environment}: the bad commit showed {time.monotonic() - started:.0f} s after it")
+        [message] = comparison_errors(app)
+        assert "does-not-exist.yaml" in message, message
+        assert app["status"]["operationState"]["syncResult"]["revision"] == synced_revision
+        assert kube.get(deployment_path)["metadata"]["generation"] == generation
+    finally:
+        reverted = revert(copy)
+    deadline = time.monotonic() + 240
+    while True:
+        refresh(kube, "notejam")
+        app = kube.get(f"{APPLICATIONS}/notejam")
+        if (
+            not comparison_errors(app)
+            and app["status"]["sync"].get("revision") == reverted
+            and state_of(app) == ("Synced", "Healthy")
+        ):
+            break
+        assert time.monotonic() < deadline, (state_of(app), comparison_errors(app))
+        time.sleep(5)
+    assert kube.get(deployment_path)["metadata"]["generation"] == generation
+
+
+def wait_until(what: str, done: Callable[[], Any], timeout: float = 180) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (found := done()):
+        assert time.monotonic() < deadline, f"{what}: not after {timeout:.0f} s"
+        time.sleep(2)
+    return found
+
+
+def test_a_manual_edit_of_a_synced_object_is_reverted_by_self_heal_and_recorded(live: LiveCluster) -> None:
+    """Drift on purpose: kubectl edit of the PodDisruptionBudget; selfHeal syncs it back. A self-heal is a partial
+    sync (only what drifted), which Argo CD keeps out of `status.history` (controller/sync.go records history only
+    for a sync of every resource): it is recorded as the Application's last operation and an OperationCompleted
+    Event naming it a partial sync."""
+    kube = live.kube
+    path = f"/apis/policy/v1/namespaces/{live.notejam_namespace()}/poddisruptionbudgets/notejam"
+    spec = kube.get(path)["spec"]
+    field = "maxUnavailable" if "maxUnavailable" in spec else "minAvailable"
+    edited = kube.merge_patch(path, {"spec": {field: spec[field] + 7}})
+    assert edited["spec"][field] == spec[field] + 7
+    wait_until("the edit reverted", lambda: kube.get(path)["spec"][field] == spec[field], 120)
+
+    def self_heal() -> Object | None:
+        operation = (kube.get(f"{APPLICATIONS}/notejam")["status"].get("operationState")) or {}
+        resources = operation.get("operation", {}).get("sync", {}).get("resources", [])
+        healed = [r for r in resources if r["kind"] == "PodDisruptionBudget" and r["name"] == "notejam"]
+        return operation if healed and operation.get("phase") == "Succeeded" else None
+
+    operation = wait_until("the self-heal recorded as the last operation", self_heal, 60)
+    assert operation["operation"]["initiatedBy"].get("automated") is True
+    events = kube.items("/api/v1/namespaces/argocd/events")
+    assert any(
+        e["involvedObject"]["name"] == "notejam" and e["reason"] == "OperationCompleted"
+        and e["message"].startswith("Partial sync operation") and e["message"].endswith("succeeded")
+        for e in events
+    )  # fmt: skip
+
+
+def test_a_resource_removed_from_git_is_pruned_and_a_revert_brings_it_back(live: LiveCluster) -> None:
+    kube, copy = live.kube, live.plane.served_copy
+    path = f"/apis/policy/v1/namespaces/{live.notejam_namespace()}/poddisruptionbudgets/notejam"
+    kustomization = copy / "base" / "kustomization.yaml"
+    text = kustomization.read_text()
+    assert "\n  - pdb.yaml\n" in text
+    kustomization.write_text(text.replace("\n  - pdb.yaml\n", "\n", 1))
+    commit(copy, "Remove the PodDisruptionBudget")
+    refresh(kube, "notejam")
+    wait_until("the PodDisruptionBudget pruned", lambda: kube.get(path) is None)
+    wait_until(
+        "notejam Synced and Healthy", lambda: state_of(kube.get(f"{APPLICATIONS}/notejam")) == ("Synced", "Healthy")
+    )
+    revert(copy)
+    refresh(kube, "notejam")
+    wait_until("the PodDisruptionBudget back", lambda: kube.get(path) is not None)
+    wait_until(
+        "notejam Synced and Healthy", lambda: state_of(kube.get(f"{APPLICATIONS}/notejam")) == ("Synced", "Healthy")
+    )

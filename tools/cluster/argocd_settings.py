@@ -64,6 +64,24 @@ def cm_data(values_file: Path = VALUES_FILE) -> dict[str, str]:
     return {**CHART_CM_DEFAULTS, **ours}
 
 
+def params_data(values_file: Path = VALUES_FILE) -> dict[str, str]:
+    """`argocd-cmd-params-cm`'s data: the chart's defaults, then every `configs.params` key of our values."""
+    values = yaml.safe_load(values_file.read_text()) or {}
+    params = (values.get("configs") or {}).get("params") or {}
+    return {**CHART_PARAMS_DEFAULTS, **{key: str(value) for key, value in params.items()}}
+
+
+# The environment variables the upstream Deployments and StatefulSet set from argocd-cmd-params-cm (Argo CD's
+# manifests/base/*/argocd-*-{deployment,statefulset}.yaml), for the keys our values set.
+CONTROLLER_PARAM_ENV = {"controller.repo.error.grace.period.seconds": "ARGOCD_REPO_ERROR_GRACE_PERIOD_SECONDS"}
+
+
+def controller_env(values_file: Path = VALUES_FILE) -> dict[str, str]:
+    """What the application controller's StatefulSet would read from argocd-cmd-params-cm, as its environment."""
+    params = params_data(values_file)
+    return {env: params[key] for key, env in CONTROLLER_PARAM_ENV.items() if key in params}
+
+
 def settings_objects(values_file: Path = VALUES_FILE) -> list[dict[str, Any]]:
     def config_map(name: str, data: dict[str, str]) -> dict[str, Any]:
         labels = {**PART_OF, "app.kubernetes.io/name": name}
@@ -73,7 +91,7 @@ def settings_objects(values_file: Path = VALUES_FILE) -> list[dict[str, Any]]:
     return [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}},
         config_map("argocd-cm", cm_data(values_file)),
-        config_map("argocd-cmd-params-cm", dict(CHART_PARAMS_DEFAULTS)),
+        config_map("argocd-cmd-params-cm", params_data(values_file)),
         config_map("argocd-rbac-cm", {}),
         config_map("argocd-ssh-known-hosts-cm", {}),
         config_map("argocd-tls-certs-cm", {}),

@@ -255,7 +255,7 @@ class ControlPlane:
             ("argocd-application-controller", argocd("argocd-application-controller"), [
                 repo_server, "--repo-server-plaintext", redis_address, f"--metrics-port={ports['controller-metrics']}",
                 f"--app-resync={APP_RESYNC_SECONDS}", "--app-resync-jitter=0", "--status-processors=4",
-                "--operation-processors=4", "--logformat=text"], argocd_env),
+                "--operation-processors=4", "--logformat=text"], {**argocd_env, **argocd_settings.controller_env()}),
             # The API and web UI, plain HTTP on loopback (on EKS the Ingress terminates TLS). On its first start it
             # writes a random admin password to Secret argocd-initial-admin-secret, as it does in a cluster.
             ("argocd-server", argocd("argocd-server"), [

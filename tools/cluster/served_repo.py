@@ -181,6 +181,13 @@ def commit(copy: Path, message: str) -> str:
     return git("rev-parse", "HEAD", cwd=copy).strip()
 
 
+def revert(copy: Path) -> str:
+    """Revert the last commit of the served copy (as a revert merged to main would); return the new revision."""
+    git("-c", "user.name=notejam-local", "-c", "user.email=local@notejam.invalid", "revert", "--no-edit", "HEAD",
+        cwd=copy)  # fmt: skip
+    return git("rev-parse", "HEAD", cwd=copy).strip()
+
+
 def daemon_command(base: Path, port: int) -> list[str]:
     return ["git", "daemon", "--reuseaddr", "--export-all", "--listen=127.0.0.1", f"--port={port}",
             f"--base-path={base}"]  # fmt: skip
