@@ -10,9 +10,10 @@
 - XRDs: the composite and claim CRDs are generated from the XRD (its schema and CEL rules, plus Crossplane's machinery
   fields); then `Established=True WatchingCompositeResource`, `Offered=True WatchingClaim`.
 - Claims (internal/controller/apiextensions/claim and composite): the claim binds a composite named
-  `<claim>-<5 random characters>`, labelled `crossplane.io/claim-name`, `crossplane.io/claim-namespace` and
-  `crossplane.io/composite`, and records it in `spec.resourceRef`. The composite is `Synced=True ReconcileSuccess`
-  and `Ready=False Creating` while its composed resources are created, then `Ready=True Available`; only then are
+  `<claim>-<5 characters>` and labelled as Crossplane does (built by `claim_to_composite`, as `make render` builds
+  it: the suffix derived, not random), and records it in `spec.resourceRef`. The composite is
+  `Synced=True ReconcileSuccess` and `Ready=False Creating` while its composed resources are created, then
+  `Ready=True Available`; only then are
   the connection details published (the claim's connection Secret written). No Composition for the composite's type,
   or a pipeline Function that is not Healthy: `Synced=False ReconcileError`, never Ready.
 Nothing is composed and no AWS API is called.
@@ -21,8 +22,6 @@ Nothing is composed and no AWS API is called.
 from __future__ import annotations
 
 import copy
-import random
-import string
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ import yaml
 
 from tools.cluster.fake_controllers.status import Reporter, age, condition, injected_failure, is_true, log
 from tools.cluster.kube import Kube, KubeError, Object
+from tools.crossplane_composite import PlatformAPI, claim_to_composite
 from tools.xrd_schemas import claim_spec_machinery, composite_spec_machinery
 
 # Crossplane's release creates this namespace (CreateNamespace) and, as its pod starts, installs the CRDs.
@@ -213,8 +213,9 @@ class Crossplane:
         spec = xrd["spec"]
         namespace, name = claim["metadata"]["namespace"], claim["metadata"]["name"]
         claim_path = f"{prefix}/namespaces/{namespace}/{spec['claimNames']['plural']}/{name}"
-        problem = injected_failure(claim) or self.cannot_compose(xrd, claim, compositions, functions)
-        if problem:
+        composition = self.composition_for(xrd, claim, compositions, functions)
+        if isinstance(composition, str) or injected_failure(claim):
+            problem = injected_failure(claim) or composition
             self.report.status(
                 claim_path,
                 claim,
@@ -222,7 +223,7 @@ class Crossplane:
                 say=f"{spec['claimNames']['kind']} {namespace}/{name}: Synced=False: {problem}",
             )
             return
-        composite = self.bind_composite(xrd, prefix, claim)
+        composite = self.bind_composite(xrd, prefix, claim, composition)
         composite_path = f"{prefix}/{spec['names']['plural']}/{composite['metadata']['name']}"
         synced = condition("Synced", "True", "ReconcileSuccess")
         if age(composite) < COMPOSITE_CREATING_SECONDS:
@@ -253,10 +254,11 @@ class Crossplane:
             say=f"{spec['claimNames']['kind']} {namespace}/{name}: connection Secret {secret} published, Ready",
         )
 
-    def cannot_compose(
+    def composition_for(
         self, xrd: Object, claim: Object, compositions: list[Object], functions: dict[str, Object]
-    ) -> str | None:
-        """Why no composite of this claim can become ready (composite/reconciler.go, errSelectComp; function runner)."""
+    ) -> Object | str:
+        """The Composition the claim's composite uses, or why none can make it ready (composite/reconciler.go,
+        errSelectComp; the function runner)."""
         spec = xrd["spec"]
         version = next(v["name"] for v in spec["versions"] if v.get("referenceable"))
         wanted = (claim["spec"].get("compositionRef") or {}).get("name") or (
@@ -283,50 +285,28 @@ class Crossplane:
                     f"an active FunctionRevision (a FunctionRevision with spec.desiredState: Active) for Function "
                     f"{function!r}"
                 )
-        return None
+        return matching[0]
 
-    def bind_composite(self, xrd: Object, prefix: str, claim: Object) -> Object:
+    def bind_composite(self, xrd: Object, prefix: str, claim: Object, composition: Object) -> Object:
+        """The composite of `claim`, created as Crossplane's claim controller creates it (claim_to_composite, which
+        `make render` uses too), unless `spec.resourceRef` already names one."""
         spec = xrd["spec"]
-        plural, kind = spec["names"]["plural"], spec["names"]["kind"]
+        plural = spec["names"]["plural"]
         reference = claim["spec"].get("resourceRef") or {}
         if reference.get("name"):
             found = self.kube.get(f"{prefix}/{plural}/{reference['name']}")
             if found is not None:
                 return found
-        namespace, name = claim["metadata"]["namespace"], claim["metadata"]["name"]
-        composite_name = f"{name}-{''.join(random.choices(string.ascii_lowercase + string.digits, k=5))}"  # noqa: S311
-        machinery = claim_spec_machinery()
-        composite_spec: dict[str, Any] = {k: copy.deepcopy(v) for k, v in claim["spec"].items() if k not in machinery}
-        composite_spec["claimRef"] = {
-            "apiVersion": claim["apiVersion"],
-            "kind": claim["kind"],
-            "namespace": namespace,
-            "name": name,
-        }
-        composite_spec["writeConnectionSecretToRef"] = {"name": claim["metadata"]["uid"], "namespace": NAMESPACE}
-        if spec.get("defaultCompositionRef"):
-            composite_spec["compositionRef"] = spec["defaultCompositionRef"]
-        composite = self.kube.create(
-            f"{prefix}/{plural}",
-            {
-                "apiVersion": claim["apiVersion"],
-                "kind": kind,
-                "metadata": {
-                    "name": composite_name,
-                    "labels": {
-                        "crossplane.io/claim-name": name,
-                        "crossplane.io/claim-namespace": namespace,
-                        "crossplane.io/composite": composite_name,
-                    },
-                },
-                "spec": composite_spec,
-            },
-        )
+        desired = claim_to_composite(claim, PlatformAPI(xrd, composition))
+        del desired["metadata"]["uid"]  # the API server assigns it
+        composite = self.kube.create(f"{prefix}/{plural}", desired)
+        kind, name = composite["kind"], composite["metadata"]["name"]
+        namespace = claim["metadata"]["namespace"]
         self.kube.merge_patch(
-            f"{prefix}/namespaces/{namespace}/{spec['claimNames']['plural']}/{name}",
-            {"spec": {"resourceRef": {"apiVersion": claim["apiVersion"], "kind": kind, "name": composite_name}}},
+            f"{prefix}/namespaces/{namespace}/{spec['claimNames']['plural']}/{claim['metadata']['name']}",
+            {"spec": {"resourceRef": {"apiVersion": composite["apiVersion"], "kind": kind, "name": name}}},
         )
-        log("crossplane", f"{claim['kind']} {namespace}/{name}: bound composite {kind} {composite_name}")
+        log("crossplane", f"{claim['kind']} {namespace}/{claim['metadata']['name']}: bound composite {kind} {name}")
         return composite
 
 
