@@ -166,13 +166,15 @@ def test_each_project_is_used_and_platform_apps_use_platform(environment: str) -
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_sync_waves_put_operators_first_crossplane_next_and_the_app_last(environment: str) -> None:
     apps = applications(environment)
-    operators = ["crossplane", "external-secrets", "kube-prometheus-stack", "aws-load-balancer-controller"]
+    operators = ["crossplane", "external-secrets", "aws-load-balancer-controller"]
     crossplane_order = ["crossplane-packages", "crossplane-provider-config", "crossplane-apis"]
     assert max(wave(p) for p in projects(environment).values()) < min(wave(a) for a in apps.values())
     assert max(wave(apps[name]) for name in operators) < wave(apps[crossplane_order[0]])
     waves = [wave(apps[name]) for name in crossplane_order]
     assert waves == sorted(waves) and len(set(waves)) == len(waves), dict(zip(crossplane_order, waves, strict=True))
     assert wave(apps["prometheus-adapter"]) > wave(apps["kube-prometheus-stack"])
+    # kube-prometheus-stack's second source (clusters/<env>/monitoring) holds an ExternalSecret and a SecretStore.
+    assert wave(apps["kube-prometheus-stack"]) > wave(apps["external-secrets"])
     others = [wave(app) for name, app in apps.items() if name != "notejam"]
     assert wave(apps["notejam"]) > max(others)
 
@@ -184,6 +186,8 @@ def test_every_application_syncs_itself_with_retries(environment: str) -> None:
         assert policy["automated"] == {"prune": True, "selfHeal": True}, name
         backoff = policy["retry"]["backoff"]
         assert policy["retry"]["limit"] != 0 and backoff["factor"] > 1 and backoff["maxDuration"], name
+        # Without it a retry re-syncs the failed commit, and one that retries forever never takes the fix.
+        assert policy["retry"]["refresh"] is True, name
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)

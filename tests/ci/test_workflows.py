@@ -96,3 +96,9 @@ def test_promotion_walks_dev_then_staging_then_prod() -> None:
     assert [(step["from"], step["to"]) for step in matrix] == list(
         zip(promote.ENVIRONMENTS, promote.ENVIRONMENTS[1:], strict=False)
     )
+
+
+def test_the_promotion_pull_request_is_made_by_the_command_the_live_promotion_runs() -> None:
+    """tests/live/test_promotion.py runs `python -m tools.promote --from-env S --env T` on the served copy."""
+    promote_workflow = (ROOT / ".github/workflows/promote.yaml").read_text()
+    assert 'python -m tools.promote --from-env "${{ matrix.from }}" --env "${{ matrix.to }}"' in promote_workflow

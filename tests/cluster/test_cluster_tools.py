@@ -12,7 +12,7 @@ import yaml
 from tools.cluster import argocd_settings, kwok_nodes, served_repo
 from tools.cluster.fake_controllers.crossplane import crds_from_xrd, provider_crd_files
 from tools.cluster.versions import makefile_pins
-from tools.manifests import ENVIRONMENTS, REPO_ROOT
+from tools.manifests import ENVIRONMENTS, REPO_ROOT, render
 from tools.validation_data import argocd_crds_dir, crds_dir
 
 MODULES = ["build", "argocd_ui", "kwok_nodes", "argocd_settings", "served_repo",
@@ -76,18 +76,40 @@ def test_one_kwok_node_per_zone_labelled_like_eks(environment: str) -> None:
         assert node["metadata"]["labels"]["eks.amazonaws.com/nodegroup"] in groups
 
 
-def test_the_served_copy_replaces_only_charts_and_the_repository_url(tmp_path: Path) -> None:
-    url = "git://127.0.0.1:1/notejam-gitops"
-    copy = served_repo.make_served_copy(tmp_path, url, crds_dir(), argocd_crds_dir())
-    assert served_repo.UPSTREAM_URL not in "".join(p.read_text() for p in copy.glob("apps/**/*.yaml"))
-    for path in copy.glob("apps/**/*.yaml"):
-        app = yaml.safe_load(path.read_text())
-        if app.get("kind") != "Application":
-            continue
-        original = yaml.safe_load((REPO_ROOT / path.relative_to(copy)).read_text())
-        assert app["spec"]["syncPolicy"] == original["spec"]["syncPolicy"], path  # sync options are what is tested
-        assert not served_repo.chart_sources(app)
-        assert app["spec"]["source"]["repoURL"] == url
+def applications_of(cluster: Path) -> dict[str, dict]:
+    return {doc["metadata"]["name"]: doc for doc in render(cluster) if doc["kind"] == "Application"}
+
+
+@pytest.fixture(scope="module")
+def served_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return served_repo.make_served_copy(tmp_path_factory.mktemp("served"), SERVED_URL, crds_dir(), argocd_crds_dir())
+
+
+SERVED_URL = "git://127.0.0.1:1/notejam-gitops"
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_the_served_copy_replaces_only_charts_and_keeps_each_clusters_chart_versions(
+    served_copy: Path, environment: str
+) -> None:
+    production = applications_of(REPO_ROOT / "clusters" / environment)
+    served = applications_of(served_copy / "clusters" / environment)
+    assert served.keys() == production.keys()
+    for name, app in served.items():
+        original = production[name]
+        assert app["spec"]["syncPolicy"] == original["spec"]["syncPolicy"], name  # sync options are what is tested
+        sources = app["spec"].get("sources") or [app["spec"]["source"]]
+        assert not served_repo.chart_sources(app), name
+        assert {source["repoURL"] for source in sources} == {SERVED_URL}, name
+        charts = served_repo.chart_sources(original)
+        if charts:  # the version this cluster's versions/ folder (or the Application) names, kept for the stand-in
+            annotations = sources[0]["kustomize"]["commonAnnotations"]
+            assert annotations == {served_repo.CHART_VERSION_ANNOTATION: charts[0]["targetRevision"]}, name
+            assert sources[0]["path"] == f"{served_repo.STANDINS}/{name}"
+
+
+def test_the_served_copy_stands_in_for_chart_contents(served_copy: Path) -> None:
+    copy = served_copy
     standin = copy / "standins" / "external-secrets"
     assert (standin / "crd-external-secrets.io_secretstores.yaml").is_file()
     # kube-prometheus-stack's Prometheus, for the prometheus-operator stand-in, with a CRD that says it is a stand-in.
@@ -97,6 +119,8 @@ def test_the_served_copy_replaces_only_charts_and_the_repository_url(tmp_path: P
     crd = yaml.safe_load((monitoring / "crd-monitoring.coreos.com_prometheuses.standin.yaml").read_text())
     assert "notejam.io/stand-in" in crd["metadata"]["annotations"]
     assert "stand-in-for" in (standin / "standin.yaml").read_text()
+    # A kustomization, so that the chart version can annotate all of it.
+    assert {doc["kind"] for doc in render(standin)} == {"ConfigMap", "CustomResourceDefinition"}
     log = subprocess.run(["git", "log", "-1", "--format=%s"], cwd=copy, capture_output=True, text=True, check=True)
     assert log.stdout.startswith("Local stand-ins")
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 import pytest
 
 from tests.argocd.argo_objects import overlay_objects
-from tools.manifests import ENVIRONMENTS
+from tests.crossplane.conftest import CROSSPLANE_DIR
+from tools.manifests import ENVIRONMENTS, render
 from tools.render_output import rendered
 
 PROTECTED_ENVIRONMENTS = {"prod"}
@@ -57,11 +58,25 @@ def test_unprotected_databases_are_cleaned_up(environment: str) -> None:
     assert instances and not any(r.orphaned for r in instances)
 
 
-@pytest.mark.parametrize("environment", sorted(PROTECTED_ENVIRONMENTS))
-def test_argo_cd_never_deletes_the_protected_claims(environment: str) -> None:
-    """Deleting the Application deletes what it manages unless Delete=false (Prune=false alone does not stop it)."""
+def never_deleted_by_argo_cd(document: dict) -> bool:
+    options = (document["metadata"].get("annotations") or {}).get("argocd.argoproj.io/sync-options", "")
+    return {"Delete=false", "Prune=false"} <= set(options.split(","))
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_argo_cd_never_deletes_a_claim(environment: str) -> None:
+    """Deleting the Application deletes what it manages unless Delete=false (Prune=false alone does not stop it);
+    a claim that leaves git is pruned unless Prune=false. In every environment: a database goes only when a person
+    deletes its claim (with deletion protection in prod, and its final snapshot)."""
     claims = [doc for doc in overlay_objects(environment) if doc["apiVersion"].startswith("platform.notejam.io/")]
     assert {doc["kind"] for doc in claims} == {"PostgreSQLInstance", "DatabaseBackup"}
     for claim in claims:
-        options = (claim["metadata"].get("annotations") or {}).get("argocd.argoproj.io/sync-options", "")
-        assert {"Delete=false", "Prune=false"} <= set(options.split(",")), claim["kind"]
+        assert never_deleted_by_argo_cd(claim), claim["kind"]
+
+
+def test_argo_cd_never_deletes_an_xrd_or_a_composition() -> None:
+    """Deleting an XRD deletes every composite of its type: every database of the cluster."""
+    apis = render(CROSSPLANE_DIR / "apis")
+    assert {doc["kind"] for doc in apis} == {"CompositeResourceDefinition", "Composition"}
+    for document in apis:
+        assert never_deleted_by_argo_cd(document), document["metadata"]["name"]

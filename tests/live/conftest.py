@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.live.on_call import OnCallReceiver
 from tools.cluster.controlplane import ControlPlane
 from tools.cluster.kube import Kube, Object
 from tools.cluster.sync import applications, apply_root, wait_until_synced
@@ -22,11 +23,13 @@ from tools.manifests import ENVIRONMENTS, REPO_ROOT
 REAL = (
     "etcd, kube-apiserver (admission: PodSecurity, CRD schemas and CEL rules), kube-controller-manager "
     "(Deployments, ReplicaSets, Jobs, garbage collection), kube-scheduler, run by kwokctl (binary runtime)",
-    "Argo CD application controller, repo server and API server with its web UI (the release the clusters "
-    "run: apps/argocd/values.yaml pins its image and CRDs), Redis, git daemon",
+    "Argo CD application controller, repo server, notifications controller and API server with its web UI (the "
+    "release the clusters run: apps/argocd/values.yaml pins its image and CRDs), Redis, git daemon",
 )
 SIMULATED = (
-    "kwok: Nodes (one per zone, labelled like EKS nodes) and their kubelets; Pods turn Ready, Jobs' Pods complete",
+    "kwok: Nodes (one per zone, labelled like EKS nodes) and their kubelets; Pods turn Ready, Jobs' Pods complete "
+    "(or fail, with kwok's chaos Stage, when labelled for it)",
+    "the on-call tool: a webhook receiver in the test run (tests/live/on_call.py) that Argo CD Notifications posts to",
     "Helm charts of the add-ons: local folders carrying the CRDs the charts install and kube-prometheus-stack's "
     "Prometheus (tools/cluster/served_repo)",
     "Crossplane, External Secrets, AWS Load Balancer Controller, Prometheus Operator, metrics pipeline: "
@@ -54,6 +57,7 @@ class LiveCluster:
     first_sync: dict[str, Object]
     first_sync_failures: dict[str, set[str]] = field(default_factory=dict)
     objects_after_first_sync: dict[str, Object] = field(default_factory=dict)
+    on_call: OnCallReceiver | None = None
 
     def notejam_namespace(self) -> str:
         return f"notejam-{self.environment}"
@@ -102,6 +106,7 @@ def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
     environment: str = request.param
     state: Path = tmp_path_factory.mktemp(f"cluster-{environment}")
     plane = ControlPlane(state, environment, slot="tests")
+    on_call = OnCallReceiver(plane.ports["on-call"])
     # A terminated test run still stops the control plane (pytest runs finalizers on KeyboardInterrupt).
     previous = signal.signal(signal.SIGTERM, interrupt)
     try:
@@ -109,6 +114,8 @@ def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         say(request.config, f"{environment}: control plane started in {plane.timings['start']:.1f} s ({state})")
         for item in SIMULATED:
             say(request.config, f"{environment}: SIMULATED {item}")
+        # Listening before the root Application exists, so that no notification of the first sync is lost.
+        on_call.start()
         kube = plane.kube()
         apply_root(kube, environment, plane.info()["git_url"])
         failures: dict[str, set[str]] = {}
@@ -120,11 +127,12 @@ def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
             say(request.config, f"{environment}: logs of every component in {plane.logs}")
             raise
         say(request.config, f"{environment}: first sync Synced and Healthy in {took:.1f} s")
-        cluster = LiveCluster(environment, plane, kube, applications(kube), failures)
+        cluster = LiveCluster(environment, plane, kube, applications(kube), failures, on_call=on_call)
         cluster.objects_after_first_sync = snapshot_notejam(kube, cluster.notejam_namespace())
         yield cluster
     finally:
         signal.signal(signal.SIGTERM, previous)
         started = time.monotonic()
+        on_call.stop()  # its port is in the plane's plan, which stop() waits to see free
         plane.stop()
         say(request.config, f"{environment}: stopped (kwokctl stop cluster) in {time.monotonic() - started:.1f} s")

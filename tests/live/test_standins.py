@@ -13,7 +13,7 @@ from tests.live.conftest import LiveCluster
 from tools.cluster.fake_controllers import crossplane, hpa, prometheus_operator
 from tools.cluster.fake_controllers.status import FAIL_ANNOTATION, conditions_of, parse_time
 from tools.cluster.kube import Object
-from tools.cluster.sync import APPLICATIONS
+from tools.cluster.sync import APPLICATIONS, wait_until
 
 pytestmark = pytest.mark.control_plane
 
@@ -117,6 +117,9 @@ def test_an_injected_failure_degrades_the_resource_in_argo_cd_and_then_clears(
         reported = [c.get("message", "") for c in conditions_of(live.kube.get(url)).values()]
         reported += [e["message"] for e in events if e["involvedObject"]["name"] == name and e["type"] == "Warning"]
         assert any(message in text for text in reported), reported
+        # On-call hears of it (Argo CD Notifications' on-health-degraded, once per revision: the first case sends it).
+        wait_until("on-call told notejam degraded", lambda: live.on_call.received(event="health-degraded",
+                                                                             application="notejam"), 60)  # fmt: skip
     finally:
         live.kube.merge_patch(url, {"metadata": {"annotations": {FAIL_ANNOTATION: None}}})
     wait_for_health(live, "Healthy")

@@ -1,26 +1,22 @@
-"""After the first sync, live: syncing again changes nothing, the tree stays Synced, a promotion (a commit of a
-new image tag to the environment's overlay) rolls the Deployment without a failed sync, and a commit that cannot
-render is shown with Argo CD's message, applies nothing, and is undone by a revert."""
+"""After the first sync, live: syncing again changes nothing, the tree stays Synced, a commit that cannot render is
+shown with Argo CD's message, applies nothing, and is undone by a revert, drift is healed and what leaves git is
+pruned."""
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 
 from tests.live.conftest import LiveCluster, say
 from tools.cluster.kube import Kube, Object
 from tools.cluster.served_repo import commit, revert
-from tools.cluster.sync import APPLICATIONS, applications, state_of
-from tools.promote import read_tag, set_tag
+from tools.cluster.sync import APPLICATIONS, applications, refresh, state_of, wait_until
 
 pytestmark = pytest.mark.control_plane
 
 STAY_SYNCED_SECONDS = 60
-NEW_TAG = "0123456789abcdef0123456789abcdef01234567"
 
 
 def resource_path(kube: Kube, resource: Object) -> str:
@@ -42,8 +38,9 @@ def kube_plural(kube: Kube, prefix: str, kind: str) -> str:
     return _plurals[(prefix, kind)]
 
 
-# Written by Argo CD itself on every sync or refresh request, not by applying git.
-VOLATILE_ANNOTATIONS = {"argocd.argoproj.io/refresh"}
+# Written by Argo CD itself, not by applying git: on a refresh request, and by the notifications controller when it
+# has sent a notification (which one, for which revision).
+VOLATILE_ANNOTATIONS = {"argocd.argoproj.io/refresh", "notified.notifications.argoproj.io"}
 
 
 def fingerprint(live: Object) -> str:
@@ -73,9 +70,12 @@ def sync(kube: Kube, name: str) -> str:
     app = kube.get(f"{APPLICATIONS}/{name}")
     before = ((app["status"].get("operationState") or {}).get("startedAt")) or ""
     options = (app["spec"].get("syncPolicy") or {}).get("syncOptions") or []
+    synced = app["status"]["sync"]
+    # A multi-source Application (argocd, kube-prometheus-stack) has a revision per source.
+    revision = {"revisions": synced["revisions"]} if "revisions" in synced else {"revision": synced["revision"]}
     kube.merge_patch(f"{APPLICATIONS}/{name}", {"operation": {
         "initiatedBy": {"username": "live-test"},
-        "sync": {"revision": app["status"]["sync"]["revision"], "syncOptions": options, "syncStrategy": {"hook": {}}},
+        "sync": {**revision, "syncOptions": options, "syncStrategy": {"hook": {}}},
     }})  # fmt: skip
     return before
 
@@ -122,46 +122,6 @@ def test_a_second_sync_changes_nothing_and_the_tree_stays_synced(live: LiveClust
         assert not out_of_sync
         assert {n: len(a["status"].get("history", [])) for n, a in apps.items()} == history
         time.sleep(2)
-
-
-def test_a_promotion_rolls_the_deployment_without_a_failed_sync(live: LiveCluster) -> None:
-    kube, namespace = live.kube, live.notejam_namespace()
-    copy = live.plane.served_copy
-    old_tag = read_tag(live.environment, copy)
-    assert old_tag != NEW_TAG
-    set_tag(live.environment, NEW_TAG, copy)
-    revision = commit(copy, f"Promote notejam to {NEW_TAG} in {live.environment}")
-    # What a push webhook does: ask Argo CD to look at git now instead of at the next poll.
-    kube.merge_patch(f"{APPLICATIONS}/notejam", {"metadata": {"annotations": {"argocd.argoproj.io/refresh": "hard"}}})
-    deadline = time.monotonic() + 240
-    while True:
-        app = kube.get(f"{APPLICATIONS}/notejam")
-        operation = app["status"].get("operationState") or {}
-        assert operation.get("phase") not in ("Failed", "Error"), operation.get("message")
-        deployment = kube.get(f"/apis/apps/v1/namespaces/{namespace}/deployments/notejam")
-        status = deployment["status"]
-        rolled = (
-            operation.get("syncResult", {}).get("revision") == revision
-            and operation.get("phase") == "Succeeded"
-            and deployment["spec"]["template"]["spec"]["containers"][0]["image"].endswith(f":{NEW_TAG}")
-            and status.get("observedGeneration") == deployment["metadata"]["generation"]
-            and status.get("updatedReplicas") == status.get("replicas") == status.get("availableReplicas")
-        )
-        if rolled and state_of(app) == ("Synced", "Healthy"):
-            break
-        assert time.monotonic() < deadline, (state_of(app), operation.get("phase"), status)
-        time.sleep(1)
-    migrate = kube.get(f"/apis/batch/v1/namespaces/{namespace}/jobs/notejam-migrate")
-    assert migrate["spec"]["template"]["spec"]["containers"][0]["image"].endswith(f":{NEW_TAG}")
-    assert migrate["status"].get("succeeded") == 1
-    pods = kube.items(f"/api/v1/namespaces/{namespace}/pods?labelSelector=app.kubernetes.io/component%3Dweb")
-    assert {p["spec"]["containers"][0]["image"].rsplit(":", 1)[1] for p in pods if p["status"]["phase"] == "Running"} \
-        >= {NEW_TAG}  # fmt: skip
-
-
-def refresh(kube: Kube, name: str) -> None:
-    """What a push webhook (or the UI's Refresh) does: compare with git now, not at the next poll."""
-    kube.merge_patch(f"{APPLICATIONS}/{name}", {"metadata": {"annotations": {"argocd.argoproj.io/refresh": "normal"}}})
 
 
 def comparison_errors(app: Object) -> list[str]:
@@ -212,21 +172,18 @@ def test_a_commit_that_cannot_render_shows_argo_cds_message_applies_nothing_and_
     assert kube.get(deployment_path)["metadata"]["generation"] == generation
 
 
-def wait_until(what: str, done: Callable[[], Any], timeout: float = 180) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (found := done()):
-        assert time.monotonic() < deadline, f"{what}: not after {timeout:.0f} s"
-        time.sleep(2)
-    return found
-
-
 def test_a_manual_edit_of_a_synced_object_is_reverted_by_self_heal_and_recorded(live: LiveCluster) -> None:
-    """Drift on purpose: kubectl edit of the PodDisruptionBudget; selfHeal syncs it back. A self-heal is a partial
-    sync (only what drifted), which Argo CD keeps out of `status.history` (controller/sync.go records history only
-    for a sync of every resource): it is recorded as the Application's last operation and an OperationCompleted
-    Event naming it a partial sync."""
+    """Drift on purpose: kubectl edit of the PodDisruptionBudget; selfHeal syncs it back, as an automated operation
+    with its OperationCompleted Event. Argo CD records it in one of two ways (controller/appcontroller.go, autoSync):
+    when its last sync was to the revision it now wants, a partial sync of what drifted, which it keeps out of
+    `status.history` (controller/sync.go records only a sync of every resource); when the last sync was to an
+    earlier revision (a later commit changed nothing here, or a failed release was reverted), a sync of everything at
+    the current revision, which is in the history."""
     kube = live.kube
+    app_path = f"{APPLICATIONS}/notejam"
     path = f"/apis/policy/v1/namespaces/{live.notejam_namespace()}/poddisruptionbudgets/notejam"
+    wait_until("notejam Synced and Healthy", lambda: state_of(kube.get(app_path)) == ("Synced", "Healthy"))
+    before = (kube.get(app_path)["status"].get("operationState") or {}).get("startedAt", "")
     spec = kube.get(path)["spec"]
     field = "maxUnavailable" if "maxUnavailable" in spec else "minAvailable"
     edited = kube.merge_patch(path, {"spec": {field: spec[field] + 7}})
@@ -234,17 +191,23 @@ def test_a_manual_edit_of_a_synced_object_is_reverted_by_self_heal_and_recorded(
     wait_until("the edit reverted", lambda: kube.get(path)["spec"][field] == spec[field], 120)
 
     def self_heal() -> Object | None:
-        operation = (kube.get(f"{APPLICATIONS}/notejam")["status"].get("operationState")) or {}
+        operation = kube.get(app_path)["status"].get("operationState") or {}
         resources = operation.get("operation", {}).get("sync", {}).get("resources", [])
-        healed = [r for r in resources if r["kind"] == "PodDisruptionBudget" and r["name"] == "notejam"]
-        return operation if healed and operation.get("phase") == "Succeeded" else None
+        healed = not resources or any(r["kind"] == "PodDisruptionBudget" and r["name"] == "notejam" for r in resources)
+        return operation if operation.get("startedAt", "") > before and healed and operation.get(
+            "phase") == "Succeeded" else None  # fmt: skip
 
     operation = wait_until("the self-heal recorded as the last operation", self_heal, 60)
     assert operation["operation"]["initiatedBy"].get("automated") is True
+    partial = bool(operation["operation"]["sync"].get("resources"))
+    if not partial:
+        history = kube.get(app_path)["status"]["history"]
+        assert history[-1]["revision"] == operation["syncResult"]["revision"]
     events = kube.items("/api/v1/namespaces/argocd/events")
+    start = "Partial sync operation" if partial else f"Sync operation to {operation['syncResult']['revision']}"
     assert any(
         e["involvedObject"]["name"] == "notejam" and e["reason"] == "OperationCompleted"
-        and e["message"].startswith("Partial sync operation") and e["message"].endswith("succeeded")
+        and e["message"].startswith(start) and e["message"].endswith("succeeded")
         for e in events
     )  # fmt: skip
 

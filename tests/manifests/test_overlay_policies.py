@@ -339,8 +339,9 @@ def test_database_claim_per_environment(
     assert backup["spec"]["parameters"]["archiveDays"] == 1095
 
 
-def test_argo_cd_never_deletes_or_prunes_the_prod_database(rendered: Rendered) -> None:
-    claim = one(rendered["prod"], "PostgreSQLInstance", "notejam-db")
+@per_env
+def test_argo_cd_never_deletes_or_prunes_the_database(rendered: Rendered, env: str) -> None:
+    claim = one(rendered[env], "PostgreSQLInstance", "notejam-db")
     options = set(annotation(claim, "argocd.argoproj.io/sync-options").split(","))
     assert {"Delete=false", "Prune=false"} <= options
 

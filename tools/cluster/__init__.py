@@ -2,7 +2,7 @@
 
 Real: etcd, kube-apiserver, kube-controller-manager, kube-scheduler (built from Go modules at the clusters' minor
 version), kwok (nodes and pods without a kubelet), Redis, a git daemon, and Argo CD's application controller, repo
-server and API server at the release the clusters run. Simulated, openly (see `served_repo.py` and the
-`fake_controllers` package): the add-ons' Helm charts and the controllers that do not run here (Crossplane, External
-Secrets, the AWS Load Balancer Controller, the metrics pipeline behind the HPA).
+server, notifications controller and API server at the release the clusters run. Simulated, openly (see
+`served_repo.py` and the `fake_controllers` package): the add-ons' Helm charts and the controllers that do not run here
+(Crossplane, External Secrets, the AWS Load Balancer Controller, the metrics pipeline behind the HPA).
 """

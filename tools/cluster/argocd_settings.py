@@ -1,10 +1,10 @@
 """Argo CD's settings for the local control plane, from `apps/argocd/values.yaml` as the chart would write them.
 
 The chart renders `configs.cm` into ConfigMap `argocd-cm` key for key over its own defaults (CHART_CM_DEFAULTS; a key of
-ours replaces the chart's value whole, as `resource.exclusions` does), and `configs.params` into
-`argocd-cmd-params-cm` (CHART_PARAMS_DEFAULTS), labelled `app.kubernetes.io/part-of: argocd` (Argo CD's settings
-informer selects on that label). The
-`default` AppProject is normally created by argocd-server; it is created here, as the server would.
+ours replaces the chart's value whole, as `resource.exclusions` does), `configs.params` into `argocd-cmd-params-cm`
+(CHART_PARAMS_DEFAULTS), labelled `app.kubernetes.io/part-of: argocd` (Argo CD's settings informer selects on that
+label), and `notifications` into `argocd-notifications-cm`. The `default` AppProject is normally created by
+argocd-server; it is created here, as the server would.
 
     python -m tools.cluster.argocd_settings     # print the objects
 """
@@ -82,6 +82,20 @@ def controller_env(values_file: Path = VALUES_FILE) -> dict[str, str]:
     return {env: params[key] for key, env in CONTROLLER_PARAM_ENV.items() if key in params}
 
 
+def notifications_cm_data(values_file: Path = VALUES_FILE) -> dict[str, str]:
+    """`argocd-notifications-cm`'s data as the chart writes it (templates/argocd-notifications/configmap.yaml):
+    `context` (argocdUrl and `notifications.context`), then the keys of `notifications.notifiers`, `templates` and
+    `triggers` as they are, and `notifications.subscriptions` as the YAML of key `subscriptions`."""
+    notifications = (yaml.safe_load(values_file.read_text()) or {}).get("notifications") or {}
+    context = {"argocdUrl": notifications.get("argocdUrl", ""), **(notifications.get("context") or {})}
+    data = {"context": yaml.safe_dump(context, sort_keys=False)}
+    for group in ("notifiers", "templates", "triggers"):
+        data.update(notifications.get(group) or {})
+    if notifications.get("subscriptions"):
+        data["subscriptions"] = yaml.safe_dump(notifications["subscriptions"], sort_keys=False)
+    return data
+
+
 def settings_objects(values_file: Path = VALUES_FILE) -> list[dict[str, Any]]:
     def config_map(name: str, data: dict[str, str]) -> dict[str, Any]:
         labels = {**PART_OF, "app.kubernetes.io/name": name}
@@ -96,6 +110,7 @@ def settings_objects(values_file: Path = VALUES_FILE) -> list[dict[str, Any]]:
         config_map("argocd-ssh-known-hosts-cm", {}),
         config_map("argocd-tls-certs-cm", {}),
         config_map("argocd-gpg-keys-cm", {}),
+        config_map("argocd-notifications-cm", notifications_cm_data(values_file)),
         {
             "apiVersion": "v1",
             "kind": "Secret",

@@ -12,6 +12,7 @@ exact release and repeat its replace block. Argo CD is built from a module copy 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -27,8 +28,13 @@ from tools.validation_data import argocd_module_dir
 GOMOD_DIR = REPO_ROOT / "tools" / "cluster" / "gomod"
 KUBERNETES_COMMANDS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl")
 # Argo CD is one binary whose file name selects the component.
-ARGOCD_NAMES = ("argocd-application-controller", "argocd-repo-server", "argocd-server")
+ARGOCD_NAMES = ("argocd-application-controller", "argocd-repo-server", "argocd-server", "argocd-notifications")
 ARGOCD_MODULE = "github.com/argoproj/argo-cd/v3"
+# kwok's pod Stages the control plane runs: its default ones (`fast`: what kwokctl configures when given none) and
+# the one that fails a container on request (`chaos`: pods labelled `pod-container-running-failed.stage.kwok.x-k8s.io`).
+KWOK_POD_STAGES = ("fast/pod-ready.yaml", "fast/pod-complete.yaml", "fast/pod-delete.yaml",
+                   "chaos/pod-container-running-failed.yaml")  # fmt: skip
+KWOK_STAGES_DIR = "stages"
 
 
 def go_env() -> dict[str, str]:
@@ -69,10 +75,18 @@ def build_etcd(version: str, out: Path) -> None:
 
 
 def build_kwok(version: str, out: Path) -> None:
-    """kwok-controller and kwokctl, which runs the control plane (tools/cluster/controlplane.py)."""
+    """kwok-controller and kwokctl, which runs the control plane (tools/cluster/controlplane.py), and the pod Stages
+    it configures, as kwok publishes them at that version (`kustomize/stage/`)."""
     env_command = ["go", "install", f"sigs.k8s.io/kwok/cmd/kwok@{version}", f"sigs.k8s.io/kwok/cmd/kwokctl@{version}"]
     print(f"  $ GOBIN={out} {' '.join(env_command)}", flush=True)
     subprocess.run(env_command, cwd=REPO_ROOT, env={**go_env(), "GOBIN": str(out)}, check=True)  # noqa: S603
+    where = ["go", "mod", "download", "-json", f"sigs.k8s.io/kwok@{version}"]  # the module `go install` fetched
+    download = subprocess.run(where, cwd=out, env={**go_env(), "GOFLAGS": "-mod=mod"}, capture_output=True, text=True,  # noqa: S603
+                              check=True)  # fmt: skip
+    module = Path(json.loads(download.stdout)["Dir"])
+    (out / KWOK_STAGES_DIR).mkdir(exist_ok=True)
+    for stage in KWOK_POD_STAGES:
+        shutil.copyfile(module / "kustomize" / "stage" / "pod" / stage, out / KWOK_STAGES_DIR / Path(stage).name)
 
 
 def build_argocd(version: str, out: Path) -> None:
@@ -98,7 +112,7 @@ def build_argocd(version: str, out: Path) -> None:
 BUILDERS = {
     "etcd": (build_etcd, ("etcd",)),
     "kubernetes": (build_kubernetes, KUBERNETES_COMMANDS),
-    "kwok": (build_kwok, ("kwok", "kwokctl")),
+    "kwok": (build_kwok, ("kwok", "kwokctl", *(f"{KWOK_STAGES_DIR}/{Path(s).name}" for s in KWOK_POD_STAGES))),
     "argocd": (build_argocd, ("argocd", *ARGOCD_NAMES, "git-verify-wrapper.sh", argocd_ui.BUILT_MARKER)),
 }
 

@@ -29,9 +29,11 @@ from typing import Any
 import yaml
 
 from tools.cluster import argocd_settings, kwok_nodes, served_repo
+from tools.cluster.build import KWOK_STAGES_DIR
+from tools.cluster.fake_controllers import external_secrets
 from tools.cluster.kube import Kube
 from tools.cluster.versions import component_dir, makefile_pins
-from tools.manifests import ENVIRONMENTS, REPO_ROOT, tool_path
+from tools.manifests import ENVIRONMENTS, REPO_ROOT, render, tool_path
 from tools.validation_data import argocd_crds_dir, crds_dir
 
 # The HPA controller is off: nothing serves the metrics APIs here (see fake_controllers, "metrics pipeline").
@@ -42,9 +44,11 @@ CONTROLLERS = "*,-horizontal-pod-autoscaler-controller"
 APP_RESYNC_SECONDS = 10
 # Every listening port of one control plane, in the order of the plan. The kwokctl ones are set in its
 # configuration (it would otherwise count down from 32766, checking only that a port is free at that moment).
+# "on-call" is the on-call tool's webhook, which nothing here runs: the live tests answer it
+# (tests/live/conftest.py), and Argo CD Notifications posts to it.
 PORTS = ("etcd", "etcd-peer", "etcd-http", "kube-apiserver", "kube-controller-manager", "kube-scheduler",
          "kwok-controller", "redis", "git", "repo-server", "repo-server-metrics", "controller-metrics", "server",
-         "server-metrics")  # fmt: skip
+         "server-metrics", "notifications-metrics", "on-call")  # fmt: skip
 # Below Linux's ephemeral range (32768-60999), where outgoing connections take their ports.
 FIRST_PORT = 20000
 # Slots: `make cluster`, the live tests and their negative controls (tests/live/test_negative_controls.py) may run
@@ -56,7 +60,8 @@ STOP_TIMEOUT = 30
 FAKE_CONTROLLERS = Path(sys.executable).name
 # The port each component answers on, where its name is not the plan's; the fake controllers listen on none.
 PORT_OF = {"redis-server": "redis", "git-daemon": "git", "argocd-repo-server": "repo-server", "argocd-server": "server",
-           "argocd-application-controller": "controller-metrics", FAKE_CONTROLLERS: ""}  # fmt: skip
+           "argocd-application-controller": "controller-metrics", "argocd-notifications": "notifications-metrics",
+           FAKE_CONTROLLERS: ""}  # fmt: skip
 ALIVE_SECONDS = 3
 
 
@@ -156,6 +161,12 @@ class ControlPlane:
             ],
         }
 
+    def pod_stages(self) -> list[dict[str, Any]]:
+        """kwok's default pod Stages and its container-failure one, from the kwok build (tools/cluster/build.py).
+        Given any Stage, kwok runs only those given for that kind, so the defaults are listed too."""
+        stages = sorted((self.binary("kwok", "kwokctl").parent / KWOK_STAGES_DIR).glob("*.yaml"))
+        return [yaml.safe_load(path.read_text()) for path in stages]
+
     # -- start -----------------------------------------------------------------------------------------------------
 
     def start(self) -> None:
@@ -175,7 +186,8 @@ class ControlPlane:
             "logs": str(self.logs),
         }, indent=2))  # fmt: skip
         configuration = self.state / f"{self.name}.kwokctl.yaml"
-        configuration.write_text(yaml.safe_dump(self.kwokctl_configuration(), sort_keys=False))
+        documents = [self.kwokctl_configuration(), *self.pod_stages()]
+        configuration.write_text(yaml.safe_dump_all(documents, sort_keys=False))
         # kwokctl merges its context into --kubeconfig; a file of our own keeps ~/.kube/config untouched.
         self.kwokctl("create", "cluster", "--config", str(configuration), "--kubeconfig", str(self.kwokctl_kubeconfig),
                      "--wait", "2m")  # fmt: skip
@@ -262,16 +274,29 @@ class ControlPlane:
                 "--insecure", "--address=127.0.0.1", f"--port={ports['server']}", "--metrics-address=127.0.0.1",
                 f"--metrics-port={ports['server-metrics']}", repo_server, "--repo-server-plaintext", redis_address,
                 "--logformat=text"], argocd_env),
+            # The notifications controller (apps/argocd/values.yaml: notifications), with the settings the chart
+            # would give it; its metrics listener binds 0.0.0.0 (not configurable).
+            ("argocd-notifications", argocd("argocd-notifications"), [
+                f"--argocd-repo-server=127.0.0.1:{ports['repo-server']}", "--argocd-repo-server-plaintext",
+                f"--metrics-port={ports['notifications-metrics']}", "--logformat=text"], argocd_env),
             (FAKE_CONTROLLERS, sys.executable, [
                 "-m", "tools.cluster.fake_controllers", f"--kubeconfig={self.kubeconfig}",
                 f"--kubectl={self.binary('kubernetes', 'kubectl')}", f"--crds={crds_dir()}"],
-                {"PYTHONPATH": python_path}),
+                {"PYTHONPATH": python_path, external_secrets.VALUES_ENV: json.dumps(self.local_secret_values())}),
         ]  # fmt: skip
         return [
             {"name": name, "binary": binary, "args": args, "workDir": str(self.cluster_dir),
              "links": ["kube-apiserver"], "envs": [{"name": key, "value": value} for key, value in env.items()]}
             for name, binary, args, env in found
         ]  # fmt: skip
+
+    def local_secret_values(self) -> dict[str, dict[str, str]]:
+        """What this plane's Secrets Manager stand-in answers instead of a placeholder: the on-call webhook's URL
+        (the secret and property of clusters/<env>/argocd-notifications' ExternalSecret) is the local receiver."""
+        [external] = [doc for doc in render(REPO_ROOT / "clusters" / self.environment / "argocd-notifications")
+                      if doc["kind"] == "ExternalSecret"]  # fmt: skip
+        [reference] = [item["remoteRef"] for item in external["spec"]["data"]]
+        return {reference["key"]: {reference["property"]: f"http://127.0.0.1:{self.ports['on-call']}/"}}
 
     def _add_components(self, components: list[dict[str, Any]]) -> None:
         """Add `components` to the cluster's saved configuration (kwok.yaml), for `kwokctl start cluster`."""

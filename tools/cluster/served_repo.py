@@ -6,8 +6,11 @@ it syncable without the internet, and says so:
   too, so their whitelists keep their meaning);
 - every Application whose source is a Helm chart from the internet gets a local folder instead,
   `standins/<application>/`: the CRDs that chart installs (from the shared CRDs folder), a ConfigMap saying that it
-  is a stand-in, and for kube-prometheus-stack its `Prometheus` (see `prometheus_standins`). The cluster patches
-  that set those charts' Helm values are dropped with them.
+  is a stand-in, and for kube-prometheus-stack its `Prometheus` (see `prometheus_standins`). The swap is a patch at
+  the end of each `clusters/<env>/kustomization.yaml` (`standin_patch`), so the Application is first built as in
+  production, with its cluster's chart version (`clusters/<env>/versions/`) and Helm values; the swap then keeps that
+  version as an annotation on everything the stand-in deploys (`notejam.io/chart-version`). A chart bump in git is
+  therefore a sync here too, and it reaches a cluster only when its own versions folder says so.
 
     python -m tools.cluster.served_repo --dest /tmp/served --url git://127.0.0.1:9418/notejam-gitops
 """
@@ -36,6 +39,8 @@ CHART_CRDS: dict[str, tuple[str, ...]] = {
 }
 ARGOCD_CHART = "argo-cd"
 PROMETHEUS_CHART = "kube-prometheus-stack"
+# On everything a stand-in deploys: the chart version its cluster's versions/ folder names.
+CHART_VERSION_ANNOTATION = "notejam.io/chart-version"
 
 
 def prometheus_standins(app: dict[str, Any], chart: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -94,13 +99,15 @@ def standin_configmap(app: dict[str, Any], chart: dict[str, Any]) -> dict[str, A
             "labels": {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "notejam-local-cluster"},
         },
         "data": {
-            "stand-in-for": f"{chart['repoURL']} chart {chart['chart']} {chart.get('targetRevision', '')}".strip(),
+            "stand-in-for": f"{chart['repoURL']} chart {chart['chart']} (its version: the {CHART_VERSION_ANNOTATION} "
+            "annotation)",
             "why": "Helm charts come from the internet, which cannot be reached here; only the chart's CRDs are.",
         },
     }
 
 
 def write_standin(copy: Path, app: dict[str, Any], chart: dict[str, Any], crds: Path, argocd_crds: Path) -> Path:
+    """`standins/<application>/`, a kustomization (so that Argo CD can annotate what it deploys)."""
     folder = copy / STANDINS / app["metadata"]["name"]
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "standin.yaml").write_text(yaml.safe_dump(standin_configmap(app, chart), sort_keys=False))
@@ -115,7 +122,39 @@ def write_standin(copy: Path, app: dict[str, Any], chart: dict[str, Any], crds: 
             text = crd.read_text()
             if "kind: CustomResourceDefinition" in text:
                 (folder / f"crd-{crd.name}").write_text(text)
+    resources = sorted(path.name for path in folder.glob("*.yaml") if path.name != "kustomization.yaml")
+    kustomization = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "resources": resources}
+    (folder / "kustomization.yaml").write_text(yaml.safe_dump(kustomization, sort_keys=False))
     return folder
+
+
+def standin_patch(app: dict[str, Any], url: str, folder: str) -> list[dict[str, Any]]:
+    """JSON6902 operations that swap the Application's chart source for its stand-in folder.
+
+    They run after the cluster's own patches (chart version, Helm values), so they see the Application as production
+    does: the chart's `targetRevision` moves into `kustomize.commonAnnotations` (RFC 6902 `move`), the Helm values go
+    (`add` then `remove`, which works whether or not the cluster set any), and any other source from the internet
+    (the Argo CD release's CRDs) goes; sources in this repository stay."""
+    spec = app["spec"]
+    if "sources" in spec:
+        index = next(i for i, source in enumerate(spec["sources"]) if source.get("chart"))
+        pointer = f"/spec/sources/{index}"
+        internet = [i for i, s in enumerate(spec["sources"]) if not s.get("chart") and s.get("repoURL") != url]
+    else:
+        pointer, internet = "/spec/source", []
+    annotations = f"{pointer}/kustomize/commonAnnotations"
+    version = f"{annotations}/" + CHART_VERSION_ANNOTATION.replace("~", "~0").replace("/", "~1")
+    return [
+        {"op": "add", "path": f"{pointer}/kustomize", "value": {"commonAnnotations": {}}},
+        {"op": "move", "from": f"{pointer}/targetRevision", "path": version},
+        {"op": "add", "path": f"{pointer}/targetRevision", "value": BRANCH},
+        {"op": "replace", "path": f"{pointer}/repoURL", "value": url},
+        {"op": "remove", "path": f"{pointer}/chart"},
+        {"op": "add", "path": f"{pointer}/path", "value": folder},
+        {"op": "add", "path": f"{pointer}/helm", "value": {}},
+        {"op": "remove", "path": f"{pointer}/helm"},
+        *({"op": "remove", "path": f"/spec/sources/{i}"} for i in sorted(internet, reverse=True)),
+    ]  # fmt: skip
 
 
 def apply_standins(copy: Path, url: str, crds: Path, argocd_crds: Path) -> list[str]:
@@ -124,38 +163,20 @@ def apply_standins(copy: Path, url: str, crds: Path, argocd_crds: Path) -> list[
         text = path.read_text()
         if UPSTREAM_URL in text:
             path.write_text(text.replace(UPSTREAM_URL, url))
-    replaced = []
+    patches = []
     for path in sorted(copy.glob("apps/**/*.yaml")):
         app = yaml.safe_load(path.read_text())
         if not isinstance(app, dict) or app.get("kind") != "Application" or not chart_sources(app):
             continue
-        chart = chart_sources(app)[0]
-        folder = write_standin(copy, app, chart, crds, argocd_crds)
-        app["spec"].pop("sources", None)
-        app["spec"]["source"] = {"repoURL": url, "targetRevision": BRANCH, "path": str(folder.relative_to(copy))}
-        path.write_text(yaml.safe_dump(app, sort_keys=False))
-        replaced.append(app["metadata"]["name"])
-    # Every patch of an Application given a stand-in goes with its chart: Helm values, chart versions (the
-    # clusters' versions/ components), extra sources; they would not apply to the stand-in's single source.
-    for kustomization in copy.glob("clusters/**/kustomization.yaml"):
-        document = yaml.safe_load(kustomization.read_text())
-        patches = document.get("patches") or []
-        kept = [patch for patch in patches if patched_application(kustomization.parent, patch) not in replaced]
-        if len(kept) != len(patches):
-            document["patches"] = kept
-            kustomization.write_text(yaml.safe_dump(document, sort_keys=False))
-    return replaced
-
-
-def patched_application(folder: Path, patch: dict[str, Any]) -> str | None:
-    """The name of the Application a kustomize patch targets (by its target, or by the patch file), else None."""
-    target = patch.get("target") or {}
-    if target:
-        return target.get("name") if target.get("kind", "Application") == "Application" else None
-    document = yaml.safe_load((folder / patch["path"]).read_text()) if "path" in patch else None
-    if isinstance(document, dict) and document.get("kind") == "Application":
-        return document.get("metadata", {}).get("name")
-    return None
+        folder = write_standin(copy, app, chart_sources(app)[0], crds, argocd_crds)
+        operations = standin_patch(app, url, str(folder.relative_to(copy)))
+        name = app["metadata"]["name"]
+        patches.append({"target": {"kind": "Application", "name": name}, "patch": yaml.safe_dump(operations)})
+    for cluster in sorted(copy.glob("clusters/*/kustomization.yaml")):
+        document = yaml.safe_load(cluster.read_text())
+        document["patches"] = [*(document.get("patches") or []), *patches]
+        cluster.write_text(yaml.safe_dump(document, sort_keys=False))
+    return [patch["target"]["name"] for patch in patches]
 
 
 def make_served_copy(base: Path, url: str, crds: Path, argocd_crds: Path, source: Path = REPO_ROOT) -> Path:
@@ -181,9 +202,9 @@ def commit(copy: Path, message: str) -> str:
     return git("rev-parse", "HEAD", cwd=copy).strip()
 
 
-def revert(copy: Path) -> str:
-    """Revert the last commit of the served copy (as a revert merged to main would); return the new revision."""
-    git("-c", "user.name=notejam-local", "-c", "user.email=local@notejam.invalid", "revert", "--no-edit", "HEAD",
+def revert(copy: Path, revision: str = "HEAD") -> str:
+    """Revert one commit of the served copy (as a `git revert` merged to main would); return the new revision."""
+    git("-c", "user.name=notejam-local", "-c", "user.email=local@notejam.invalid", "revert", "--no-edit", revision,
         cwd=copy)  # fmt: skip
     return git("rev-parse", "HEAD", cwd=copy).strip()
 

@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -50,6 +51,27 @@ def expected_children(apps: dict[str, Object], parent: str = "root") -> set[str]
     """The Applications the parent manages, from its status (so a child not yet created still counts)."""
     resources = ((apps.get(parent) or {}).get("status") or {}).get("resources") or []
     return {r["name"] for r in resources if r.get("kind") == "Application"}
+
+
+def refresh(kube: Kube, name: str, how: str = "normal") -> None:
+    """What the UI's Refresh does: compare the Application with git now, not at the next poll."""
+    kube.merge_patch(f"{APPLICATIONS}/{name}", {"metadata": {"annotations": {"argocd.argoproj.io/refresh": how}}})
+
+
+def push_webhook(kube: Kube) -> None:
+    """What GitHub's push webhook makes Argo CD do (server/webhook: every Application whose source is the pushed
+    repository and branch is refreshed): here every Application, since each one's sources are the served copy."""
+    for name in applications(kube):
+        refresh(kube, name)
+
+
+def wait_until(what: str, done: Callable[[], Any], timeout: float = 180, every: float = 2) -> Any:
+    """Poll `done` until it returns something true, and return that; fail naming `what` after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while not (found := done()):
+        assert time.monotonic() < deadline, f"{what}: not after {timeout:.0f} s"
+        time.sleep(every)
+    return found
 
 
 def tree_is_ready(apps: dict[str, Object]) -> bool:

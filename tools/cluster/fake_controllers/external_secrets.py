@@ -7,11 +7,16 @@
   `aws secretsmanager create-secret` commands: this stand-in's Secrets Manager), the target Secret is written and
   the ExternalSecret is `Ready=True SecretSynced`. Otherwise `Ready=False SecretSyncedError` with the controller's
   message, and a Warning Event `UpdateFailed` carrying the provider's error, and no Secret.
+
+The values are placeholders (`stand-in-<key>`), except those the control plane gives in STANDIN_SECRET_VALUES
+(`{"<secret name>": {"<property>": "<value>"}}`): a URL that something local must answer, such as the on-call
+webhook that Argo CD Notifications posts to.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -25,6 +30,7 @@ BOOTSTRAP = REPO_ROOT / "docs" / "bootstrap.md"
 # `--name notejam/dev/app \ --secret-string '{...}'`: the secrets the bootstrap creates, shown for dev.
 CREATE_SECRET = re.compile(r"create-secret\s.*?--name\s+(\S+)\s+(?:\\\s+)?--secret-string\s+'(\{.*?\})'", re.S)
 DOCUMENTED_ENVIRONMENT = "dev"
+VALUES_ENV = "STANDIN_SECRET_VALUES"
 
 
 def documented_secrets(bootstrap: Path = BOOTSTRAP) -> dict[str, set[str]]:
@@ -57,6 +63,7 @@ class ExternalSecrets:
         self.kube = kube
         self.report = Reporter(kube, "external-secrets", "external-secrets")
         self.secrets = documented_secrets()
+        self.values: dict[str, dict[str, str]] = json.loads(os.environ.get(VALUES_ENV) or "{}")
 
     def reconcile(self) -> None:
         stores = {}
@@ -126,8 +133,12 @@ class ExternalSecrets:
         if is_true(external, "Ready"):
             return
         target = (external["spec"].get("target") or {}).get("name") or name
-        keys = [item["secretKey"] for item in external["spec"].get("data") or []]
-        ensure_secret(self.kube, namespace, target, {key: f"stand-in-{key}" for key in keys}, owner=external)
+        values = {
+            item["secretKey"]: self.values.get(item["remoteRef"]["key"], {}).get(item["remoteRef"].get("property", ""))
+            or f"stand-in-{item['secretKey']}"
+            for item in external["spec"].get("data") or []
+        }
+        ensure_secret(self.kube, namespace, target, values, owner=external)
         self.report.status(
             path,
             external,
