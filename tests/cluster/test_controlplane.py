@@ -83,7 +83,10 @@ def test_kwokctl_runs_our_binaries_on_loopback_at_the_planned_ports(tmp_path: Pa
     components = plane.components()
     assert [c["name"] for c in components] == [
         "redis-server", "git-daemon", "argocd-repo-server", "argocd-application-controller", "argocd-server",
-        Path(components[-1]["binary"]).name,
+        "argocd-notifications", Path(components[-1]["binary"]).name,
     ]  # fmt: skip
+    # kwok's own pod Stages: its defaults (which it drops when given any) and the chaos Stage that fails a container.
+    assert {stage["metadata"]["name"] for stage in plane.pod_stages()} == {
+        "pod-ready", "pod-complete", "pod-delete", "pod-container-running-failed"}  # fmt: skip
     assert {c["workDir"] for c in components} == {str(plane.cluster_dir)}
     assert all(Path(c["binary"]).name == c["name"] for c in components)  # kwokctl's PID files are named so
