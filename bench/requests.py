@@ -42,6 +42,9 @@ BIN = Path(sys.executable).parent
 CSRF_FIELD = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 ACCOUNT = {"email": "bench@example.com", "password": "bench password"}
 SECRET_KEY = "bench-secret"  # noqa: S105 - a throwaway server's signing key
+# One browser signs in and then browses. Flask-Login marks a session seen from another browser "not fresh", and
+# vegeta keeps no cookies, so a second User-Agent would make every measured request re-sign the session cookie.
+USER_AGENT = "notejam-bench"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -72,16 +75,24 @@ def _env(src: Path, tmp: Path, database_url: str | None) -> dict[str, str]:
 
 
 @contextmanager
-def gunicorn(name: str, app: str, src: Path, database_url: str | None, workers: int | None) -> Iterator[Served]:
-    """`app` served by gunicorn with `src`'s notejam.gunicorn_conf; access log formatted but thrown away."""
+def gunicorn(
+    name: str,
+    app: str,
+    src: Path,
+    database_url: str | None,
+    workers: int | None,
+    config: str = "notejam.gunicorn_conf",
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[Served]:
+    """`app` served by gunicorn with `src`'s `config` module; access log formatted but thrown away."""
     with tempfile.TemporaryDirectory(prefix=f"notejam-bench-{name}-") as tmp_name:
         tmp = Path(tmp_name)
-        env = _env(src, tmp, database_url)
+        env = _env(src, tmp, database_url) | (extra_env or {})
         if database_url:
             migrate = [BIN / "flask", "--app", "notejam", "db", "upgrade"]
             subprocess.run(migrate, env=env, check=True, capture_output=True, cwd=tmp)  # noqa: S603 - fixed argv
         port = free_port()
-        command = [BIN / "gunicorn", "--config", "python:notejam.gunicorn_conf", "--bind", f"127.0.0.1:{port}"]
+        command = [BIN / "gunicorn", "--config", f"python:{config}", "--bind", f"127.0.0.1:{port}"]
         command += ["--access-logfile", "/dev/null", *(["--workers", str(workers)] if workers else []), app]
         log = (tmp / "gunicorn.log").open("w")
         server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp)  # noqa: S603
@@ -134,6 +145,7 @@ def _post_form(session: requests.Session, url: str, data: dict[str, str]) -> req
 def seed(served: Served, notes: int, pads: int) -> None:
     """Sign up and in through the app's own forms, create `pads` pads and `notes` notes spread over them."""
     session = requests.Session()
+    session.headers["User-Agent"] = USER_AGENT
     base = served.base
     _post_form(session, base + "/signup/", {**ACCOUNT, "repeat_password": ACCOUNT["password"]})
     _post_form(session, base + "/signin/", ACCOUNT)
@@ -169,7 +181,8 @@ def attack(served: Served, path: str, duration: str, rate: float | None, connect
     """vegeta against one page: `rate` requests/s, or as fast as `connections` clients go when `rate` is None."""
     with tempfile.TemporaryDirectory(prefix="notejam-vegeta-") as tmp:
         targets = Path(tmp) / "targets"
-        targets.write_text(f"GET {served.base}{path}\n" + (f"Cookie: {served.cookie}\n" if served.cookie else ""))
+        headers = f"User-Agent: {USER_AGENT}\n" + (f"Cookie: {served.cookie}\n" if served.cookie else "")
+        targets.write_text(f"GET {served.base}{path}\n{headers}")
         pace = ["-rate=0", f"-max-workers={connections}"] if rate is None else [f"-rate={max(round(rate), 1)}/1s"]
         command = [tool_path("vegeta"), "attack", f"-targets={targets}", f"-duration={duration}", *pace]
         command += [f"-workers={connections}", "-keepalive=false", "-redirects=-1", "-timeout=30s"]

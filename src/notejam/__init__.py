@@ -68,9 +68,13 @@ def _register_templating(app: Flask) -> None:
     app.add_template_global(links.id_url, "id_url")
 
     @app.context_processor
-    def sidebar_pads() -> dict[str, Any]:
-        # A function, not a list: only the templates that show the sidebar run the query.
-        return {"sidebar_pads": user_pads if current_user.is_authenticated else list}
+    def page_functions() -> dict[str, Any]:
+        # Functions, not values: only the templates that show the sidebar or a form call them. Registered after
+        # Flask-WTF's processor, so the page's csrf_token is ours (security.csrf_token: signed once per session).
+        return {
+            "sidebar_pads": user_pads if current_user.is_authenticated else list,
+            "csrf_token": security.csrf_token,
+        }
 
 
 # Seconds a client should wait after a 503: about the time a pooled connection needs to find a restarted server.

@@ -12,7 +12,7 @@ from notejam import database
 from notejam.forms import ConfirmForm, NoteForm, pad_choice
 from notejam.models import Note
 from notejam.note_list import note_list_rows
-from notejam.queries import note_rows, owned_note_or_404, user_pad, user_pads
+from notejam.queries import note_rows, owned_note_or_404, owned_note_row_or_404, user_pad, user_pads
 
 bp = Blueprint("notes", __name__)
 
@@ -52,7 +52,7 @@ def create() -> str | Response:
 @bp.route("/notes/<int:note_id>/")
 @login_required
 def view(note_id: int) -> str:
-    note = owned_note_or_404(note_id)
+    note = owned_note_row_or_404(note_id)
     return render_template("notes/view.html", note=note, pad=user_pad(note.pad_id))
 
 

@@ -1,9 +1,14 @@
-"""Browser-facing hardening: security headers on every response, and a session cookie that is Secure over HTTPS."""
+"""Browser-facing hardening: security headers on every response, a session cookie that is Secure over HTTPS, and the
+CSRF token signed once per session rather than on every page."""
 
 from __future__ import annotations
 
-from flask import Flask, Response, has_request_context, request
+from typing import Any
+
+from flask import Flask, Response, current_app, g, has_request_context, request, session
 from flask.sessions import SecureCookieSessionInterface
+from flask_wtf.csrf import generate_csrf
+from itsdangerous import URLSafeTimedSerializer
 
 # No script on any page and one inline <style> in base.html: nothing else needs to load, frame or post anywhere.
 CONTENT_SECURITY_POLICY = (
@@ -30,8 +35,45 @@ class HttpsAwareSessionInterface(SecureCookieSessionInterface):
     SESSION_COOKIE_SECURE=True still forces it everywhere.
     """
 
+    def __init__(self) -> None:
+        self._serializer: tuple[tuple[Any, ...], URLSafeTimedSerializer | None] | None = None
+
     def get_cookie_secure(self, app: Flask) -> bool:
         return super().get_cookie_secure(app) or (has_request_context() and request.is_secure)
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        """Flask's serializer, built once per set of keys instead of twice a request (about as costly as using it)."""
+        keys = (app.secret_key, *(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        if self._serializer is None or self._serializer[0] != keys:
+            self._serializer = (keys, super().get_signing_serializer(app))
+        return self._serializer[1]
+
+
+# Signed CSRF tokens by session token, per worker. Bounded: emptied when full, which costs one signature per session.
+CSRF_CACHE = "notejam.signed_csrf_tokens"
+CSRF_CACHE_SIZE = 10_000
+CSRF_FIELD = "csrf_token"  # Flask-WTF's default WTF_CSRF_FIELD_NAME, which the config keeps
+
+
+def csrf_token() -> str:
+    """Flask-WTF's `generate_csrf`, signed once per session and worker: the `csrf_token()` the templates call.
+
+    Flask-WTF signs the session's token anew on each request, and the sign-out form in every page's header needs it.
+    A signed token never expires while WTF_CSRF_TIME_LIMIT is None (our config: it lives as long as the session), so
+    the one signed for this session before is exactly as valid; with a time limit, each request signs its own.
+    """
+    cache: dict[tuple[Any, str], str] = current_app.extensions[CSRF_CACHE]
+    raw = session.get(CSRF_FIELD)
+    token = cache.get((current_app.secret_key, raw)) if isinstance(raw, str) else None
+    if token is not None:
+        setattr(g, CSRF_FIELD, token)  # where generate_csrf looks first: the page's forms print the same token
+        return token
+    token = generate_csrf()
+    if current_app.config["WTF_CSRF_TIME_LIMIT"] is None:
+        if len(cache) >= CSRF_CACHE_SIZE:
+            cache.clear()
+        cache[current_app.secret_key, session[CSRF_FIELD]] = token
+    return token
 
 
 def add_security_headers(response: Response) -> Response:
@@ -48,4 +90,5 @@ def add_security_headers(response: Response) -> Response:
 
 def init_app(app: Flask) -> None:
     app.session_interface = HttpsAwareSessionInterface()
+    app.extensions[CSRF_CACHE] = {}
     app.after_request(add_security_headers)

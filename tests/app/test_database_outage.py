@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import psycopg2
 import pytest
 from prometheus_client import REGISTRY
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from notejam import create_app, database, metrics, migrate
 from tests.app.support import PASSWORD, Browser, Factory, app_config
@@ -75,28 +75,50 @@ def test_pages_answer_503_while_postgres_is_stopped_and_recover(app, own_postgre
     assert "Kept" in signed_in.get("/").get_data(as_text=True)  # back as soon as the server is
 
 
+def terminate_app_connections(engine) -> None:
+    """From outside the pool, as an administrator or a failover would: every connection of the app is cut, and we
+    wait (up to 5 s) until each backend is gone."""
+    admin = psycopg2.connect(str(engine.url.set(drivername="postgresql")), application_name="admin")
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE application_name = 'notejam'"
+        )
+        assert cursor.fetchall(), "no connection of the app to cut"
+    admin.close()
+
+
+def test_connections_the_server_ended_are_replaced_before_use(app):
+    """A restart or failover ends the pool's idle connections: the next page is served on a new one, not a 503,
+    and without a round trip per request to find out (no pre-ping)."""
+    factory = Factory(app)
+    alice = factory.user("dave@example.com")
+    browser = Browser(app.test_client())
+    browser.signin(alice.email)
+    assert browser.get("/").status_code == 200
+    engine = database.engine(app)
+    assert not engine.pool._pre_ping
+    terminate_app_connections(engine)
+    assert browser.get("/").status_code == 200
+
+
 def test_a_connection_dropped_mid_session_is_503_too(app):
-    """The server terminates our backends (a failover, an admin): the next query finds its connection dead."""
+    """The server terminates our backends (a failover, an admin) after the pool handed a connection out: the next
+    query finds its connection dead."""
     factory = Factory(app)
     alice = factory.user("bob@example.com")
     browser = Browser(app.test_client())
     browser.signin(alice.email)
     assert browser.get("/").status_code == 200
     engine = database.engine(app)
-    # Without the pool's pre-ping, the checked-in connection is used as is and fails on its first statement.
-    engine.pool._pre_ping = False
+    # Without the pool's checkout check, the checked-in connection is used as is and fails on its first statement.
+    event.remove(engine, "checkout", database.discard_if_server_hung_up)
     try:
-        # From outside the pool, as an administrator would: every idle connection of the app is cut.
-        admin = psycopg2.connect(str(engine.url.set(drivername="postgresql")), application_name="admin")
-        admin.autocommit = True
-        with admin.cursor() as cursor:
-            cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'notejam'")
-            assert cursor.fetchall(), "no connection of the app to cut"
-        admin.close()
+        terminate_app_connections(engine)
         assert_briefly_unavailable(browser.get("/"))
         assert browser.get("/").status_code == 200  # the pool dropped the dead connection and made a new one
     finally:
-        engine.pool._pre_ping = True
+        event.listen(engine, "checkout", database.discard_if_server_hung_up)
 
 
 def test_a_real_bug_in_a_query_stays_a_500(app, monkeypatch):

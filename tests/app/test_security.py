@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from flask_wtf.csrf import generate_csrf
 
-from notejam import auth
+from notejam import auth, security
 from notejam.security import SECURITY_HEADERS
-from tests.app.support import PASSWORD, page_text
+from tests.app.support import CSRF_FIELD, PASSWORD, page_text
 
 PAGES = ["/signin/", "/", "/no-such-page/", "/healthz"]
 
@@ -108,3 +109,44 @@ def test_error_page_still_renders_when_the_user_cannot_be_loaded(app, signed_in,
     assert "could not connect" not in body and "Traceback" not in body
     assert 'href="/signin/"' in body  # shown as to a signed-out visitor
     assert response.headers["X-Frame-Options"] == "DENY"
+
+
+def test_the_session_serializer_is_built_once_per_key(app):
+    interface = app.session_interface
+    first = interface.get_signing_serializer(app)
+    assert interface.get_signing_serializer(app) is first
+    old_key = app.secret_key
+    app.secret_key = "rotated"
+    try:
+        rotated = interface.get_signing_serializer(app)
+        assert rotated is not first and rotated.secret_keys[-1] == b"rotated"
+    finally:
+        app.secret_key = old_key
+    assert interface.get_signing_serializer(app).secret_keys[-1] == old_key.encode()
+
+
+def csrf_tokens(page) -> set[str]:
+    return set(CSRF_FIELD.findall(page_text(page)))
+
+
+@pytest.mark.parametrize("time_limit", [None, 3600])
+def test_the_csrf_token_is_signed_once_per_session_unless_it_expires(app, signed_in, monkeypatch, time_limit):
+    signatures = []
+
+    def counted_generate_csrf():
+        signatures.append(1)
+        return generate_csrf()
+
+    monkeypatch.setattr(security, "generate_csrf", counted_generate_csrf)
+    monkeypatch.setitem(app.config, "WTF_CSRF_TIME_LIMIT", time_limit)
+    pages = [signed_in.get("/") for _ in range(3)]
+    tokens = set().union(*map(csrf_tokens, pages))
+    if time_limit is None:
+        assert len(signatures) == 1 and len(tokens) == 1
+    else:
+        assert len(signatures) == 3  # a token that can expire is signed afresh on each page
+    form_page = signed_in.get("/notes/create/")  # the form's own hidden field and the header's sign-out form
+    assert len(csrf_tokens(form_page)) == 1
+    response = signed_in.post("/signout/", {"csrf_token": next(iter(csrf_tokens(pages[-1])))}, csrf=False)
+    assert response.status_code == 302  # the reused token is accepted
+    assert signed_in.get("/").status_code == 302  # and signed out
