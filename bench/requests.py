@@ -3,11 +3,14 @@
 One run, one machine, so the ratios hold anywhere:
 1. a throwaway PostgreSQL (the tests' `PostgresServer`), one database per app version;
 2. gunicorn with the repository's config (`python:notejam.gunicorn_conf`) serving this tree's Notejam, a bare Flask
-   "hello" app (bench/hello.py) and, with `--base <git ref>`, that ref's Notejam (`git archive` into a temp dir);
+   "hello" app (bench/hello.py) and, per `--base <git ref>` (repeatable), that ref's Notejam (`git archive` into a
+   temp dir), named by the ref;
 3. each Notejam signed up and seeded through its own forms (`--notes` notes spread over `--pads` pads);
 4. per page, with vegeta (the pinned load generator in .tools/bin): the peak (as fast as `--connections` clients
    go), then a constant rate of half that peak; requests/s, p50/p99 latency at both, and the gunicorn processes'
    CPU per request (their utime+stime over the peak run: what `make capacity` turns into per-pod capacity);
+   `--rounds` rounds over every app and page, interleaved, and per page the round with the median peak is kept
+   (a shared machine's speed drifts by a factor of two within minutes: interleaving moves every app alike);
 5. SQL queries per page, counted in-process (bench/query_count.py) with each version's own code.
 
 Prints a table and the ratios, and writes everything as JSON (`--output`). Figures only: nothing is asserted.
@@ -218,11 +221,24 @@ def query_counts(served: Served) -> dict[str, int]:
     return json.loads(result.stdout)
 
 
-def measure(served: Served, label: str, path: str, args: argparse.Namespace) -> dict[str, Any]:
-    attack(served, path, args.duration, None, args.connections)  # warm-up: imports, template compilation, pool
+def measure(served: Served, path: str, args: argparse.Namespace, warm_up: bool) -> dict[str, Any]:
+    if warm_up:  # imports, template compilation, the pool's connections
+        attack(served, path, args.duration, None, args.connections)
     peak = attack(served, path, args.duration, None, args.connections)
     half = attack(served, path, args.duration, peak["requests_per_second"] / 2, args.connections)
     return {"path": path, "peak": peak, "half_peak": half}
+
+
+def median_round(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """The round whose peak requests/s is the median, with every round's peak requests/s and CPU per request."""
+    ordered = sorted(rounds, key=lambda figures: figures["peak"]["requests_per_second"])
+    chosen = ordered[(len(ordered) - 1) // 2]
+    return chosen | {
+        "rounds": {
+            "requests_per_second": [r["peak"]["requests_per_second"] for r in rounds],
+            "cpu_ms_per_request": [r["peak"]["cpu_ms_per_request"] for r in rounds],
+        }
+    }
 
 
 def _ratio(numerator: float | None, denominator: float | None) -> float | None:
@@ -232,7 +248,7 @@ def _ratio(numerator: float | None, denominator: float | None) -> float | None:
 def report(results: dict[str, Any]) -> dict[str, float | None]:
     """Print the table and return the ratios the targets are stated in."""
     print(
-        f"{'app':<6}{'page':<18}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'½ p50':>9}{'½ p99':>9}{'cpu ms':>8}{'SQL':>5}"
+        f"{'app':<9}{'page':<18}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'½ p50':>9}{'½ p99':>9}{'cpu ms':>8}{'SQL':>5}"
     )
     for app, pages in results["apps"].items():
         for label, page in pages["pages"].items():
@@ -241,29 +257,39 @@ def report(results: dict[str, Any]) -> dict[str, float | None]:
             cpu = peak["cpu_ms_per_request"]
             cells = [peak["requests_per_second"], peak["p50_ms"], peak["p99_ms"], half["p50_ms"], half["p99_ms"]]
             row = "".join(f"{value:>9.1f}" for value in cells) + f"{cpu or 0:>8.2f}{queries!s:>5}"
-            print(f"{app:<6}{label:<18}{row}")
+            print(f"{app:<9}{label:<18}{row}")
     apps = results["apps"]
     rate = {
         app: {label: p["peak"]["requests_per_second"] for label, p in v["pages"].items()} for app, v in apps.items()
     }
+    cpu = {app: {label: p["peak"]["cpu_ms_per_request"] for label, p in v["pages"].items()} for app, v in apps.items()}
     hello = rate["hello"]["hello"]
+    bases = [app for app in apps if app not in ("head", "hello")]
     ratios: dict[str, float | None] = {}
     for label, value in rate["head"].items():
         ratios[f"{label} / bare Flask"] = _ratio(value, hello)
-        if "base" in rate:
-            ratios[f"{label} / base"] = _ratio(value, rate["base"].get(label))
-    print("ratios: " + ", ".join(f"{name} {value}" for name, value in ratios.items()))
+        for base in bases:
+            ratios[f"{label} / {base}"] = _ratio(value, rate[base].get(label))
+    print("requests/s ratios: " + ", ".join(f"{name} {value}" for name, value in ratios.items()))
+    # CPU per request, the figure `make capacity` uses: the mean over the pages, this tree's against each base's.
+    means = {app: round(sum(cpu[app].values()) / len(cpu[app]), 3) for app in ("head", *bases)}
+    for base in bases:
+        ratios[f"CPU per request / {base}"] = _ratio(means["head"], means[base])
+    print("CPU ms per request, mean of the pages: " + ", ".join(f"{app} {value}" for app, value in means.items()))
     return ratios
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.requests", description=__doc__.splitlines()[0])
-    parser.add_argument("--base", help="git ref to measure side by side (e.g. origin/main or d47c589)")
+    parser.add_argument(
+        "--base", action="append", default=[], help="git ref to measure side by side (repeatable; e.g. d47c589)"
+    )
     parser.add_argument("--notes", type=int, default=100, help="notes in the benchmark account (default 100)")
     parser.add_argument("--pads", type=int, default=5, help="pads the notes are spread over (default 5)")
     parser.add_argument("--connections", type=int, default=8, help="concurrent clients at peak (default 8)")
     parser.add_argument("--duration", default="10s", help="per measurement, vegeta syntax (default 10s)")
     parser.add_argument("--workers", type=int, help="gunicorn workers (default: what notejam.gunicorn_conf says)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds over every app and page; the median is kept")
     parser.add_argument("--output", type=Path, default=REPO / ".cache" / "bench.json", help="JSON figures")
     args = parser.parse_args(argv)
 
@@ -280,30 +306,37 @@ def main(argv: list[str] | None = None) -> None:
         "gunicorn": settings | {"workers": workers},
         "connections": args.connections,
         "duration": args.duration,
+        "rounds": args.rounds,
         "notes": args.notes,
         "pads": args.pads,
-        "base_ref": args.base,
+        "base_refs": args.base,
         "apps": {},
     }
     try:
         with ExitStack() as stack:
             apps = [("head", REPO / "src")]
-            if args.base:
-                apps.append(("base", stack.enter_context(base_tree(args.base))))
+            apps += [(ref, stack.enter_context(base_tree(ref))) for ref in args.base]
             servers = []
-            for name, src in apps:
-                url = database.create_database(f"bench_{name}")
+            for number, (name, src) in enumerate(apps):
+                url = database.create_database(f"bench_{number}")
                 served = stack.enter_context(gunicorn(name, "notejam:create_app()", src, url, args.workers))
                 seed(served, args.notes, args.pads)
                 servers.append(served)
             hello = stack.enter_context(gunicorn("hello", "bench.hello:app", REPO / "src", None, args.workers))
             hello.pages = {"hello": "/"}
+            rounds: dict[tuple[str, str], list[dict[str, Any]]] = {}
             for served in [hello, *servers]:
                 entry = results["apps"].setdefault(served.name, {"pages": {}})
                 if served.database_url:
                     entry["queries"] = query_counts(served)
-                for label, path in served.pages.items():
-                    entry["pages"][label] = measure(served, label, path, args)
+            # Rounds interleave the apps, so that a machine whose speed drifts (a shared VM) moves every app alike.
+            for number in range(args.rounds):
+                for served in [hello, *servers]:
+                    for label, path in served.pages.items():
+                        figures = measure(served, path, args, warm_up=number == 0)
+                        rounds.setdefault((served.name, label), []).append(figures)
+            for (name, label), figures_by_round in rounds.items():
+                results["apps"][name]["pages"][label] = median_round(figures_by_round)
     finally:
         database.destroy()
     results["ratios"] = report(results)

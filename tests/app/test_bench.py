@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_bench_prints_and_writes_rates_latencies_queries_and_ratios(tmp_path):
     output = tmp_path / "bench.json"
-    command = [sys.executable, "-m", "bench.requests", "--duration", "300ms", "--connections", "2"]
+    command = [sys.executable, "-m", "bench.requests", "--duration", "300ms", "--connections", "2", "--rounds", "2"]
     command += ["--notes", "4", "--pads", "2", "--workers", "1", "--base", "HEAD", "--output", str(output)]
     result = subprocess.run(
         command,
@@ -28,21 +28,25 @@ def test_bench_prints_and_writes_rates_latencies_queries_and_ratios(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     assert lines[1].split()[:4] == ["app", "page", "req/s", "p50"]
-    rows = {tuple(line.split()[:2]) for line in lines[2:] if line.split()[:1] in (["head"], ["base"], ["hello"])}
-    assert rows == {("hello", "hello")} | {(app, page) for app in ("head", "base") for page in ("all", "pad", "note")}
+    rows = {tuple(line.split()[:2]) for line in lines[2:] if line.split()[:1] in (["head"], ["HEAD"], ["hello"])}
+    assert rows == {("hello", "hello")} | {(app, page) for app in ("head", "HEAD") for page in ("all", "pad", "note")}
 
     figures = json.loads(output.read_text())
-    assert figures["base_ref"] == "HEAD" and figures["gunicorn"]["workers"] == 1
+    assert figures["base_refs"] == ["HEAD"] and figures["gunicorn"]["workers"] == 1
     # The base ref is committed code, the head this working tree: only the head's counts are this code's.
     assert figures["apps"]["head"]["queries"] == {"all notes": 2, "pad": 2, "note": 2}
-    assert set(figures["apps"]["base"]["queries"]) == {"all notes", "pad", "note"}
-    for app in ("head", "base"):
+    assert set(figures["apps"]["HEAD"]["queries"]) == {"all notes", "pad", "note"}
+    for app in ("head", "HEAD"):
         for page in figures["apps"][app]["pages"].values():
             for load in ("peak", "half_peak"):
                 assert page[load]["success"] == 1, page[load]["errors"]
                 assert page[load]["requests_per_second"] > 0 and page[load]["p99_ms"] >= page[load]["p50_ms"] > 0
             assert page["peak"]["cpu_ms_per_request"] > 0
+            assert len(page["rounds"]["requests_per_second"]) == 2  # interleaved rounds, the median one kept
+            assert page["peak"]["requests_per_second"] in page["rounds"]["requests_per_second"]
     assert set(figures["ratios"]) == {
-        f"{page} / {other}" for page in ("all notes", "pad", "note") for other in ("bare Flask", "base")
-    }
-    assert "ratios: all notes / bare Flask" in result.stdout
+        f"{page} / {other}" for page in ("all notes", "pad", "note") for other in ("bare Flask", "HEAD")
+    } | {"CPU per request / HEAD"}
+    assert figures["ratios"]["CPU per request / HEAD"] > 0
+    assert "requests/s ratios: all notes / bare Flask" in result.stdout
+    assert "CPU ms per request, mean of the pages: head " in result.stdout
