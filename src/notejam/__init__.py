@@ -66,6 +66,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
 def _register_templating(app: Flask) -> None:
     app.add_template_filter(dates.smart_date, "smart_date")
     app.add_template_global(links.id_url, "id_url")
+    app.add_template_global(links.link, "link")
 
     @app.context_processor
     def page_functions() -> dict[str, Any]:

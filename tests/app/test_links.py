@@ -22,3 +22,28 @@ def test_id_url_matches_url_for_for_every_id(app, script_root):
 def test_id_url_refuses_an_endpoint_without_the_id(app):
     with app.test_request_context("/"), pytest.raises(ValueError, match="does not put note_id in its path"):
         id_url("notes.index", "note_id")
+
+
+@pytest.mark.parametrize("script_root", ["", "/notejam"])
+def test_links_are_what_url_for_builds_asked_once_per_script_root(app, script_root, monkeypatch):
+    from flask import url_for
+
+    from notejam import links
+
+    asked = []
+
+    def counted_url_for(endpoint, **values):
+        asked.append(endpoint)
+        return url_for(endpoint, **values)
+
+    monkeypatch.setattr(links, "url_for", counted_url_for)
+    app.extensions.pop(links.CACHE, None)
+    with app.test_request_context("/", base_url=f"http://localhost{script_root}"):
+        for _ in range(3):
+            assert links.link("notes.index") == url_for("notes.index") == f"{script_root}/"
+            assert links.link("auth.signout") == url_for("auth.signout")
+            assert links.id_url("notes.edit", "note_id").build(5) == url_for("notes.edit", note_id=5)
+    assert sorted(asked) == ["auth.signout", "notes.edit", "notes.index"]
+    other_root = "/elsewhere" if script_root else "/notejam"
+    with app.test_request_context("/", base_url=f"http://localhost{other_root}"):
+        assert links.link("notes.index") == f"{other_root}/"  # another script root is asked afresh

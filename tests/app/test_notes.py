@@ -181,3 +181,15 @@ def test_stored_dates_are_timezone_aware_utc(factory, alice):
     note = factory.get(Note, factory.note(alice).id)
     assert note.updated_at.utcoffset() == timedelta(0)
     assert abs(datetime.now(UTC) - note.created_at) < timedelta(minutes=1)
+
+
+def test_names_typed_by_users_are_escaped_on_the_lists(signed_in, factory, alice):
+    """The list rows are printed as HTML as they are (note_list.py escapes the names): nothing a user typed may come
+    through as markup, on the all-notes page or a pad's page, nor anywhere else a name is shown."""
+    pad = factory.pad(alice, "<b>Pad</b> & co")
+    factory.note(alice, "<script>alert(\"x\")</script> & 'quotes'", pad=pad)
+    for path in ("/", f"/pads/{pad.id}/"):
+        page = page_text(signed_in.get(path))
+        assert "<script>" not in page and "<b>Pad</b>" not in page
+        assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; &#39;quotes&#39;" in page
+        assert "&lt;b&gt;Pad&lt;/b&gt; &amp; co" in page
