@@ -12,12 +12,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_bench_prints_and_writes_rates_latencies_queries_and_ratios(tmp_path):
-    output = tmp_path / "bench.json"
-    command = [sys.executable, "-m", "bench.requests", "--duration", "300ms", "--connections", "2", "--rounds", "2"]
-    command += ["--notes", "4", "--pads", "2", "--workers", "1", "--base", "HEAD", "--output", str(output)]
-    result = subprocess.run(
-        command,
+def run_module(command: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", *command],
         cwd=REPO,
         env=os.environ | {"PYTHONPATH": f"{REPO / 'src'}:{REPO}"},
         capture_output=True,
@@ -25,6 +22,13 @@ def test_bench_prints_and_writes_rates_latencies_queries_and_ratios(tmp_path):
         check=False,
         timeout=600,
     )
+
+
+def test_bench_prints_and_writes_rates_latencies_queries_and_ratios(tmp_path):
+    output = tmp_path / "bench.json"
+    command = ["bench.requests", "--duration", "300ms", "--connections", "2", "--rounds", "2"]
+    command += ["--notes", "4", "--pads", "2", "--workers", "1", "--base", "HEAD", "--output", str(output)]
+    result = run_module(command)
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     assert lines[1].split()[:4] == ["app", "page", "req/s", "p50"]
@@ -50,3 +54,20 @@ def test_bench_prints_and_writes_rates_latencies_queries_and_ratios(tmp_path):
     assert figures["ratios"]["CPU per request / HEAD"] > 0
     assert "requests/s ratios: all notes / bare Flask" in result.stdout
     assert "CPU ms per request, mean of the pages: head " in result.stdout
+
+
+def test_the_profile_shows_a_whole_request_in_a_gunicorn_worker(tmp_path):
+    saved = tmp_path / "note.prof"
+    command = ["bench.profile", "--page", "note", "--requests", "60", "--rate", "60"]
+    command += ["--notes", "3", "--pads", "1", "--top", "400", "--save", str(saved)]
+    result = run_module(command)
+    assert result.returncode == 0, result.stdout + result.stderr
+    first, header, *rows = result.stdout.splitlines()
+    handled = int(first.split(": ")[1].split()[0])
+    assert 60 <= handled <= 62, first  # vegeta's requests (and nothing of the seeding, served by another gunicorn)
+    assert header.split() == ["cumulative", "own", "calls", "function"]
+    functions = "\n".join(rows)
+    # Beyond the view: gunicorn's parsing and access log, the session cookie, the user's query.
+    for part in ("gunicorn/http/message.py", "gunicorn_conf.py", "open_session", "notejam/queries.py"):
+        assert part in functions, part
+    assert saved.stat().st_size > 0

@@ -88,14 +88,19 @@ def terminate_app_connections(engine) -> None:
     admin.close()
 
 
+def browsing(app, email: str) -> Browser:
+    """A signed-in browser that has loaded a page: the pool holds a connection."""
+    Factory(app).user(email)
+    browser = Browser(app.test_client())
+    browser.signin(email)
+    assert browser.get("/").status_code == 200
+    return browser
+
+
 def test_connections_the_server_ended_are_replaced_before_use(app):
     """A restart or failover ends the pool's idle connections: the next page is served on a new one, not a 503,
     and without a round trip per request to find out (no pre-ping)."""
-    factory = Factory(app)
-    alice = factory.user("dave@example.com")
-    browser = Browser(app.test_client())
-    browser.signin(alice.email)
-    assert browser.get("/").status_code == 200
+    browser = browsing(app, "dave@example.com")
     engine = database.engine(app)
     assert not engine.pool._pre_ping
     terminate_app_connections(engine)
@@ -105,11 +110,7 @@ def test_connections_the_server_ended_are_replaced_before_use(app):
 def test_a_connection_dropped_mid_session_is_503_too(app):
     """The server terminates our backends (a failover, an admin) after the pool handed a connection out: the next
     query finds its connection dead."""
-    factory = Factory(app)
-    alice = factory.user("bob@example.com")
-    browser = Browser(app.test_client())
-    browser.signin(alice.email)
-    assert browser.get("/").status_code == 200
+    browser = browsing(app, "bob@example.com")
     engine = database.engine(app)
     # Without the pool's checkout check, the checked-in connection is used as is and fails on its first statement.
     event.remove(engine, "checkout", database.discard_if_server_hung_up)
