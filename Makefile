@@ -84,7 +84,7 @@ render-check: $(VENV)/.installed $(TOOLS)/crossplane ## CI: make render vs the r
 
 crossplane-cli: $(TOOLS)/crossplane
 
-diff: $(VENV)/.installed tools ## make diff BASE=<git ref>: rendered overlays at BASE vs the working tree
+diff: $(VENV)/.installed tools ## make diff BASE=<git ref>: rendered overlays/ and clusters/ at BASE vs the working tree
 	$(PY) -m tools.diff --base $(or $(BASE),origin/main)
 
 bench: $(VENV)/.installed $(TOOLS)/vegeta ## make bench [BASE=<git ref>]: pages vs bare Flask (and BASE), JSON in .cache/

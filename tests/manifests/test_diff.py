@@ -1,4 +1,5 @@
-"""tools/diff.py (`make diff BASE=<ref>`) on a throwaway git repository holding a copy of base/ and overlays/."""
+"""tools/diff.py (`make diff BASE=<ref>`) on a throwaway git repository holding a copy of what the overlays and the
+clusters' kustomizations read (base/, overlays/, apps/, clusters/)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def git(repo: Path, *args: str) -> None:
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    for folder in ("base", "overlays"):
+    for folder in ("base", "overlays", "apps", "clusters"):
         shutil.copytree(REPO_ROOT / folder, tmp_path / folder)
     git(tmp_path, "init", "-q", "-b", "main")
     git(tmp_path, "add", ".")
@@ -43,28 +44,31 @@ def set_dev_tag(repo: Path, tag: str) -> None:
 
 
 def test_an_unchanged_tree_has_no_diff(repo: Path) -> None:
-    assert diff.diff_overlays("HEAD", repo) == {"dev": "", "prod": "", "staging": ""}
+    assert diff.diff_environments("HEAD", repo) == {
+        f"{tree}/{env}": "" for tree in ("clusters", "overlays") for env in ("dev", "prod", "staging")
+    }
 
 
 def test_a_new_tag_shows_in_every_object_that_uses_the_image_of_that_environment_only(repo: Path) -> None:
     set_dev_tag(repo, "a" * 40)
-    diffs = diff.diff_overlays("HEAD", repo)
-    assert diffs["staging"] == diffs["prod"] == ""
-    added = [line for line in diffs["dev"].splitlines() if line.startswith("+") and "image:" in line]
+    diffs = diff.diff_environments("HEAD", repo)
+    assert diffs["overlays/staging"] == diffs["overlays/prod"] == ""
+    assert not any(diffs[f"clusters/{env}"] for env in ("dev", "staging", "prod"))
+    added = [line for line in diffs["overlays/dev"].splitlines() if line.startswith("+") and "image:" in line]
     assert added == [f"+        image: ghcr.io/notejam/notejam:{'a' * 40}"] * 3  # Deployment and both Jobs
-    assert diffs["dev"].startswith("--- overlays/dev @ HEAD\n+++ overlays/dev @ working tree\n")
+    assert diffs["overlays/dev"].startswith("--- overlays/dev @ HEAD\n+++ overlays/dev @ working tree\n")
 
 
 def test_a_change_in_base_shows_in_every_environment(repo: Path) -> None:
     path = repo / "base" / "config.env"
     path.write_text(path.read_text().replace("SMTP_PORT=587", "SMTP_PORT=2587"))
-    diffs = diff.diff_overlays("HEAD", repo)
-    assert all('+  SMTP_PORT: "2587"' in text for text in diffs.values())
+    diffs = diff.diff_environments("HEAD", repo)
+    assert all('+  SMTP_PORT: "2587"' in diffs[f"overlays/{env}"] for env in ("dev", "staging", "prod"))
 
 
 def test_a_new_environment_is_diffed_against_nothing(repo: Path) -> None:
     shutil.copytree(repo / "overlays" / "dev", repo / "overlays" / "qa")
-    qa = diff.diff_overlays("HEAD", repo)["qa"]
+    qa = diff.diff_environments("HEAD", repo)["overlays/qa"]
     assert qa.startswith("--- overlays/qa @ HEAD")
     assert not any(line.startswith("-") and not line.startswith("---") for line in qa.splitlines())
 
@@ -73,7 +77,24 @@ def test_the_command_prints_a_section_per_environment(repo: Path, capsys: pytest
     set_dev_tag(repo, "b" * 40)
     assert diff.main(["--base", "HEAD", "--repo", str(repo)]) == 0
     out = capsys.readouterr().out
-    assert "## dev: changes" in out and "## prod: no changes" in out and "## staging: no changes" in out
+    assert "## overlays/dev: changes" in out and "## overlays/prod: no changes" in out
+    assert "## overlays/staging: no changes" in out and "## clusters/dev: no changes" in out
+
+
+def test_a_chart_bump_in_a_clusters_versions_shows_the_application_it_changes(repo: Path, capsys) -> None:
+    """What Renovate and promotion pull requests change: only clusters/<env>/versions/."""
+    path = repo / "clusters" / "dev" / "versions" / "addons" / "external-secrets.yaml"
+    old = next(line for line in path.read_text().splitlines() if "targetRevision:" in line)
+    path.write_text(path.read_text().replace(old, "    targetRevision: 99.0.0"))
+    assert diff.main(["--base", "HEAD", "--repo", str(repo)]) == 0
+    out = capsys.readouterr().out
+    assert "## clusters/dev: changes" in out and "## clusters/staging: no changes" in out
+    assert "## overlays/dev: no changes" in out
+    changed = [line for line in out.splitlines() if line[:1] in "+-" and line[:3] not in ("+++", "---")]
+    assert changed == [f"-{old}", "+    targetRevision: 99.0.0"]
+    section = out.split("## clusters/dev: changes", 1)[1]
+    before_change = section.split("+    targetRevision: 99.0.0")[0]
+    assert "name: external-secrets" in before_change  # the hunk shows which Application
 
 
 def test_an_unknown_ref_is_a_clear_error(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
