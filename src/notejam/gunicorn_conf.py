@@ -40,13 +40,13 @@ class JsonAccessLogger(Logger):
     def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> None:
         if not self.access_log_enabled:
             return
-        headers = {name.lower(): value for name, value in resp.headers}
+        request_id = next((value for name, value in resp.headers if name.lower() == "x-request-id"), None)
         entry = {
             "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
             "level": "INFO",
             "logger": "gunicorn.access",
             "message": "request",
-            "request_id": headers.get("x-request-id"),
+            "request_id": request_id,
             "method": environ.get("REQUEST_METHOD"),
             "path": redact_path(environ.get("PATH_INFO", "")),
             "status": int(str(resp.status).split(None, 1)[0]),

@@ -85,9 +85,9 @@ def init_app(app: Flask) -> None:
     def observe(response: Response) -> Response:
         started = g.pop("metrics_started", None)
         if started is not None:
-            labels = (request.method, request.endpoint or UNMATCHED_ENDPOINT, str(response.status_code))
-            requests_total.labels(*labels).inc()
-            request_duration.labels(*labels).observe(time.perf_counter() - started)
+            count, duration = _series((request.method, request.endpoint or UNMATCHED_ENDPOINT, response.status_code))
+            count.inc()
+            duration.observe(time.perf_counter() - started)
         _publish_pool(app)
         return response
 
@@ -95,6 +95,19 @@ def init_app(app: Flask) -> None:
     def finish(_exc: BaseException | None) -> None:
         if g.pop("metrics_in_flight", False):
             requests_in_flight.dec()
+
+
+# The request series by (method, handler, status), looked up once per worker: `labels()` validates and converts its
+# values and takes a lock on every call. As many entries as prometheus_client keeps children.
+_request_series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+
+
+def _series(key: tuple[str, str, int]) -> tuple[Counter, Histogram]:
+    series = _request_series.get(key)
+    if series is None:
+        labels = (key[0], key[1], str(key[2]))
+        series = _request_series[key] = (requests_total.labels(*labels), request_duration.labels(*labels))
+    return series
 
 
 def count_db_unavailable() -> None:
