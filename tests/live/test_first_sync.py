@@ -56,10 +56,14 @@ def check_claims_then_migration_then_deployment_then_smoke_test(objects: dict[st
     result = notejam["status"]["operationState"]["syncResult"]["resources"]
     hooks = {r["name"]: (r.get("hookType"), r.get("hookPhase")) for r in result if r.get("hookType")}
     assert hooks == {"notejam-migrate": ("Sync", "Succeeded"), "notejam-smoke-test": ("PostSync", "Succeeded")}
-    claims_ready = max(
-        when(c["lastTransitionTime"]) for claim in claims for c in claim["status"]["conditions"] if c["type"] == "Ready"
-    )
+    ready = [c for claim in claims for c in claim["status"]["conditions"] if c["type"] == "Ready"]
     migration_created = when(migrate["metadata"]["creationTimestamp"])
+    not_ready = [c for c in ready if c["status"] != "True"]
+    # A claim still Ready=False (Creating) is not ready at its condition's transition time: it is not ready yet.
+    assert len(ready) == len(claims) and not not_ready, (
+        f"the migration started at {migration_created}, claims not Ready yet: {not_ready}"
+    )
+    claims_ready = max(when(c["lastTransitionTime"]) for c in ready)
     assert claims_ready <= migration_created, (
         f"the migration started at {migration_created}, claims Ready {claims_ready}"
     )

@@ -2,7 +2,10 @@
 
 Each starts its own dev control plane (slot `controls`), takes one safeguard away, lets the first sync run to the end
 untouched, and runs the check of tests/live/test_first_sync.py on what happened. The claims stay `Ready=False
-Creating` for a while (the Crossplane stand-in), so a migration that does not wait for them starts too early.
+Creating` for a while (the Crossplane stand-in), so a migration that does not wait for them starts too early. Without
+the health check that while is made five minutes (the stand-in's creating-seconds annotation): with its usual 15 s,
+Argo CD's retries of a first sync sometimes reached the migration after the claims were Ready anyway, and the control
+passed by luck. The sync then ends with the claims still Creating, which the order check refuses.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import pytest
 from tests.live.conftest import SYNC_TIMEOUT, say, snapshot_notejam
 from tests.live.test_first_sync import check_claims_then_migration_then_deployment_then_smoke_test
 from tools.cluster.controlplane import ControlPlane
+from tools.cluster.fake_controllers.crossplane import CREATING_SECONDS_ANNOTATION
 from tools.cluster.kube import Kube
 from tools.cluster.served_repo import commit
 from tools.cluster.sync import applications, apply_root, wait_until_synced
@@ -29,9 +33,19 @@ CLAIM_HEALTH_KEYS = (
 )
 
 
+SLOW_CREATING_SECONDS = 300
+
+
 def without_claim_health_check(kube: Kube, copy: Path) -> None:
     """argocd-cm without our claim health check: Argo CD then has no health for a claim and does not wait for it."""
     kube.merge_patch("/api/v1/namespaces/argocd/configmaps/argocd-cm", {"data": dict.fromkeys(CLAIM_HEALTH_KEYS)})
+    wave = 'argocd.argoproj.io/sync-wave: "-1"'
+    for name in CLAIM_FILES:
+        path = copy / name
+        text = path.read_text()
+        assert wave in text, name
+        path.write_text(text.replace(wave, f'{wave}\n    {CREATING_SECONDS_ANNOTATION}: "{SLOW_CREATING_SECONDS}"', 1))
+    commit(copy, "Negative control: claims that take five minutes to be Ready")
 
 
 def claims_after_the_migration(kube: Kube, copy: Path) -> None:

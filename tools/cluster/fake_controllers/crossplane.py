@@ -13,7 +13,9 @@
   `<claim>-<5 characters>` and labelled as Crossplane does (built by `claim_to_composite`, as `make render` builds
   it: the suffix derived, not random), and records it in `spec.resourceRef`. The composite is
   `Synced=True ReconcileSuccess` and `Ready=False Creating` while its composed resources are created, then
-  `Ready=True Available`; only then are
+  `Ready=True Available` (after COMPOSITE_CREATING_SECONDS, or what the claim's `standin.notejam.io/creating-seconds`
+  annotation asks: the negative controls make the wait long enough that no sync can win the race by luck); only then
+  are
   the connection details published (the claim's connection Secret written). No Composition for the composite's type,
   or a pipeline Function that is not Healthy: `Synced=False ReconcileError`, never Ready.
 Nothing is composed and no AWS API is called.
@@ -37,9 +39,20 @@ NAMESPACE = "crossplane-system"
 # Scaled down: a provider's runtime Deployment pulls its image and starts in one to a few minutes; RDS takes 5 to 15.
 PACKAGE_STARTING_SECONDS = 20
 COMPOSITE_CREATING_SECONDS = 15
+CREATING_SECONDS_ANNOTATION = "standin.notejam.io/creating-seconds"
 PACKAGES = "/apis/pkg.crossplane.io/v1"
 COMPOSITIONS = "/apis/apiextensions.crossplane.io/v1/compositions"
 XRDS = "/apis/apiextensions.crossplane.io/v1/compositeresourcedefinitions"
+
+
+def creating_seconds(claim: Object) -> float:
+    """How long the claim's composite stays Creating: COMPOSITE_CREATING_SECONDS unless annotated otherwise."""
+    value = (claim["metadata"].get("annotations") or {}).get(CREATING_SECONDS_ANNOTATION)
+    try:
+        return float(value) if value is not None else COMPOSITE_CREATING_SECONDS
+    except ValueError:
+        log(f"ignoring {CREATING_SECONDS_ANNOTATION}={value!r}: not a number of seconds")
+        return COMPOSITE_CREATING_SECONDS
 
 
 def load_crds(paths: list[Path]) -> list[Object]:
@@ -226,7 +239,7 @@ class Crossplane:
         composite = self.bind_composite(xrd, prefix, claim, composition)
         composite_path = f"{prefix}/{spec['names']['plural']}/{composite['metadata']['name']}"
         synced = condition("Synced", "True", "ReconcileSuccess")
-        if age(composite) < COMPOSITE_CREATING_SECONDS:
+        if age(composite) < creating_seconds(claim):
             ready = condition(
                 "Ready", "False", "Creating", "Unready resources: the composed resources are being created"
             )
