@@ -37,6 +37,10 @@ CLUSTER_ETCD_VERSION := v3.6.16
 CLUSTER_KWOK_VERSION := v0.7.0
 # renovate: datasource=go depName=github.com/argoproj/argo-cd/v3
 CLUSTER_ARGOCD_VERSION := v3.6.1
+# The app version of the metrics-server chart the clusters pin (clusters/<env>/versions/addons/metrics-server.yaml,
+# chart 3.13.0 ships metrics-server v0.8.0): the HPA controller reads CPU from it. Bump both together.
+# renovate: datasource=go depName=sigs.k8s.io/metrics-server
+CLUSTER_METRICS_SERVER_VERSION := v0.8.0
 ENV ?= dev
 
 PYTHON ?= python3
@@ -90,7 +94,7 @@ diff: $(VENV)/.installed tools ## make diff BASE=<git ref>: rendered overlays/ a
 bench: $(VENV)/.installed $(TOOLS)/vegeta ## make bench [BASE=<git ref>]: pages vs bare Flask (and BASE), JSON in .cache/
 	$(PY) -m bench.requests $(if $(BASE),--base $(BASE))
 
-capacity: $(VENV)/.installed $(TOOLS)/kustomize ## the 4x event on prod's HPA, autoscaler and database: docs/capacity.png
+capacity: $(VENV)/.installed $(TOOLS)/kustomize ## nodes and database at maxReplicas (closed form), the live 4x event plotted: docs/capacity.png
 	$(PY) -m tools.capacity --plot docs/capacity.png
 
 cluster-values: $(VENV)/.installed ## make cluster-values ENV=<env>: after eksctl, write its VPC, subnets, certificate into git
@@ -108,12 +112,12 @@ cluster-down: $(VENV)/.installed ## stop and delete what `make cluster` started 
 argocd-ui: $(VENV)/.installed ## Argo CD's web UI (pnpm, webpack) in a module copy under .tools/cluster/, once per version
 	$(PY) -m tools.cluster.argocd_ui --version $(CLUSTER_ARGOCD_VERSION)
 
-cluster-build: $(VENV)/.installed ## etcd, Kubernetes, kwok and Argo CD (its web UI embedded) into .tools/cluster/
+cluster-build: $(VENV)/.installed ## etcd, Kubernetes, kwok, metrics-server and Argo CD (its web UI embedded) into .tools/cluster/
 	CGO_ENABLED=0 $(PY) -m tools.cluster.build --kubernetes $(CLUSTER_KUBERNETES_VERSION) --etcd $(CLUSTER_ETCD_VERSION) \
-	  --kwok $(CLUSTER_KWOK_VERSION) --argocd $(CLUSTER_ARGOCD_VERSION)
+	  --kwok $(CLUSTER_KWOK_VERSION) --argocd $(CLUSTER_ARGOCD_VERSION) --metrics-server $(CLUSTER_METRICS_SERVER_VERSION)
 
 cluster-cache-key: ## what the built control plane depends on, for CI's cache key
-	@echo "$(GOTOOLCHAIN)-kubernetes-$(CLUSTER_KUBERNETES_VERSION)-etcd-$(CLUSTER_ETCD_VERSION)-kwok-$(CLUSTER_KWOK_VERSION)-argocd-$(CLUSTER_ARGOCD_VERSION)"
+	@echo "$(GOTOOLCHAIN)-kubernetes-$(CLUSTER_KUBERNETES_VERSION)-etcd-$(CLUSTER_ETCD_VERSION)-kwok-$(CLUSTER_KWOK_VERSION)-argocd-$(CLUSTER_ARGOCD_VERSION)-metrics-server-$(CLUSTER_METRICS_SERVER_VERSION)"
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

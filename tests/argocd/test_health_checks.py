@@ -228,10 +228,32 @@ def test_an_hpa_waiting_for_its_first_metrics_is_progressing() -> None:
     assert run_health_check(script, hpa(SCALE_OK, pods))["status"] == "Progressing"
 
 
+COMPUTED_BEFORE = condition("ScalingLimited", "False", "DesiredWithinRange")
+# What the HPA controller says when a metrics API fails (podautoscaler/metrics/client.go), e.g. its APIService down.
+OUTAGE = condition(
+    "ScalingActive",
+    "False",
+    "FailedGetPodsMetric",
+    "unable to get metric notejam_http_requests_per_second: "
+    "unable to fetch metrics from custom metrics API: the server is currently unable to handle the request",
+)
+
+
+def test_an_hpa_whose_new_pods_are_not_measured_yet_is_progressing() -> None:
+    """After a rollout, before metrics-server and Prometheus scraped the new pods: the controller's own words."""
+    script = health_script("autoscaling", "HorizontalPodAutoscaler")
+    for message in (
+        "unable to get metrics for resource cpu: no metrics returned from resource metrics API",
+        "unable to get metric notejam_http_requests_per_second: no metrics returned from custom metrics API",
+        "did not receive metrics for targeted pods (pods might be unready)",
+    ):
+        waiting = condition("ScalingActive", "False", "FailedGetResourceMetric", message)
+        assert run_health_check(script, hpa(SCALE_OK, waiting, COMPUTED_BEFORE))["status"] == "Progressing", message
+
+
 def test_an_hpa_that_lost_its_metrics_or_its_target_is_degraded() -> None:
     script = health_script("autoscaling", "HorizontalPodAutoscaler")
-    computed_before = condition("ScalingLimited", "False", "DesiredWithinRange")
-    assert run_health_check(script, hpa(SCALE_OK, NO_METRICS, computed_before))["status"] == "Degraded"
+    assert run_health_check(script, hpa(SCALE_OK, OUTAGE, COMPUTED_BEFORE))["status"] == "Degraded"
     no_target = condition("AbleToScale", "False", "FailedGetScale", 'deployments.apps "notejam" not found')
     assert run_health_check(script, hpa(no_target))["status"] == "Degraded"
 

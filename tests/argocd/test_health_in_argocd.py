@@ -59,6 +59,12 @@ TRANSITIONAL = {
         hpa(condition("AbleToScale", "True", "SucceededGetScale"),
             condition("ScalingActive", "False", "FailedGetResourceMetric", "no metrics returned")),
         "Progressing", "Degraded"),
+    "hpa after a rollout, new pods not scraped yet": (
+        hpa(condition("AbleToScale", "True", "ReadyForNewScale"),
+            condition("ScalingActive", "False", "FailedGetPodsMetric", "unable to get metric "
+                      "notejam_http_requests_per_second: no metrics returned from custom metrics API"),
+            condition("ScalingLimited", "False", "DesiredWithinRange")),
+        "Progressing", "Degraded"),
     "prometheus pod starting": (
         prometheus(condition("Available", "False", "NoPodReady")), "Progressing", "Degraded"),
 }  # fmt: skip
@@ -66,7 +72,9 @@ FAILURES = {
     "provider cannot be fetched": package("Provider", condition("Installed", "False", "UnpackingPackage", "404")),
     "function unhealthy": package("Function", INSTALLED, condition("Healthy", "False", "UnhealthyPackageRevision")),
     "hpa metrics outage": hpa(condition("AbleToScale", "True", "ReadyForNewScale"),
-                              condition("ScalingActive", "False", "FailedGetResourceMetric", "no metrics returned"),
+                              condition("ScalingActive", "False", "FailedGetResourceMetric", "unable to get metrics "
+                                        "for resource cpu: unable to fetch metrics from resource metrics API: the "
+                                        "server is currently unable to handle the request"),
                               condition("ScalingLimited", "False", "DesiredWithinRange")),
 }  # fmt: skip
 

@@ -72,7 +72,12 @@ def test_one_kwok_node_per_zone_labelled_like_eks(environment: str) -> None:
     )
     groups = {g["name"] for g in eksctl["managedNodeGroups"]}
     for node in nodes:
-        assert node["metadata"]["annotations"] == {"kwok.x-k8s.io/node": "fake"}
+        name = node["metadata"]["name"]
+        # kwok fakes it; metrics-server scrapes its resource metrics where kwok serves them
+        assert node["metadata"]["annotations"] == {
+            "kwok.x-k8s.io/node": "fake",
+            "metrics.k8s.io/resource-metrics-path": f"/metrics/nodes/{name}/metrics/resource",
+        }
         assert node["metadata"]["labels"]["eks.amazonaws.com/nodegroup"] in groups
 
 

@@ -21,19 +21,21 @@ from tools.cluster.sync import applications, apply_root, wait_until_synced
 from tools.manifests import ENVIRONMENTS, REPO_ROOT
 
 REAL = (
-    "etcd, kube-apiserver (admission: PodSecurity, CRD schemas and CEL rules), kube-controller-manager "
-    "(Deployments, ReplicaSets, Jobs, garbage collection), kube-scheduler, run by kwokctl (binary runtime)",
+    "etcd, kube-apiserver (admission: PodSecurity, CRD schemas and CEL rules, API aggregation), "
+    "kube-controller-manager (Deployments, ReplicaSets, Jobs, garbage collection, the HPA controller), "
+    "kube-scheduler, metrics-server (the chart's release), run by kwokctl (binary runtime)",
     "Argo CD application controller, repo server, notifications controller and API server with its web UI (the "
     "release the clusters run: apps/argocd/values.yaml pins its image and CRDs), Redis, git daemon",
 )
 SIMULATED = (
     "kwok: Nodes (one per zone, labelled like EKS nodes) and their kubelets; Pods turn Ready, Jobs' Pods complete "
-    "(or fail, with kwok's chaos Stage, when labelled for it)",
+    "(or fail, with kwok's chaos Stage, when labelled for it); the pods' CPU that metrics-server scrapes",
     "the on-call tool: a webhook receiver in the test run (tests/live/on_call.py) that Argo CD Notifications posts to",
     "Helm charts of the add-ons: local folders carrying the CRDs the charts install and kube-prometheus-stack's "
     "Prometheus (tools/cluster/served_repo)",
-    "Crossplane, External Secrets, AWS Load Balancer Controller, Prometheus Operator, metrics pipeline: "
-    "tools/cluster/fake_controllers, "
+    "Crossplane, External Secrets, AWS Load Balancer Controller, Prometheus Operator, Prometheus with "
+    "prometheus-adapter (the custom metrics API: each pod's request rate), the users' load on an Ingress: "
+    "tools/cluster/fake_controllers, with durations divided by its TIME_SCALE, "
     "through the intermediate and failure states the real controllers report (README: what the local control plane "
     "simulates)",
 )

@@ -82,6 +82,9 @@ def test_notejam_runs_claims_then_migration_then_deployment_then_smoke_test(live
 
 # A kind whose CRD an asynchronous controller installs (a provider's ProviderConfig) may not exist yet at the first
 # attempt; Argo CD retries, as it would in the clusters. Anything else the API server or Argo CD refuses is a failure.
+# The real HPA controller warns while its pods are not measured yet (the first minute of a Deployment), in the words
+# that our health check reads as Progressing (apps/argocd/values.yaml); any other warning is a failure.
+WAITING_FOR_METRICS = re.compile(r"no metrics returned|did not receive metrics for targeted pods")
 NOT_YET_INSTALLED = re.compile(
     r"resource mapping not found|could not find the requested resource|no matches for kind"
     r"|failed to discover server resources for group version"
@@ -117,8 +120,11 @@ def test_nothing_was_rejected_on_the_first_sync(live: LiveCluster) -> None:
     events = live.kube.items(f"/api/v1/namespaces/{namespace}/events")
     refused = [e["message"] for e in events if e.get("reason") in ("FailedCreate", "FailedScheduling")]
     assert not refused
-    warnings = [f"{e['involvedObject']['kind']}: {e['message']}" for e in events if e.get("type") == "Warning"]
-    assert not warnings, "a stand-in controller reported a failure (see tools/cluster/fake_controllers)"
+    warnings = [
+        f"{e['involvedObject']['kind']}: {e['message']}" for e in events if e.get("type") == "Warning"
+        and not (e["involvedObject"]["kind"] == "HorizontalPodAutoscaler" and WAITING_FOR_METRICS.search(e["message"]))
+    ]  # fmt: skip
+    assert not warnings, "a controller reported a failure (the stand-ins: tools/cluster/fake_controllers)"
     pods = live.kube.items(f"/api/v1/namespaces/{namespace}/pods?labelSelector=app.kubernetes.io/component%3Dweb")
     assert pods and all(p["status"]["phase"] == "Running" for p in pods)
 

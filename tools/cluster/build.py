@@ -3,10 +3,11 @@
 Each component is built once per version (the folder is keyed by it, so a pin change rebuilds). Kubernetes and Argo CD
 carry `replace` directives, so `go install` refuses them: their wrapper modules in `tools/cluster/gomod/` require the
 exact release and repeat its replace block. Argo CD is built from a module copy with its web UI built in
-(tools/cluster/argocd_ui.py). kwok and kwokctl install directly. Every build uses one Go toolchain
+(tools/cluster/argocd_ui.py). kwok, kwokctl and metrics-server install directly. Every build uses one Go toolchain
 (GOTOOLCHAIN, Argo CD needs it) and CGO_ENABLED=0, so the Go build cache is shared between them.
 
-    python -m tools.cluster.build --kubernetes v1.35.4 --etcd v3.6.16 --kwok v0.7.0 --argocd v3.6.1
+    python -m tools.cluster.build --kubernetes v1.35.4 --etcd v3.6.16 --kwok v0.7.0 --argocd v3.6.1 \
+        --metrics-server v0.8.0
 """
 
 from __future__ import annotations
@@ -89,6 +90,15 @@ def build_kwok(version: str, out: Path) -> None:
         shutil.copyfile(module / "kustomize" / "stage" / "pod" / stage, out / KWOK_STAGES_DIR / Path(stage).name)
 
 
+def build_metrics_server(version: str, out: Path) -> None:
+    """metrics-server, which kwokctl runs next to the cluster (the HPA controller reads CPU from it), with its version
+    set as its own Makefile sets it (`k8s.io/client-go/pkg/version`), so kwokctl parses it from `--version`."""
+    ldflags = f"-X k8s.io/client-go/pkg/version.gitVersion={version}"
+    command = ["go", "install", "-ldflags", ldflags, f"sigs.k8s.io/metrics-server/cmd/metrics-server@{version}"]
+    print(f"  $ GOBIN={out} {' '.join(command)}", flush=True)
+    subprocess.run(command, cwd=REPO_ROOT, env={**go_env(), "GOBIN": str(out)}, check=True)  # noqa: S603
+
+
 def build_argocd(version: str, out: Path) -> None:
     """argocd (one binary for every component), its web UI embedded: built from the module copy of argocd_ui."""
     module = argocd_module_dir(version)
@@ -113,6 +123,7 @@ BUILDERS = {
     "etcd": (build_etcd, ("etcd",)),
     "kubernetes": (build_kubernetes, KUBERNETES_COMMANDS),
     "kwok": (build_kwok, ("kwok", "kwokctl", *(f"{KWOK_STAGES_DIR}/{Path(s).name}" for s in KWOK_POD_STAGES))),
+    "metrics-server": (build_metrics_server, ("metrics-server",)),
     "argocd": (build_argocd, ("argocd", *ARGOCD_NAMES, "git-verify-wrapper.sh", argocd_ui.BUILT_MARKER)),
 }
 
@@ -149,8 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     defaults = makefile_pins()
     for component in BUILDERS:
         parser.add_argument(
-            f"--{component}", default=defaults[component], help=f"version (default {defaults[component]})"
-        )
+            f"--{component}", dest=component, default=defaults[component],
+            help=f"version (default {defaults[component]})",
+        )  # fmt: skip
     args = parser.parse_args(argv)
     started = time.monotonic()
     try:

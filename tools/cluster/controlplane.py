@@ -1,14 +1,16 @@
 """A local control plane on 127.0.0.1, run by kwokctl (sigs.k8s.io/kwok, its `binary` runtime).
 
-kwokctl creates the cluster from our built binaries: etcd, kube-apiserver, kube-controller-manager, kube-scheduler
-and kwok-controller, with its certificates, kubeconfig, logs and PID files in `<state>/clusters/<name>/`. What
+kwokctl creates the cluster from our built binaries: etcd, kube-apiserver, kube-controller-manager, kube-scheduler,
+kwok-controller and metrics-server (with the APIService v1beta1.metrics.k8s.io, kwok simulating the kubelets'
+resource metrics it scrapes), with its certificates, kubeconfig, logs and PID files in `<state>/clusters/<name>/`. What
 kwokctl does not know joins the same cluster as custom components of its configuration (`components` in the
 cluster's `kwok.yaml`, kwokctl's own format): Redis, a git daemon serving the repository, Argo CD's repo server,
-application controller and API server (with its web UI), and the fake controllers. They start with
+application controller and API server (with its web UI), and the fake controllers (with the custom metrics API of
+the Prometheus and prometheus-adapter stand-in, whose APIService is applied with the base objects). They start with
 `kwokctl start cluster` once the API server holds Argo CD's CRDs and settings, and stop with the rest
 (`kwokctl stop cluster`, `kwokctl delete cluster`). Every port comes from a fixed plan (`port_plan`), so no two
 components, environments or runs (`make cluster` and the tests) share one; every component must answer on its
-port (or, for the fake controllers, stay alive) within seconds, else start fails naming it and its log.
+port (the fake controllers: on the custom metrics API's) within seconds, else start fails naming it and its log.
 """
 
 from __future__ import annotations
@@ -30,14 +32,24 @@ import yaml
 
 from tools.cluster import argocd_settings, kwok_nodes, served_repo
 from tools.cluster.build import KWOK_STAGES_DIR
-from tools.cluster.fake_controllers import external_secrets
+from tools.cluster.fake_controllers import external_secrets, prometheus_adapter
+from tools.cluster.fake_controllers.status import TIME_SCALE
 from tools.cluster.kube import Kube
 from tools.cluster.versions import component_dir, makefile_pins
 from tools.manifests import ENVIRONMENTS, REPO_ROOT, render, tool_path
 from tools.validation_data import argocd_crds_dir, crds_dir
 
-# The HPA controller is off: nothing serves the metrics APIs here (see fake_controllers, "metrics pipeline").
-CONTROLLERS = "*,-horizontal-pod-autoscaler-controller"
+# Every controller, the HPA's included: metrics-server serves CPU, the adapter stand-in the request rate.
+CONTROLLERS = "*"
+# The HPA controller's clock runs as fast as the stand-ins' (fake_controllers/status.py TIME_SCALE): its sync period,
+# CPU initialization period and initial readiness delay (defaults 15 s, 5 min, 30 s: kube-controller-manager's
+# --horizontal-pod-autoscaler-* flags) divided by it. metrics-server keeps its 15 s resolution: it refuses less than
+# 10 s, so CPU reaches this HPA later, in its scaled time, than it would in a cluster.
+HPA_FLAGS = {
+    "horizontal-pod-autoscaler-sync-period": f"{15 / TIME_SCALE}s",
+    "horizontal-pod-autoscaler-cpu-initialization-period": f"{300 / TIME_SCALE:.0f}s",
+    "horizontal-pod-autoscaler-initial-readiness-delay": f"{30 / TIME_SCALE:.0f}s",
+}
 # Argo CD compares every Application this often, without jitter (the chart's default is 3 minutes, plus up to one
 # minute of jitter): a perpetual diff shows within the live tests' one-minute watch, and a CRD turning Established
 # (which requests no refresh by itself) is seen within seconds.
@@ -48,7 +60,7 @@ APP_RESYNC_SECONDS = 10
 # (tests/live/conftest.py), and Argo CD Notifications posts to it.
 PORTS = ("etcd", "etcd-peer", "etcd-http", "kube-apiserver", "kube-controller-manager", "kube-scheduler",
          "kwok-controller", "redis", "git", "repo-server", "repo-server-metrics", "controller-metrics", "server",
-         "server-metrics", "notifications-metrics", "on-call")  # fmt: skip
+         "server-metrics", "notifications-metrics", "on-call", "metrics-server", "custom-metrics")  # fmt: skip
 # Below Linux's ephemeral range (32768-60999), where outgoing connections take their ports.
 FIRST_PORT = 20000
 # Slots: `make cluster`, the live tests and their negative controls (tests/live/test_negative_controls.py) may run
@@ -58,10 +70,10 @@ READY_TIMEOUT = 60
 STOP_TIMEOUT = 30
 # kwokctl names a component's PID and log files after its binary: the fake controllers are `python`'s.
 FAKE_CONTROLLERS = Path(sys.executable).name
-# The port each component answers on, where its name is not the plan's; the fake controllers listen on none.
+# The port each component answers on, where its name is not the plan's.
 PORT_OF = {"redis-server": "redis", "git-daemon": "git", "argocd-repo-server": "repo-server", "argocd-server": "server",
            "argocd-application-controller": "controller-metrics", "argocd-notifications": "notifications-metrics",
-           FAKE_CONTROLLERS: ""}  # fmt: skip
+           FAKE_CONTROLLERS: "custom-metrics"}  # fmt: skip
 ALIVE_SECONDS = 3
 
 
@@ -134,7 +146,7 @@ class ControlPlane:
                 "listen-client-http-urls": f"http://127.0.0.1:{ports['etcd-http']}",
                 "log-level": "warn",
             },
-            "kube-controller-manager": {"controllers": CONTROLLERS},
+            "kube-controller-manager": {"controllers": CONTROLLERS, **HPA_FLAGS},
         }
         return {
             "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
@@ -148,6 +160,9 @@ class ControlPlane:
                 "kubeControllerManagerPort": ports["kube-controller-manager"],
                 "kubeSchedulerPort": ports["kube-scheduler"],
                 "kwokControllerPort": ports["kwok-controller"],
+                "enableMetricsServer": True,
+                "metricsServerPort": ports["metrics-server"],
+                "metricsServerBinary": str(self.binary("metrics-server", "metrics-server")),
                 "etcdBinary": str(self.binary("etcd", "etcd")),
                 "kubeApiserverBinary": str(self.binary("kubernetes", "kube-apiserver")),
                 "kubeControllerManagerBinary": str(self.binary("kubernetes", "kube-controller-manager")),
@@ -224,6 +239,7 @@ class ControlPlane:
             path = f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{crd['metadata']['name']}"
             wait_until(f"CRD {crd['metadata']['name']}", lambda path=path: established(kube.get(path)), 60)
         kube.apply(argocd_settings.settings_objects())
+        kube.apply(prometheus_adapter.api_objects(self.ports["custom-metrics"]))
         for node in kwok_nodes.nodes(self.environment):
             kube.apply([node])
             # A Node's status is not taken from a create: set its capacity, as a kubelet would report it.
@@ -281,7 +297,9 @@ class ControlPlane:
                 f"--metrics-port={ports['notifications-metrics']}", "--logformat=text"], argocd_env),
             (FAKE_CONTROLLERS, sys.executable, [
                 "-m", "tools.cluster.fake_controllers", f"--kubeconfig={self.kubeconfig}",
-                f"--kubectl={self.binary('kubernetes', 'kubectl')}", f"--crds={crds_dir()}"],
+                f"--kubectl={self.binary('kubernetes', 'kubectl')}", f"--crds={crds_dir()}",
+                f"--adapter-port={ports['custom-metrics']}", f"--adapter-cert={self.cluster_dir / 'pki' / 'admin.crt'}",
+                f"--adapter-key={self.cluster_dir / 'pki' / 'admin.key'}"],
                 {"PYTHONPATH": python_path, external_secrets.VALUES_ENV: json.dumps(self.local_secret_values())}),
         ]  # fmt: skip
         return [

@@ -2,7 +2,8 @@
 managed node that the zone's node group would start (zone, region, instance type, node group, capacity type).
 
 kwok fakes what a kubelet would do for Nodes carrying the annotation `kwok.x-k8s.io/node: fake`: they report Ready, and
-the Pods scheduled onto them turn Running and Ready (and those of Jobs complete) without any container running.
+the Pods scheduled onto them turn Running and Ready (and those of Jobs complete) without any container running; kwok
+serves their resource metrics (the CPU the `traffic` stand-in sets on each pod) for metrics-server.
 
     python -m tools.cluster.kwok_nodes --env dev
 """
@@ -18,6 +19,10 @@ import yaml
 from tools.manifests import ENVIRONMENTS, REPO_ROOT
 
 KWOK_ANNOTATION = {"kwok.x-k8s.io/node": "fake"}
+# Where metrics-server scrapes a Node's resource metrics (metrics-server pkg/scraper/client/resource/client.go): kwok
+# serves every Node's on its own port under this path (kwok kustomize/kwokctl/resource/node.yaml, the Metric of
+# kustomize/metrics/resource/metrics-resource.yaml).
+METRICS_PATH_ANNOTATION = "metrics.k8s.io/resource-metrics-path"
 # Allocatable of the instance types our node groups use (EC2 vCPUs and memory, minus nothing: kwok runs no kubelet).
 INSTANCE_TYPES = {
     "m6i.large": {"cpu": "2", "memory": "8Gi"},
@@ -39,7 +44,7 @@ def node_for(zone: str, region: str, group: dict[str, Any], cluster: str) -> dic
         "kind": "Node",
         "metadata": {
             "name": name,
-            "annotations": dict(KWOK_ANNOTATION),
+            "annotations": {**KWOK_ANNOTATION, METRICS_PATH_ANNOTATION: f"/metrics/nodes/{name}/metrics/resource"},
             "labels": {
                 "kubernetes.io/hostname": name,
                 "kubernetes.io/os": "linux",

@@ -12,6 +12,7 @@ COMPONENT_PINS = {
     "etcd": "CLUSTER_ETCD_VERSION",
     "kwok": "CLUSTER_KWOK_VERSION",
     "argocd": "CLUSTER_ARGOCD_VERSION",
+    "metrics-server": "CLUSTER_METRICS_SERVER_VERSION",
 }
 
 

@@ -9,7 +9,9 @@ to seconds, and the module of each names its upstream source:
   and properties `docs/bootstrap.md` creates, else SecretSyncedError and a Warning Event;
 - `load_balancer`: an `alb` Ingress gets an address only with the annotations the controller needs;
 - `prometheus_operator`: a Prometheus is Available=False NoPodReady, then Available;
-- `hpa`: an HPA fails to get metrics until its pods are ready and scraped, then scales (the HPA controller is off).
+- `traffic` and `prometheus_adapter`: load offered on an Ingress, spread over its ready pods, becomes their CPU
+  (kwok reports it to the real metrics-server) and their request rate, served as the custom metrics API by a
+  Prometheus and prometheus-adapter stand-in (listening on `--adapter-port`); the HPA controller itself is real.
 Any of them reports its failure state for an object annotated `standin.notejam.io/fail: "<message>"`.
 
     python -m tools.cluster.fake_controllers --kubeconfig K --kubectl .tools/cluster/kubernetes-v1.35.4/kubectl
@@ -18,27 +20,29 @@ Any of them reports its failure state for an object annotated `standin.notejam.i
 from __future__ import annotations
 
 import argparse
+import threading
 import time
 import traceback
 from pathlib import Path
 
 from tools.cluster.fake_controllers.crossplane import Crossplane
 from tools.cluster.fake_controllers.external_secrets import ExternalSecrets
-from tools.cluster.fake_controllers.hpa import MetricsPipeline
 from tools.cluster.fake_controllers.load_balancer import LoadBalancerController
+from tools.cluster.fake_controllers.prometheus_adapter import Adapter, Prometheus, serve
 from tools.cluster.fake_controllers.prometheus_operator import PrometheusOperator
 from tools.cluster.fake_controllers.status import log
+from tools.cluster.fake_controllers.traffic import RequestCounters, Traffic
 from tools.cluster.kube import Kube, KubeError
 from tools.validation_data import crds_dir
 
 
-def run(kube: Kube, crds: Path, interval: float) -> None:
+def run(kube: Kube, crds: Path, interval: float, counters: RequestCounters) -> None:
     controllers = [
         Crossplane(kube, crds),
         ExternalSecrets(kube),
         LoadBalancerController(kube),
         PrometheusOperator(kube),
-        MetricsPipeline(kube),
+        Traffic(kube, counters),
     ]
     log("controllers", "started: " + ", ".join(type(c).__name__ for c in controllers))
     while True:
@@ -60,6 +64,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kubectl", type=Path, required=True, help="the pinned kubectl, for server-side applies")
     parser.add_argument("--crds", type=Path, default=crds_dir(), help="upstream CRDs (default: NOTEJAM_CRDS_DIR)")
     parser.add_argument("--interval", type=float, default=0.5, help="seconds between reconciliations")
+    parser.add_argument("--adapter-port", type=int, required=True, help="the custom metrics API's port")
+    parser.add_argument("--adapter-cert", type=Path, required=True, help="its TLS certificate (PEM)")
+    parser.add_argument("--adapter-key", type=Path, required=True, help="its TLS key (PEM)")
     args = parser.parse_args(argv)
-    run(Kube(args.kubeconfig, args.kubectl), args.crds, args.interval)
+    counters = RequestCounters()
+    prometheus = Prometheus(counters)
+    threading.Thread(target=prometheus.run, name="prometheus", daemon=True).start()
+    # Its own client: a requests.Session is not shared between threads.
+    serve(Adapter(Kube(args.kubeconfig, args.kubectl), prometheus), args.adapter_port, args.adapter_cert,
+          args.adapter_key)  # fmt: skip
+    run(Kube(args.kubeconfig, args.kubectl), args.crds, args.interval, counters)
     return 0

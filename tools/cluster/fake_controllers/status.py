@@ -14,6 +14,10 @@ from typing import Any
 
 from tools.cluster.kube import Kube, KubeError, Object
 
+# How much faster than the real components the stand-ins' clocks run (durations of minutes become seconds); the HPA
+# controller's periods (tools/cluster/controlplane.py) and the windows of the HPA under test
+# (tests/live/test_event.py) are divided by the same.
+TIME_SCALE = 10
 # Any object a stand-in reconciles can be told to fail: `standin.notejam.io/fail: "<message>"`. The stand-in then
 # reports the failure state its real controller reports, with this message (set it in the served copy, as a commit).
 FAIL_ANNOTATION = "standin.notejam.io/fail"
