@@ -62,7 +62,7 @@ def test_root_application_syncs_its_own_cluster_folder(environment: str) -> None
     # root.yaml reaches the cluster through git like everything else.
     root = applications(environment)["root"]
     assert git_paths(root) == [f"clusters/{environment}"]
-    assert root["spec"]["project"] == "default"
+    assert root["spec"]["project"] == "bootstrap"
     # docs/bootstrap.md applies this file by hand, once: it must be the same object.
     on_disk = yaml.safe_load((REPO_ROOT / "clusters" / environment / "root.yaml").read_text())
     assert on_disk["spec"] == root["spec"]
@@ -160,7 +160,9 @@ def test_each_project_is_used_and_platform_apps_use_platform(environment: str) -
     assert apps["notejam"]["spec"]["project"] == "notejam"
     addons = [name for name in apps if name not in ("root", "notejam")]
     assert {apps[name]["spec"]["project"] for name in addons} == {"platform"}
-    assert set(projects(environment)) == {"platform", "notejam"}
+    assert apps["root"]["spec"]["project"] == "bootstrap"
+    # `default` is Argo CD's built-in one, kept restricted to nothing (tests/argocd/test_app_projects.py).
+    assert set(projects(environment)) == {"bootstrap", "default", "platform", "notejam"}
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)

@@ -8,7 +8,7 @@ from functools import cache
 import pytest
 import yaml
 
-from tests.argocd.argo_objects import IN_CLUSTER, REPO_URL, overlay_objects, projects
+from tests.argocd.argo_objects import IN_CLUSTER, REPO_URL, cluster_objects, overlay_objects, projects
 from tools.manifests import ENVIRONMENTS, Document
 from tools.validation_data import crds_dir
 
@@ -103,3 +103,35 @@ def test_overlay_objects_stay_in_the_projects_namespace(environment: str) -> Non
     for doc in overlay_objects(environment):
         if not is_cluster_scoped(group_kind(doc)):
             assert doc["metadata"].get("namespace") == f"notejam-{environment}", doc["metadata"]["name"]
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_notejam_project_allows_cluster_scoped_objects_only_by_the_names_the_overlay_renders(environment: str) -> None:
+    """Without a name, the whitelist would let a commit under overlays/<env> adopt or prune any namespace."""
+    entries = projects(environment)["notejam"]["spec"]["clusterResourceWhitelist"]
+    rendered = {(*group_kind(d), d["metadata"]["name"]) for d in overlay_objects(environment)
+                if is_cluster_scoped(group_kind(d))}  # fmt: skip
+    assert {(e["group"], e["kind"], e.get("name", "*")) for e in entries} == rendered
+    assert rendered == {("", "Namespace", f"notejam-{environment}")}
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_the_root_project_allows_exactly_what_the_cluster_folder_renders(environment: str) -> None:
+    """The root (project `bootstrap`) deploys clusters/<env>: Applications and AppProjects in argocd, from here."""
+    spec = projects(environment)["bootstrap"]["spec"]
+    assert spec["sourceRepos"] == [REPO_URL]
+    assert spec["destinations"] == [{"server": IN_CLUSTER, "namespace": "argocd"}]
+    assert not spec["clusterResourceWhitelist"]
+    rendered = cluster_objects(environment)
+    assert whitelist(spec["namespaceResourceWhitelist"]) == {group_kind(d) for d in rendered}
+    assert {d["metadata"]["namespace"] for d in rendered} == {"argocd"}
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_the_built_in_default_project_allows_nothing(environment: str) -> None:
+    spec = projects(environment)["default"]["spec"]
+    assert spec["sourceRepos"] == [] and spec["destinations"] == [] and spec["sourceNamespaces"] == []
+    assert spec["clusterResourceWhitelist"] == []  # stated: argocd-server creates the project with */*
+    assert spec["namespaceResourceBlacklist"] == [{"group": "*", "kind": "*"}]
+    apps = [d for d in cluster_objects(environment) if d["kind"] == "Application"]
+    assert not [a["metadata"]["name"] for a in apps if a["spec"]["project"] == "default"]

@@ -66,7 +66,8 @@ def test_cluster_values_is_a_step_between_eksctl_and_the_root_app() -> None:
     position = {command.split(" &&")[0]: index for index, command in enumerate(commands)}
     create = position["eksctl create cluster -f clusters/dev/eksctl.yaml"]
     values = position["make cluster-values ENV=dev"]
-    root = position["kubectl apply -f clusters/dev/root.yaml"]
+    # The root's project first, in the same command: the root cannot be created in a project that does not exist.
+    root = position["kubectl apply -f apps/projects/bootstrap.yaml -f clusters/dev/root.yaml"]
     assert create < values < root
     # The values reach the cluster through git: they are committed and pushed before the root app syncs main.
     assert any(c.startswith("git commit") and "overlays/dev" in c for c in commands[values:root])

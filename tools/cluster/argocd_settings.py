@@ -3,8 +3,9 @@
 The chart renders `configs.cm` into ConfigMap `argocd-cm` key for key over its own defaults (CHART_CM_DEFAULTS; a key of
 ours replaces the chart's value whole, as `resource.exclusions` does), `configs.params` into `argocd-cmd-params-cm`
 (CHART_PARAMS_DEFAULTS), labelled `app.kubernetes.io/part-of: argocd` (Argo CD's settings informer selects on that
-label), and `notifications` into `argocd-notifications-cm`. The `default` AppProject is normally created by
-argocd-server; it is created here, as the server would.
+label), `configs.rbac` into `argocd-rbac-cm`, `notifications` into `argocd-notifications-cm`. The `default`
+AppProject is normally created by argocd-server; it is created here, as the server would (then the root restricts it:
+apps/projects/default.yaml).
 
     python -m tools.cluster.argocd_settings     # print the objects
 """
@@ -64,6 +65,13 @@ def cm_data(values_file: Path = VALUES_FILE) -> dict[str, str]:
     return {**CHART_CM_DEFAULTS, **ours}
 
 
+def rbac_data(values_file: Path = VALUES_FILE) -> dict[str, str]:
+    """`argocd-rbac-cm`'s data: every `configs.rbac` key of our values, as the chart writes them (its defaults are
+    empty strings, except `scopes`, which ours sets too)."""
+    values = yaml.safe_load(values_file.read_text()) or {}
+    return {key: str(value) for key, value in ((values.get("configs") or {}).get("rbac") or {}).items()}
+
+
 def params_data(values_file: Path = VALUES_FILE) -> dict[str, str]:
     """`argocd-cmd-params-cm`'s data: the chart's defaults, then every `configs.params` key of our values."""
     values = yaml.safe_load(values_file.read_text()) or {}
@@ -106,7 +114,7 @@ def settings_objects(values_file: Path = VALUES_FILE) -> list[dict[str, Any]]:
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}},
         config_map("argocd-cm", cm_data(values_file)),
         config_map("argocd-cmd-params-cm", params_data(values_file)),
-        config_map("argocd-rbac-cm", {}),
+        config_map("argocd-rbac-cm", rbac_data(values_file)),
         config_map("argocd-ssh-known-hosts-cm", {}),
         config_map("argocd-tls-certs-cm", {}),
         config_map("argocd-gpg-keys-cm", {}),

@@ -151,8 +151,16 @@ def wait_until_synced(
         time.sleep(0.5)
 
 
+def root_project(git_url: str) -> Object:
+    """apps/projects/bootstrap.yaml, the root's project, with the local daemon as its repository."""
+    project = yaml.safe_load((REPO_ROOT / "apps" / "projects" / "bootstrap.yaml").read_text())
+    project["spec"]["sourceRepos"] = [git_url]
+    return project
+
+
 def apply_root(kube: Kube, environment: str, git_url: str) -> None:
-    kube.apply([root_application(environment, git_url)])
+    """What docs/bootstrap.md applies by hand: the root's project, then the root."""
+    kube.apply([root_project(git_url), root_application(environment, git_url)])
 
 
 def main(argv: list[str] | None = None) -> int:
