@@ -59,7 +59,7 @@ export NOTEJAM_KUBERNETES_VERSION := $(KUBERNETES_VERSION)
 export PATH := $(TOOLS):$(PATH)
 export PYTHONPATH := $(CURDIR)/src:$(CURDIR)
 
-.PHONY: run check check-tools test validate render render-check crossplane-cli diff bench capacity lambda-package tools lint clean cluster-values cluster cluster-down cluster-build cluster-cache-key argocd-ui
+.PHONY: run check check-tools test validate render golden render-check crossplane-cli diff bench capacity lambda-package tools lint clean cluster-values cluster cluster-down cluster-build cluster-cache-key argocd-ui
 
 run: $(VENV)/.installed ## the app on SQLite at http://127.0.0.1:5000
 	$(PY) -m tools.run_local
@@ -82,6 +82,9 @@ validate: $(VENV)/.installed tools ## build every kustomization and kubeconform 
 
 render: $(VENV)/.installed ## composed AWS resources of every environment's claims
 	$(PY) -m tools.render --assume-created
+
+golden: $(VENV)/.installed ## rewrite tests/crossplane/golden/ from `make render`'s cases, then review `git diff`
+	$(PY) -m tests.crossplane.snapshots
 
 render-check: $(VENV)/.installed $(TOOLS)/crossplane ## CI: make render vs the real `crossplane render` (Docker, FUNCTION_IMAGE)
 	$(PY) -m tools.crossplane_render_check --crossplane $(TOOLS)/crossplane --image $(FUNCTION_IMAGE)
