@@ -9,6 +9,9 @@ settings of that API (package/input/ has its schema). Composing follows the rule
   observes on the resource that reports it; if that is gone too, the function answers Fatal, and Crossplane then
   applies nothing and deletes nothing.
 * A composed resource is ready when its observed `Ready` condition is True (what function-auto-ready does).
+* While any composed resource waits, the composite is not ready (READY_FALSE on the desired composite): Crossplane
+  derives readiness from the desired resources only, so without it an XR whose last resources wait for an ARN would
+  report Ready before they exist (crossplane/crossplane#6020; Crossplane honours the field since v1.18).
 """
 
 from __future__ import annotations
@@ -106,4 +109,6 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
             rsp.desired.composite.connection_details[key] = value.encode()
         for name, needed in desired.waiting.items():
             response.normal(rsp, f"not composing {name} yet: it needs {needed}")
+        if desired.waiting:
+            rsp.desired.composite.ready = fnv1.READY_FALSE
         return rsp

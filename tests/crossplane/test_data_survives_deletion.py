@@ -4,7 +4,7 @@ Read from the render CLI's output (tools/render_output.py), so it holds whatever
 * every KMS key is orphaned in every environment: the final snapshot, retained backups and the three-year archive
   stay decryptable;
 * the snapshot archive and the settings that protect it are orphaned in every environment;
-* in prod the RDS instance is orphaned too (and, in git, Argo CD never deletes prod's claims).
+* in staging and prod the RDS instance is orphaned too (and, in git, Argo CD never deletes prod's claims).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from tests.crossplane.conftest import CROSSPLANE_DIR
 from tools.manifests import ENVIRONMENTS, render
 from tools.render_output import rendered
 
-PROTECTED_ENVIRONMENTS = {"prod"}
+PROTECTED_ENVIRONMENTS = {"staging", "prod"}
 ALWAYS_KEPT = {
     "kms.aws.upbound.io/Key",
     "s3.aws.upbound.io/Bucket",

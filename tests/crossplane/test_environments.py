@@ -39,12 +39,12 @@ def test_instance_size_per_environment(environments, environment, instance_class
 
 
 @pytest.mark.parametrize("environment", ["dev", "staging", "prod"])
-def test_multi_az_deletion_protection_and_final_snapshot_only_in_prod(environments, environment):
+def test_multi_az_only_in_prod_deletion_protection_and_final_snapshot_everywhere_but_dev(environments, environment):
     for_provider = instance(environments, environment)["spec"]["forProvider"]
-    prod = environment == "prod"
-    assert for_provider["multiAz"] is prod
-    assert for_provider["deletionProtection"] is prod
-    assert for_provider["skipFinalSnapshot"] is not prod
+    assert for_provider["multiAz"] is (environment == "prod")
+    protected = environment != "dev"
+    assert for_provider["deletionProtection"] is protected
+    assert for_provider["skipFinalSnapshot"] is not protected
     assert for_provider["backupRetentionPeriod"] >= 7
 
 

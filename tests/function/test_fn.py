@@ -16,6 +16,7 @@ import pytest
 import yaml
 from crossplane.function import resource
 
+from function import backup
 from function.fn import FunctionRunner
 from function.state import to_dict
 from tests.conftest import free_port
@@ -160,6 +161,18 @@ def test_backup_resources_that_need_an_arn_wait_for_the_composite_status():
     later = run(request(composite("XDatabaseBackup", BACKUP, {"bucketKeyArn": key_arn}), "backup"))
     role = to_dict(later.desired.resources["export-role"].resource)
     assert key_arn in role["spec"]["forProvider"]["inlinePolicy"][0]["policy"]
+
+
+def test_the_composite_is_not_ready_while_a_resource_waits():
+    """Crossplane derives an XR's readiness from the desired resources only: without READY_FALSE, a DatabaseBackup
+    whose schedule targets and Lambda permissions still wait for ARNs would report Ready with every other resource."""
+    waiting = run(request(composite("XDatabaseBackup", BACKUP), "backup"))
+    assert "snapshot-schedule-target" not in waiting.desired.resources
+    assert waiting.desired.composite.ready == fnv1.READY_FALSE
+    arns = {key: f"arn:aws:x:eu-west-1:111111111111:{key}" for key in backup.STATUS}
+    complete = run(request(composite("XDatabaseBackup", BACKUP, arns), "backup"))
+    assert sorted(complete.desired.resources) == sorted(backup.resources({}))
+    assert complete.desired.composite.ready == fnv1.READY_UNSPECIFIED  # readiness from the composed resources
 
 
 def test_the_composite_status_carries_every_observed_arn():

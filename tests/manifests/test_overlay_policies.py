@@ -323,7 +323,7 @@ def test_the_smoke_test_runs_after_the_sync(rendered: Rendered, env: str) -> Non
 
 @pytest.mark.parametrize(
     ("env", "high_availability", "deletion_protection"),
-    [("dev", False, False), ("staging", False, False), ("prod", True, True)],
+    [("dev", False, False), ("staging", False, True), ("prod", True, True)],
 )
 def test_database_claim_per_environment(
     rendered: Rendered, env: str, high_availability: bool, deletion_protection: bool
