@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 import pytest
@@ -63,6 +64,16 @@ def test_three_availability_zones_in_the_region(environment: str) -> None:
 
 def test_oidc_is_on_for_irsa(environment: str) -> None:
     assert eksctl_config(environment)["iam"]["withOIDC"] is True
+
+
+def test_the_public_api_endpoint_admits_only_the_listed_ranges(environment: str) -> None:
+    """eksctl leaves the public endpoint open to 0.0.0.0/0 unless publicAccessCIDRs lists the ranges that may use it;
+    nodes and pods use the private endpoint."""
+    vpc = eksctl_config(environment)["vpc"]
+    assert vpc["clusterEndpoints"] == {"privateAccess": True, "publicAccess": True}
+    ranges = [ipaddress.ip_network(cidr) for cidr in vpc.get("publicAccessCIDRs") or []]
+    assert ranges, "no publicAccessCIDRs: the API server would answer the whole internet"
+    assert all(network.prefixlen >= 16 for network in ranges), f"too wide for an API endpoint: {ranges}"
 
 
 def test_managed_node_groups_have_the_environments_bounds(environment: str) -> None:
