@@ -19,6 +19,11 @@ RUN groupadd --gid 10001 notejam \
     && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /tmp --shell /usr/sbin/nologin notejam
 COPY --from=build /opt/venv /opt/venv
 COPY --from=build /app /app
+# The certificate authorities of Amazon RDS (all regions): libpq verifies the database's certificate and host name
+# against them (PGSSLMODE=verify-full, PGSSLROOTCERT in base/config.env). AWS's documented download; Renovate cannot
+# track it, and AWS adds new CAs to the same file, so it is fetched at each build.
+# https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.SSL.html
+ADD --chmod=0444 https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem /opt/rds/global-bundle.pem
 # Only /tmp is writable (an emptyDir in Kubernetes): metrics files, gunicorn's worker heartbeats, HOME.
 ENV PATH="/opt/venv/bin:${PATH}" \
     PYTHONPATH=/app \

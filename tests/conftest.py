@@ -63,8 +63,10 @@ class PostgresServer:
         if result.returncode != 0:
             raise RuntimeError(f"{tool} failed ({result.returncode}): {result.stderr or result.stdout}")
 
-    def start(self) -> None:
-        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
+    def start(self, *settings: str) -> None:
+        """Start the server; `settings` are extra `name=value` server settings (postgres -c)."""
+        options = " ".join([f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off",
+                            *(f"-c {setting}" for setting in settings)])  # fmt: skip
         self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.root / "log"), "-w", "start")
 
     def stop(self) -> None:

@@ -19,6 +19,8 @@ PRODUCTION = "production"
 # Reset links stay valid for an hour; the token also dies as soon as the password changes.
 RESET_TOKEN_MAX_AGE_SECONDS = 3600
 DEFAULT_PROBE_PORT = 8001
+# Where the image puts the certificate authorities of Amazon RDS, all regions (Dockerfile, base/config.env).
+RDS_CA_BUNDLE = "/opt/rds/global-bundle.pem"
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -80,7 +82,6 @@ def database_url(environ: Mapping[str, str], instance_path: str) -> URL:
             url = url.set(drivername="postgresql+psycopg2")
         return url
     if environ.get("PGHOST"):
-        query = {"sslmode": environ["PGSSLMODE"]} if environ.get("PGSSLMODE") else {}
         return URL.create(
             "postgresql+psycopg2",
             username=environ.get("PGUSER") or None,
@@ -88,9 +89,25 @@ def database_url(environ: Mapping[str, str], instance_path: str) -> URL:
             host=environ["PGHOST"],
             port=_int(environ, "PGPORT", 5432),
             database=environ.get("PGDATABASE") or None,
-            query=query,
+            query=tls_settings(environ),
         )
     return URL.create("sqlite", database=str(Path(instance_path) / "notejam.sqlite"))
+
+
+def tls_settings(environ: Mapping[str, str]) -> dict[str, str]:
+    """libpq's `sslmode` and `sslrootcert`. A mode that verifies the server needs the CA certificates that signed the
+    database's certificate: refused at start-up when the file is missing, instead of failing every connection."""
+    query = {"sslmode": environ["PGSSLMODE"]} if environ.get("PGSSLMODE") else {}
+    if environ.get("PGSSLROOTCERT"):
+        query["sslrootcert"] = environ["PGSSLROOTCERT"]
+    if query.get("sslmode") in ("verify-ca", "verify-full"):
+        root = query.get("sslrootcert")
+        if not root or not Path(root).is_file():
+            raise ConfigError(
+                f"PGSSLMODE={query['sslmode']} needs PGSSLROOTCERT, a readable file of the CA certificates that "
+                f"signed the database's certificate (the image carries RDS's: {RDS_CA_BUNDLE}); got {root!r}"
+            )
+    return query
 
 
 def public_url(environ: Mapping[str, str]) -> str | None:

@@ -14,7 +14,9 @@ from tools.manifests import REPO_ROOT
 from tools.render import main
 
 GOLDEN = Path(__file__).parent / "golden"
-EXAMPLES = [str(path.relative_to(REPO_ROOT)) for path in sorted(REPO_ROOT.glob("crossplane/apis/*/examples/claim.yaml"))]
+EXAMPLES = [
+    str(path.relative_to(REPO_ROOT)) for path in sorted((REPO_ROOT / "crossplane/apis").glob("*/examples/claim.yaml"))
+]
 # An input, not a snapshot: the composed resources as AWS reported them after the backup example's first reconcile.
 BACKUP_OBSERVED = GOLDEN / "backup-observed-after-first-reconcile.yaml"
 CASES = {

@@ -402,20 +402,24 @@ def test_overlays_only_hold_what_differs() -> None:
 
 
 @per_env
-def test_the_app_accepts_the_environment_the_deployment_gives_it(rendered: Rendered, env: str) -> None:
-    """ConfigMap values plus stand-ins for the Secret values, through the app's own settings loader."""
+def test_the_app_accepts_the_environment_the_deployment_gives_it(rendered: Rendered, env: str, tmp_path: Path) -> None:
+    """ConfigMap values plus stand-ins for the Secret values, through the app's own settings loader; a file stands
+    in for the image's RDS certificate bundle."""
     from sqlalchemy.engine import make_url
 
-    from notejam.config import load_settings
+    from notejam.config import RDS_CA_BUNDLE, load_settings
 
     config = one(rendered[env], "ConfigMap")["data"]
     container = pod_spec(one(rendered[env], "Deployment", "notejam"))["containers"][0]
     environ = {**config, **{e["name"]: f"stand-in-{e['name']}" for e in container["env"]}}
     environ["PGPORT"] = "5432"
+    assert environ["PGSSLROOTCERT"] == RDS_CA_BUNDLE
+    environ["PGSSLROOTCERT"] = str(tmp_path / "global-bundle.pem")
+    Path(environ["PGSSLROOTCERT"]).write_text("stand-in for the image's bundle")
     settings = load_settings("/tmp/instance", environ=environ)
     url = make_url(str(settings["DATABASE_URL"]))
     assert (url.host, url.username, url.database) == ("stand-in-PGHOST", "stand-in-PGUSER", "stand-in-PGDATABASE")
-    assert url.query == {"sslmode": "require"}
+    assert url.query == {"sslmode": "verify-full", "sslrootcert": environ["PGSSLROOTCERT"]}
     config_py = (REPO_ROOT / "src" / "notejam" / "config.py").read_text()
     unread = [name for name in environ if f'"{name}"' not in config_py]
     assert not unread, f"the app never reads {unread}"
