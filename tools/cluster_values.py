@@ -9,7 +9,9 @@ Run once per cluster, after `eksctl create cluster` and before applying the root
 It reads, with the caller's AWS credentials:
 
 * the EKS cluster `notejam-<env>`: its VPC, the VPC's CIDR and its private subnets (eksctl tags them
-  `kubernetes.io/role/internal-elb`), which the database claim (`overlays/<env>/database-claim.yaml`) needs;
+  `kubernetes.io/role/internal-elb`), which the database claim (`overlays/<env>/database-claim.yaml`) needs, and
+  its public subnets' ranges (tagged `kubernetes.io/role/elb`), where the ALB lives: the web pods' NetworkPolicy
+  admits only those (`notejam-web-from-load-balancer`, patched in `overlays/<env>/kustomization.yaml`);
 * the ACM certificate of the environment's Ingress host (`overlays/<env>/kustomization.yaml`): an existing one, or a
   new DNS-validated one whose validation record it writes into the public hosted zone of the host. Its ARN goes into
   the Ingress (`alb.ingress.kubernetes.io/certificate-arn`), so the ALB never depends on a certificate search.
@@ -24,6 +26,7 @@ import argparse
 import re
 import sys
 from dataclasses import dataclass
+from ipaddress import ip_network
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +37,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_REGION = "eu-west-1"
 PRIVATE_SUBNET_TAG = "kubernetes.io/role/internal-elb"  # eksctl's tag on the private subnets
+PUBLIC_SUBNET_TAG = "kubernetes.io/role/elb"  # and on the public ones, where an internet-facing ALB lives
+LOAD_BALANCER_POLICY = "notejam-web-from-load-balancer"
 CERTIFICATE_ANNOTATION = "alb.ingress.kubernetes.io/certificate-arn"
 USABLE_CERTIFICATE_STATES = ("ISSUED", "PENDING_VALIDATION")
 
@@ -47,6 +52,7 @@ class Network:
     vpc_id: str
     cidr: str
     private_subnet_ids: list[str]
+    public_cidrs: list[str]
 
 
 def cluster_name(root: Path, environment: str) -> str:
@@ -64,10 +70,17 @@ def network(session: Any, cluster: str) -> Network:
     subnets = ec2.describe_subnets(SubnetIds=config["subnetIds"])["Subnets"]
     vpc_id = config.get("vpcId") or subnets[0]["VpcId"]
     cidr = ec2.describe_vpcs(VpcIds=[vpc_id])["Vpcs"][0]["CidrBlock"]
-    private = sorted(s["SubnetId"] for s in subnets if any(t["Key"] == PRIVATE_SUBNET_TAG for t in s.get("Tags") or []))
+    private = sorted(s["SubnetId"] for s in subnets if _tagged(s, PRIVATE_SUBNET_TAG))
     if len(private) < 2:
         raise ClusterValuesError(f"{cluster}: {len(private)} private subnets tagged {PRIVATE_SUBNET_TAG}; RDS needs 2+")
-    return Network(vpc_id, cidr, private)
+    public = sorted((s["CidrBlock"] for s in subnets if _tagged(s, PUBLIC_SUBNET_TAG)), key=ip_network)
+    if not public:
+        raise ClusterValuesError(f"{cluster}: no public subnet tagged {PUBLIC_SUBNET_TAG}: where would the ALB live?")
+    return Network(vpc_id, cidr, private, public)
+
+
+def _tagged(subnet: dict[str, Any], key: str) -> bool:
+    return any(tag["Key"] == key for tag in subnet.get("Tags") or [])
 
 
 def hosted_zone_id(session: Any, host: str) -> str:
@@ -151,6 +164,20 @@ def write_certificate(path: Path, arn: str) -> str:
     return text[: anchor.end()] + "\n" + line + text[anchor.end() :]
 
 
+def write_load_balancer_sources(path: Path, text: str, cidrs: list[str]) -> str:
+    """`text` (the overlay's kustomization.yaml at `path`) with its load balancer NetworkPolicy patch admitting
+    exactly `cidrs`."""
+    blocks = ", ".join(f"{{ipBlock: {{cidr: {cidr}}}}}" for cidr in cidrs)
+    pattern = (
+        rf"(- target: \{{kind: NetworkPolicy, name: {LOAD_BALANCER_POLICY}\}}\n    patch: \|-\n"
+        r"      - \{op: replace, path: /spec/ingress/0/from, value: )\[.*\]\}$"
+    )
+    text, count = re.subn(pattern, rf"\g<1>[{blocks}]}}", text, count=1, flags=re.MULTILINE)
+    if count != 1:
+        raise ClusterValuesError(f"{path}: no patch of NetworkPolicy {LOAD_BALANCER_POLICY}'s sources")
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.cluster_values", description=__doc__.splitlines()[0])
     parser.add_argument("--env", required=True, choices=["dev", "staging", "prod"], help="the environment")
@@ -165,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         arn, status = certificate(session, host)
         claim, kustomization = overlay / "database-claim.yaml", overlay / "kustomization.yaml"
         new_claim, new_kustomization = write_network(claim, values), write_certificate(kustomization, arn)
+        new_kustomization = write_load_balancer_sources(kustomization, new_kustomization, values.public_cidrs)
     except (ClusterValuesError, BotoCoreError, ClientError) as error:
         print(f"cluster-values: {error}", file=sys.stderr)
         return 1
@@ -172,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     kustomization.write_text(new_kustomization)
     print(f"{claim.relative_to(args.repo)}: vpc {values.vpc_id}, subnets {', '.join(values.private_subnet_ids)}")
     print(f"{kustomization.relative_to(args.repo)}: certificate {arn} for {host} ({status})")
+    print(f"{kustomization.relative_to(args.repo)}: the load balancer's subnets {', '.join(values.public_cidrs)}")
     print("Commit and push these files before applying the root Application.")
     return 0
 

@@ -137,19 +137,28 @@ def test_database_admits_exactly_this_clusters_vpc(environment: str) -> None:
         assert blocks == [vpc_cidr(environment)]
 
 
-def test_network_policies_cover_the_clusters_vpc(environment: str) -> None:
-    """The ALB and RDS live in the VPC: every ipBlock the app's policies use must contain the VPC's range."""
-    blocks = [
+def ip_blocks(environment: str, direction: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """The ipBlocks of the app's NetworkPolicies, in `direction` ("ingress": from, "egress": to)."""
+    peers = "from" if direction == "ingress" else "to"
+    return [
         ipaddress.ip_network(peer["ipBlock"]["cidr"])
         for doc in overlay_objects(environment)
         if doc["kind"] == "NetworkPolicy"
-        for rule in (doc["spec"].get("ingress") or []) + (doc["spec"].get("egress") or [])
-        for peer in (rule.get("from") or []) + (rule.get("to") or [])
+        for rule in doc["spec"].get(direction) or []
+        for peer in rule.get(peers) or []
         if "ipBlock" in peer
     ]
-    assert blocks
-    for block in blocks:
-        assert vpc_cidr(environment).subnet_of(block), f"{block} does not contain the VPC {vpc_cidr(environment)}"
+
+
+def test_network_policies_reach_rds_in_the_vpc_and_admit_only_part_of_it(environment: str) -> None:
+    """RDS lives in the VPC: the egress ranges contain it. The ALB lives in its public subnets: the ingress ranges
+    are inside the VPC and smaller than it (the VPC, with the VPC CNI, is every pod of the cluster)."""
+    vpc = vpc_cidr(environment)
+    assert ip_blocks(environment, "egress") and ip_blocks(environment, "ingress")
+    for block in ip_blocks(environment, "egress"):
+        assert vpc.subnet_of(block), f"egress {block} does not contain the VPC {vpc}"
+    for block in ip_blocks(environment, "ingress"):
+        assert block.subnet_of(vpc) and block != vpc, f"ingress {block} is not a part of the VPC {vpc}"
 
 
 def test_prometheus_may_scrape_the_app_from_where_kube_prometheus_stack_runs(environment: str) -> None:

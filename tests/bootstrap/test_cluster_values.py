@@ -57,7 +57,8 @@ def eksctl_cluster() -> dict[str, object]:
         resourcesVpcConfig={"subnetIds": public + private},
     )
     zone_id = boto3.client("route53").create_hosted_zone(Name="dev.example.com", CallerReference="zone")
-    return {"vpc": vpc, "private": sorted(private), "zone": zone_id["HostedZone"]["Id"]}
+    public_cidrs = [f"10.10.{index}.0/24" for index in range(3)]
+    return {"vpc": vpc, "private": sorted(private), "public_cidrs": public_cidrs, "zone": zone_id["HostedZone"]["Id"]}
 
 
 def run(checkout: Path) -> int:
@@ -72,7 +73,10 @@ def test_writes_the_network_and_a_dns_validated_certificate(aws, checkout: Path)
     assert network == {"vpcId": created["vpc"], "subnetIds": created["private"], "clientCidrBlocks": ["10.10.0.0/16"]}
     assert "# the cluster's VPC" in (checkout / "overlays/dev/database-claim.yaml").read_text(), "comments stay"
 
-    (ingress,) = [doc for doc in render_overlay("dev", checkout) if doc["kind"] == "Ingress"]
+    documents = render_overlay("dev", checkout)
+    (policy,) = [doc for doc in documents if doc["metadata"]["name"] == "notejam-web-from-load-balancer"]
+    assert policy["spec"]["ingress"][0]["from"] == [{"ipBlock": {"cidr": cidr}} for cidr in created["public_cidrs"]]
+    (ingress,) = [doc for doc in documents if doc["kind"] == "Ingress"]
     arn = ingress["metadata"]["annotations"]["alb.ingress.kubernetes.io/certificate-arn"]
     certificate = boto3.client("acm", region_name=REGION).describe_certificate(CertificateArn=arn)["Certificate"]
     assert certificate["DomainName"] == HOST == ingress["spec"]["tls"][0]["hosts"][0]

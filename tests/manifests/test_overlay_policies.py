@@ -278,9 +278,9 @@ def test_the_app_secrets_come_from_this_environments_secrets_manager_entry(
 
 
 @per_env
-def test_config_requires_tls_to_postgresql_and_no_secret_in_it(rendered: Rendered, env: str) -> None:
+def test_config_verifies_postgresqls_certificate_and_holds_no_secret(rendered: Rendered, env: str) -> None:
     config = one(rendered[env], "ConfigMap")["data"]
-    assert config["PGSSLMODE"] == "require"
+    assert config["PGSSLMODE"] == "verify-full" and config["PGSSLROOTCERT"] == "/opt/rds/global-bundle.pem"
     assert not {"SECRET_KEY", "SMTP_PASSWORD", "PGPASSWORD", "DB_URI"} & set(config)
 
 
@@ -497,10 +497,34 @@ def test_the_kubelet_and_the_alb_probe_the_probe_port_which_the_network_policy_a
     web = one(rendered[env], "Deployment", "notejam")["spec"]["template"]["metadata"]["labels"]
     policies = [p for p in of_kind(rendered[env], "NetworkPolicy") if selects(p["spec"]["podSelector"], web)]
     assert any(
-        {"port": "probes", "protocol": "TCP"} in rule["ports"] and {"ipBlock": {"cidr": "10.0.0.0/8"}} in rule["from"]
+        {"port": "probes", "protocol": "TCP"} in rule["ports"] and all("ipBlock" in peer for peer in rule["from"])
         for policy in policies
         for rule in policy["spec"].get("ingress", [])
-    ), "neither the kubelet nor the ALB may reach the probe port"
+    ), "the ALB may not reach the probe port (the kubelet's probes come from the node, which the VPC CNI admits)"
+
+
+@per_env
+def test_only_the_load_balancers_subnets_reach_the_web_pods_by_address(rendered: Rendered, env: str) -> None:
+    """With the VPC CNI every pod has a VPC address: an ipBlock covering the VPC (or 10.0.0.0/8) would admit every
+    pod of the cluster. The address ranges admitted are exactly the public subnets eksctl makes from the cluster's
+    CIDR (eksctl v0.215.0 pkg/vpc/vpc.go SetSubnets: a /16 in eight /19s, public first, one per zone)."""
+    import ipaddress
+
+    config = yaml.safe_load((REPO_ROOT / "clusters" / env / "eksctl.yaml").read_text())
+    vpc = ipaddress.ip_network(config["vpc"]["cidr"])
+    public = {str(n) for n in list(vpc.subnets(new_prefix=vpc.prefixlen + 3))[: len(config["availabilityZones"])]}
+    web = one(rendered[env], "Deployment", "notejam")["spec"]["template"]["metadata"]["labels"]
+    admitted = {
+        peer["ipBlock"]["cidr"]
+        for policy in of_kind(rendered[env], "NetworkPolicy")
+        if selects(policy["spec"]["podSelector"], web)
+        for rule in policy["spec"].get("ingress", [])
+        for peer in rule.get("from", [])
+        if "ipBlock" in peer
+    }
+    assert admitted == public
+    claim = one(rendered[env], "PostgreSQLInstance", "notejam-db")
+    assert claim["spec"]["parameters"]["network"]["clientCidrBlocks"] == [str(vpc)]
 
 
 @per_env
