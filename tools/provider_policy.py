@@ -3,8 +3,10 @@
 The kinds come from the rendered claims of each environment (`python -m tools.render --assume-created`, parsed
 from its output, so this does not depend on how rendering works); the actions per kind from
 crossplane/iam/provider-actions.yaml. Delete actions are granted only for kinds that have a resource which is not
-orphaned. IAM is narrowed further: roles only under `notejam-<env>-`, created and changed only with the account's
-permissions boundary (crossplane/iam/role-boundary.json, installed by docs/bootstrap.md), passed only to Lambda.
+orphaned. Resources are narrowed per statement (`_statements`): roles only under the IAM path `/notejam-crossplane/`
+and `notejam-<env>-`, created and changed only with the account's permissions boundary
+(crossplane/iam/role-boundary.json, installed by docs/bootstrap.md), passed only to Lambda; KMS grants only to RDS;
+security groups and RDS resources changed only while they carry the provider's `crossplane-kind` tag.
 
     python -m tools.provider_policy check          # each clusters/<env>/eksctl.yaml has the policy it should
     python -m tools.provider_policy write          # rewrite those policies in place
@@ -76,30 +78,170 @@ def boundary_arn(environment: str, account: str) -> str:
     return f"arn:aws:iam::{account}:policy/notejam-{environment}-role-boundary"
 
 
-def _scope(action: str, facts: dict[str, str]) -> tuple[str, list[str] | str, dict[str, Any] | None]:
-    """(statement id, resources, condition) of one action: IAM, S3, Lambda and EventBridge narrowed to our names."""
+# The tag Crossplane's AWS providers put on every resource they create, in the create request itself: upjet's
+# Tagger initializer (crossplane/upjet pkg/config/resource.go, `TagInitializer`; enabled for every kind with a
+# `tags` map by crossplane-contrib/provider-upjet-aws config/overrides.go, `AddExternalTagsField`) writes
+# crossplane-runtime's `GetExternalTags` (pkg/resource/resource.go) into spec.forProvider.tags: `crossplane-kind` is
+# `strings.ToLower(GroupKind().String())`, e.g. `securitygroup.ec2.aws.upbound.io`, next to `crossplane-name` and
+# `crossplane-providerconfig`. Mutations of existing EC2 and RDS resources are granted only on resources carrying it.
+KIND_TAG = "crossplane-kind"
+# The IAM path of every role our compositions create (src/function/backup.py): no eksctl IRSA role lives there.
+ROLE_PATH = "/notejam-crossplane/"
+
+
+def crossplane_kind(kind: str) -> str:
+    """The `crossplane-kind` tag value of a managed-resource kind: `rds.aws.upbound.io/Instance` ->
+    `instance.rds.aws.upbound.io`."""
+    group, name = kind.split("/")
+    return f"{name}.{group}".lower()
+
+
+SECURITY_GROUP = crossplane_kind("ec2.aws.upbound.io/SecurityGroup")
+DB_INSTANCE = crossplane_kind("rds.aws.upbound.io/Instance")
+DB_SUBNET_GROUP = crossplane_kind("rds.aws.upbound.io/SubnetGroup")
+
+# EC2: the security-group actions the compositions call on an existing group (Service Authorization Reference: each
+# authorizes security-group/*, with aws:ResourceTag). Describe* have no resource-level permission.
+SECURITY_GROUP_CHANGES = {
+    "ec2:AuthorizeSecurityGroupIngress",
+    "ec2:RevokeSecurityGroupIngress",
+    "ec2:RevokeSecurityGroupEgress",
+    "ec2:UpdateSecurityGroupRuleDescriptionsIngress",
+    "ec2:DeleteSecurityGroup",
+    "ec2:CreateTags",
+    "ec2:DeleteTags",
+}
+EC2_READS = {"ec2:DescribeSecurityGroups", "ec2:DescribeSecurityGroupRules", "ec2:DescribeNetworkInterfaces"}
+RDS_READS = {"rds:DescribeDBInstances", "rds:DescribeDBSubnetGroups", "rds:ListTagsForResource"}
+
+
+def _statements(facts: dict[str, str]) -> dict[str, tuple[list[str] | str, dict[str, Any] | None]]:
+    """Statement id -> (resources, condition) of every statement the policy may have."""
     env, account, region = facts["environment"], facts["account"], facts["region"]
-    roles = f"arn:aws:iam::{account}:role/notejam-{env}-*"
-    if action in BOUNDARY_CONDITIONED:
-        condition = {"StringEquals": {"iam:PermissionsBoundary": boundary_arn(env, account)}}
-        return "ChangeOurRolesOnlyWithTheBoundary", roles, condition
-    if action == "iam:PassRole":
-        return "PassOurRolesToLambda", roles, {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}
-    if action == "iam:CreateServiceLinkedRole":
-        resource = f"arn:aws:iam::{account}:role/aws-service-role/rds.amazonaws.com/AWSServiceRoleForRDS"
-        return "CreateTheRdsServiceLinkedRole", resource, {"StringEquals": {"iam:AWSServiceName": "rds.amazonaws.com"}}
-    if action.startswith("iam:"):
-        return "ReadAndTagOurRoles", roles, None
-    if action in ("s3:GetObject", "s3:GetObjectVersion"):
-        return "ReadTheLambdaCode", f"arn:aws:s3:::notejam-artifacts-{account}/backup-lambda/*", None
-    if action.startswith("s3:"):
-        return "ManageTheSnapshotBucket", f"arn:aws:s3:::notejamsnapshot-{env}-{account}", None
-    if action.startswith("lambda:"):
-        return "ManageOurFunctions", f"arn:aws:lambda:{region}:{account}:function:notejam-{env}-*", None
-    if action.startswith("events:"):
-        return "ManageOurRules", f"arn:aws:events:{region}:{account}:rule/notejam-{env}-*", None
+    roles = f"arn:aws:iam::{account}:role{ROLE_PATH}notejam-{env}-*"
+    ec2 = f"arn:aws:ec2:{region}:{account}"
+    rds = f"arn:aws:rds:{region}:{account}"
+    # The composition names the instance <claim namespace>-<claim name>, its final snapshot <that>-final.
+    databases = f"{rds}:db:notejam-{env}-*"
+    final_snapshots = f"{rds}:snapshot:notejam-{env}-*-final"
+
+    def tagged(kind: str) -> dict[str, Any]:
+        return {"StringEquals": {f"aws:ResourceTag/{KIND_TAG}": kind}}
+
+    def tagging(kind: str) -> dict[str, Any]:
+        return {"StringEquals": {f"aws:RequestTag/{KIND_TAG}": kind}}
+
+    return {
+        # IAM: roles only under the Crossplane path, created and changed only with the account's boundary.
+        "ChangeOurRolesOnlyWithTheBoundary": (
+            roles,
+            {"StringEquals": {"iam:PermissionsBoundary": boundary_arn(env, account)}},
+        ),
+        "PassOurRolesToLambda": (roles, {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}),
+        "CreateTheRdsServiceLinkedRole": (
+            f"arn:aws:iam::{account}:role/aws-service-role/rds.amazonaws.com/AWSServiceRoleForRDS",
+            {"StringEquals": {"iam:AWSServiceName": "rds.amazonaws.com"}},
+        ),
+        "ReadAndTagOurRoles": (roles, None),
+        # KMS: CreateKey has no resource-level permission; grants only to RDS, for the instance it encrypts.
+        "CreateKeys": ("*", None),
+        "ManageKeys": (f"arn:aws:kms:{region}:{account}:key/*", None),
+        "LetRdsUseOurKeys": (
+            f"arn:aws:kms:{region}:{account}:key/*",
+            {
+                "Bool": {"kms:GrantIsForAWSResource": "true"},
+                "StringEquals": {"kms:ViaService": f"rds.{region}.amazonaws.com"},
+            },
+        ),
+        # EC2: groups are created with the provider's tag (TagSpecifications) and changed only while they carry it.
+        "ReadEC2": ("*", None),
+        "CreateTaggedSecurityGroups": (f"{ec2}:security-group/*", tagging(SECURITY_GROUP)),
+        "CreateSecurityGroupsInVpcs": (f"{ec2}:vpc/*", None),
+        "TagSecurityGroupsOnCreate": (
+            f"{ec2}:security-group/*",
+            {"StringEquals": {"ec2:CreateAction": "CreateSecurityGroup"}},
+        ),
+        "ChangeOurSecurityGroups": (f"{ec2}:security-group/*", tagged(SECURITY_GROUP)),
+        # RDS: the instance under our names, created with the provider's tag and changed only while it carries it;
+        # the groups a create or modify names (its subnet group, the default parameter and option groups) without.
+        "ReadRDS": ("*", None),
+        "CreateTaggedDatabases": (databases, tagging(DB_INSTANCE)),
+        "ChangeOurDatabases": (databases, tagged(DB_INSTANCE)),
+        "UseGroupsForOurDatabases": (
+            [f"{rds}:og:*", f"{rds}:pg:*", f"{rds}:secgrp:*", f"{rds}:subgrp:*"],
+            None,
+        ),
+        "CreateTaggedSubnetGroups": (f"{rds}:subgrp:*", tagging(DB_SUBNET_GROUP)),
+        "ChangeOurSubnetGroups": (f"{rds}:subgrp:*", tagged(DB_SUBNET_GROUP)),
+        # Deleting an instance that keeps a final snapshot creates it, tagged with the instance's tags.
+        "TakeTheFinalSnapshot": ([databases, final_snapshots], None),
+        "TagTheFinalSnapshot": (final_snapshots, None),
+        "ReadTheLambdaCode": (f"arn:aws:s3:::notejam-artifacts-{account}/backup-lambda/*", None),
+        "ManageTheSnapshotBucket": (f"arn:aws:s3:::notejamsnapshot-{env}-{account}", None),
+        "ManageOurFunctions": (f"arn:aws:lambda:{region}:{account}:function:notejam-{env}-*", None),
+        "ManageOurRules": (f"arn:aws:events:{region}:{account}:rule/notejam-{env}-*", None),
+    }
+
+
+def _sids(action: str, actions: set[str]) -> list[str]:
+    """The statements that grant `action`, given every action the environment needs."""
     service = action.split(":")[0]
-    return f"Manage{service.upper() if len(service) <= 3 else service.capitalize()}", "*", None
+    if action in BOUNDARY_CONDITIONED:
+        return ["ChangeOurRolesOnlyWithTheBoundary"]
+    if action == "iam:PassRole":
+        return ["PassOurRolesToLambda"]
+    if action == "iam:CreateServiceLinkedRole":
+        return ["CreateTheRdsServiceLinkedRole"]
+    if service == "iam":
+        return ["ReadAndTagOurRoles"]
+    if action == "kms:CreateKey":
+        return ["CreateKeys"]
+    if action == "kms:CreateGrant":
+        return ["LetRdsUseOurKeys"]
+    if service == "kms":
+        return ["ManageKeys"]
+    if action in EC2_READS:
+        return ["ReadEC2"]
+    if action == "ec2:CreateSecurityGroup":
+        return ["CreateTaggedSecurityGroups", "CreateSecurityGroupsInVpcs"]
+    if action == "ec2:CreateTags" and "ec2:CreateSecurityGroup" in actions:
+        return ["TagSecurityGroupsOnCreate", "ChangeOurSecurityGroups"]
+    if action in SECURITY_GROUP_CHANGES:
+        return ["ChangeOurSecurityGroups"]
+    if action in RDS_READS:
+        return ["ReadRDS"]
+    if action == "rds:CreateDBInstance":
+        return ["CreateTaggedDatabases", "UseGroupsForOurDatabases"]
+    if action == "rds:ModifyDBInstance":
+        return ["ChangeOurDatabases", "UseGroupsForOurDatabases"]
+    if action == "rds:DeleteDBInstance":
+        return ["ChangeOurDatabases"]
+    if action == "rds:CreateDBSubnetGroup":
+        return ["CreateTaggedSubnetGroups"]
+    if action in ("rds:ModifyDBSubnetGroup", "rds:DeleteDBSubnetGroup"):
+        return ["ChangeOurSubnetGroups"]
+    if action == "rds:CreateDBSnapshot":
+        return ["TakeTheFinalSnapshot"]
+    if action in ("rds:AddTagsToResource", "rds:RemoveTagsFromResource"):
+        # Tags are set in the create request (authorized as AddTagsToResource on the new resource) and changed later.
+        adding = action == "rds:AddTagsToResource"
+        sids = []
+        if "rds:CreateDBInstance" in actions:
+            sids += ["CreateTaggedDatabases"] * adding + ["ChangeOurDatabases"]
+        if "rds:CreateDBSubnetGroup" in actions:
+            sids += ["CreateTaggedSubnetGroups"] * adding + ["ChangeOurSubnetGroups"]
+        if "rds:CreateDBSnapshot" in actions and adding:
+            sids.append("TagTheFinalSnapshot")
+        return sids
+    if action == "s3:GetObject":
+        return ["ReadTheLambdaCode"]
+    if service == "s3":
+        return ["ManageTheSnapshotBucket"]
+    if service == "lambda":
+        return ["ManageOurFunctions"]
+    if service == "events":
+        return ["ManageOurRules"]
+    return []
 
 
 def policy_document(environment: str) -> dict[str, Any]:
@@ -107,13 +249,18 @@ def policy_document(environment: str) -> dict[str, Any]:
     facts = environment_facts(environment)
     _, resources = rendered()
     actions = set().union(*required_actions(r for r in resources if r.environment == environment).values())
+    scopes = _statements(facts)
     statements: dict[str, dict[str, Any]] = {}
     for action in sorted(actions):
-        sid, resource, condition = _scope(action, facts)
-        statement = statements.setdefault(sid, {"Sid": sid, "Effect": "Allow", "Action": [], "Resource": resource})
-        if condition:
-            statement["Condition"] = condition
-        statement["Action"].append(action)
+        sids = _sids(action, actions)
+        if not sids:
+            raise KeyError(f"{action}: no statement scopes it; add one to tools/provider_policy.py")
+        for sid in sids:
+            resource, condition = scopes[sid]
+            statement = statements.setdefault(sid, {"Sid": sid, "Effect": "Allow", "Action": [], "Resource": resource})
+            if condition:
+                statement["Condition"] = condition
+            statement["Action"].append(action)
     return {"Version": "2012-10-17", "Statement": sorted(statements.values(), key=lambda s: s["Sid"])}
 
 

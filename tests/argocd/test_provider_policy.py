@@ -17,6 +17,7 @@ from tests.argocd.argo_objects import ACCOUNTS, eksctl_config
 from tools.manifests import ENVIRONMENTS
 from tools.provider_policy import (
     BOUNDARY_FILE,
+    ROLE_PATH,
     boundary_arn,
     check,
     kind_actions,
@@ -36,8 +37,9 @@ NEVER_GRANTED = {
     "iam:CreateUser",
     "iam:CreateAccessKey",
 }
-# The issue's findings: what AWSKeyManagementServicePowerUser lacked and both compositions need.
-KMS_NEEDS = {"kms:EnableKeyRotation", "kms:PutKeyPolicy", "kms:CreateGrant"}
+# The issue's findings: what AWSKeyManagementServicePowerUser lacked and both compositions need (kms:PutKeyPolicy
+# was one of them until we found that no composition sets a key policy: tests/argocd/test_provider_policy_audit.py).
+KMS_NEEDS = {"kms:EnableKeyRotation", "kms:CreateGrant"}
 
 
 def statements(policy: dict[str, Any]) -> list[dict[str, Any]]:
@@ -123,12 +125,28 @@ def test_roles_are_created_only_under_our_names_with_the_boundary(environment: s
         if iam_actions == ["iam:CreateServiceLinkedRole"]:
             assert statement["Condition"] == {"StringEquals": {"iam:AWSServiceName": "rds.amazonaws.com"}}
             continue
-        assert statement["Resource"] == f"arn:aws:iam::{account}:role/notejam-{environment}-*"
+        assert statement["Resource"] == f"arn:aws:iam::{account}:role{ROLE_PATH}notejam-{environment}-*"
     (create,) = granted(policy, "iam:CreateRole")
     boundary = create["Condition"]["StringEquals"]["iam:PermissionsBoundary"]
     assert boundary == boundary_arn(environment, account)
     for action in ("iam:PutRolePolicy", "iam:DeleteRolePolicy"):
         assert all(s.get("Condition") == create["Condition"] for s in granted(policy, action)), action
+
+
+def test_composed_roles_live_under_the_path_the_policy_grants(environment: str) -> None:
+    """The provider may change and pass roles only under ROLE_PATH: every role it composes must be created there."""
+    policy = provider_policy(environment)
+    account = ACCOUNTS[environment]
+    roles = [r.resource for r in composed(environment) if r.kind == "iam.aws.upbound.io/Role"]
+    assert roles
+    for role in roles:
+        assert role["spec"]["forProvider"]["path"] == ROLE_PATH, role["metadata"]
+        name = role["metadata"]["annotations"]["crossplane.io/external-name"]
+        arn = f"arn:aws:iam::{account}:role{ROLE_PATH}{name}"
+        for action in ("iam:CreateRole", "iam:GetRole", "iam:PassRole", "iam:DeleteRole"):
+            assert any(fnmatchcase(arn, r) for s in granted(policy, action) for r in as_list(s["Resource"])), (
+                f"{environment}: {action} not granted on {arn}"
+            )
 
 
 def test_composed_roles_carry_the_boundary_and_stay_inside_it(environment: str) -> None:

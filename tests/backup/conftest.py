@@ -22,7 +22,7 @@ EXPORT_ENV = {
     "SNAPSHOT_PREFIX": PREFIX,
     "EXPORT_BUCKET": "notejamsnapshot-dev-123456789012",
     "EXPORT_PREFIX": "notejam-dev",
-    "EXPORT_ROLE_ARN": "arn:aws:iam::123456789012:role/notejam-dev-rds-export",
+    "EXPORT_ROLE_ARN": "arn:aws:iam::123456789012:role/notejam-crossplane/notejam-dev-rds-export",
     "EXPORT_KMS_KEY_ID": "arn:aws:kms:eu-west-1:123456789012:key/2d9c5c4e-0000-4000-8000-000000000001",
 }
 SNAPSHOT_ENV = {"DB_INSTANCE_IDENTIFIER": INSTANCE, "SNAPSHOT_PREFIX": PREFIX, "SNAPSHOT_RETENTION_DAYS": "7"}
