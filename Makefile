@@ -18,6 +18,10 @@ ACTIONLINT_VERSION := v1.7.12
 # promtool of Prometheus v3.16.0 (Go module versions are v0.<minor>.<patch>): evaluates the alert rules in tests.
 # renovate: datasource=go depName=github.com/prometheus/prometheus
 PROMTOOL_VERSION := v0.316.0
+# amtool of Alertmanager v0.34.0, the release kube-prometheus-stack runs: checks the Alertmanager configuration and
+# routes a test alert through it (tests/argocd/test_alert_routing.py).
+# renovate: datasource=go depName=github.com/prometheus/alertmanager
+AMTOOL_VERSION := v0.34.0
 # vegeta: the load generator of `make bench` (constant-rate attacks, so latency at half peak is measured open-loop).
 # renovate: datasource=go depName=github.com/tsenart/vegeta/v12
 VEGETA_VERSION := v12.13.0
@@ -125,7 +129,8 @@ cluster-cache-key: ## what the built control plane depends on, for CI's cache ke
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
-check-tools: $(TOOLS)/kubeconform $(TOOLS)/kustomize $(TOOLS)/actionlint $(TOOLS)/promtool $(TOOLS)/vegeta
+check-tools: $(TOOLS)/kubeconform $(TOOLS)/kustomize $(TOOLS)/actionlint $(TOOLS)/promtool $(TOOLS)/amtool \
+	$(TOOLS)/vegeta
 tools: check-tools $(NOTEJAM_RENOVATE)
 
 $(VENV)/.installed: requirements/app.txt requirements/backup.txt requirements/dev.txt src/function/requirements.txt
@@ -147,6 +152,9 @@ $(TOOLS)/crossplane:
 
 $(TOOLS)/promtool:
 	GOBIN=$(TOOLS) go install github.com/prometheus/prometheus/cmd/promtool@$(PROMTOOL_VERSION)
+
+$(TOOLS)/amtool:
+	GOBIN=$(TOOLS) go install github.com/prometheus/alertmanager/cmd/amtool@$(AMTOOL_VERSION)
 
 $(TOOLS)/vegeta:
 	GOBIN=$(TOOLS) go install github.com/tsenart/vegeta/v12@$(VEGETA_VERSION)

@@ -4,6 +4,7 @@ runbook section that exists."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import PurePosixPath
 
@@ -16,6 +17,7 @@ from tests.argocd.test_cluster_wiring import irsa_role
 from tools.manifests import ENVIRONMENTS, REPO_ROOT, render
 
 RUNBOOK = REPO_ROOT / "docs" / "runbook.md"
+BOOTSTRAP = REPO_ROOT / "docs" / "bootstrap.md"
 RUNBOOK_URL = "https://github.com/notejam/notejam-gitops/blob/main/docs/runbook.md#"
 SECRETS_MOUNT = PurePosixPath("/etc/alertmanager/secrets")  # prometheus-operator mounts alertmanagerSpec.secrets here
 NOT_ON_EKS = ("kubeControllerManager", "kubeScheduler", "kubeEtcd", "kubeProxy")
@@ -36,20 +38,17 @@ def of_kind(documents, kind: str) -> dict[str, dict]:
     return {doc["metadata"]["name"]: doc for doc in documents if doc["kind"] == kind}
 
 
-def test_alerts_route_to_a_receiver_whose_url_is_a_synced_secret(environment: str) -> None:
+def synced_secret_key(environment: str, url_file: str) -> None:
+    """`url_file` is a key of a Secret Alertmanager mounts, which External Secrets copies from
+    notejam/<env>/alertmanager with the IRSA role the cluster gives it."""
     values, extras = stack(environment)
-    config = values["alertmanager"]["config"]
-    default = config["route"]["receiver"]
-    assert default != "null", "the default route must reach somebody"
-    (receiver,) = [r for r in config["receivers"] if r["name"] == default]
-    (webhook,) = receiver["webhook_configs"]
-    assert "url" not in webhook, "the URL is a secret: url_file only"
-    url_file = PurePosixPath(webhook["url_file"])
-    secret_name, key = url_file.relative_to(SECRETS_MOUNT).parts
+    secret_name, key = PurePosixPath(url_file).relative_to(SECRETS_MOUNT).parts
     assert secret_name in values["alertmanager"]["alertmanagerSpec"]["secrets"]
     (external,) = [e for e in of_kind(extras, "ExternalSecret").values() if e["spec"]["target"]["name"] == secret_name]
-    assert key in {item["secretKey"] for item in external["spec"]["data"]}
-    assert {item["remoteRef"]["key"] for item in external["spec"]["data"]} == {f"notejam/{environment}/alertmanager"}
+    # dataFrom extract: every key of the JSON secret, which docs/bootstrap.md creates with `key` among them.
+    assert [item["extract"]["key"] for item in external["spec"]["dataFrom"]] == [f"notejam/{environment}/alertmanager"]
+    created = re.search(r"--name notejam/dev/alertmanager \\\n\s+--secret-string '([^']+)'", BOOTSTRAP.read_text())
+    assert created and key in json.loads(created.group(1)), f"docs/bootstrap.md creates no {key}"
     store = of_kind(extras, "SecretStore")[external["spec"]["secretStoreRef"]["name"]]
     account_name = store["spec"]["provider"]["aws"]["auth"]["jwt"]["serviceAccountRef"]["name"]
     account = of_kind(extras, "ServiceAccount")[account_name]
@@ -57,11 +56,33 @@ def test_alerts_route_to_a_receiver_whose_url_is_a_synced_secret(environment: st
     assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"] == expected
 
 
-def test_only_the_inhibition_helpers_go_to_null(environment: str) -> None:
+def test_alerts_route_to_a_receiver_whose_url_is_a_synced_secret(environment: str) -> None:
     values, _ = stack(environment)
-    for route in values["alertmanager"]["config"]["route"].get("routes", []):
-        if route["receiver"] == "null":
-            assert route["matchers"] == ['alertname =~ "InfoInhibitor|Watchdog"']
+    config = values["alertmanager"]["config"]
+    default = config["route"]["receiver"]
+    assert default != "null", "the default route must reach somebody"
+    (receiver,) = [r for r in config["receivers"] if r["name"] == default]
+    (webhook,) = receiver["webhook_configs"]
+    assert "url" not in webhook, "the URL is a secret: url_file only"
+    synced_secret_key(environment, webhook["url_file"])
+
+
+def test_watchdog_checks_in_with_a_dead_mans_switch_every_minute(environment: str) -> None:
+    """The always-firing Watchdog proves the pipeline works only if something notices when it stops."""
+    values, _ = stack(environment)
+    config = values["alertmanager"]["config"]
+    (route,) = [r for r in config["route"]["routes"] if r["matchers"] == ['alertname = "Watchdog"']]
+    assert route["receiver"] != "null" and route["repeat_interval"] == "1m" and route.get("continue") is not True
+    (receiver,) = [r for r in config["receivers"] if r["name"] == route["receiver"]]
+    (webhook,) = receiver["webhook_configs"]
+    assert "url" not in webhook and webhook["send_resolved"] is False
+    synced_secret_key(environment, webhook["url_file"])
+
+
+def test_only_the_inhibition_helper_goes_to_null(environment: str) -> None:
+    values, _ = stack(environment)
+    null_routes = [r for r in values["alertmanager"]["config"]["route"]["routes"] if r["receiver"] == "null"]
+    assert [r["matchers"] for r in null_routes] == [['alertname = "InfoInhibitor"']]
 
 
 def test_no_monitor_for_what_eks_does_not_expose(environment: str) -> None:

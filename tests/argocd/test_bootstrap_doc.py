@@ -97,9 +97,9 @@ def test_every_secret_the_cluster_reads_is_created() -> None:
     for application in apps.values():
         for path in git_paths(application):
             documents.extend(render(REPO_ROOT / path))
-    keys = {
-        item["remoteRef"]["key"] for doc in documents if doc["kind"] == "ExternalSecret" for item in doc["spec"]["data"]
-    }
+    externals = [doc["spec"] for doc in documents if doc["kind"] == "ExternalSecret"]
+    keys = {item["remoteRef"]["key"] for spec in externals for item in spec.get("data") or []}
+    keys |= {item["extract"]["key"] for spec in externals for item in spec.get("dataFrom") or []}
     assert keys >= {"notejam/dev/app", "notejam/dev/alertmanager"}
     commands = "\n".join(shell_commands(BOOTSTRAP.read_text()))
     created = set(re.findall(r"aws secretsmanager create-secret .*--name (\S+)", commands))
