@@ -59,6 +59,14 @@ def test_every_claim_bound_a_composite_that_was_created_before_it_was_ready(live
             assert live.kube.get(f"/api/v1/namespaces/{namespace}/secrets/{secret}") is not None
 
 
+def test_alertmanagers_secret_holds_every_key_of_the_documented_secret(live: LiveCluster) -> None:
+    """The ExternalSecret extracts the whole JSON secret docs/bootstrap.md creates: the on-call webhook and the
+    dead-man's switch URL that Alertmanager's receivers read from files."""
+    secret = live.kube.get("/api/v1/namespaces/monitoring/secrets/alertmanager-receiver")
+    assert secret is not None
+    assert set(secret["data"]) == {"url", "dead-mans-switch-url"}
+
+
 def test_prometheus_was_not_ready_before_it_was_available(live: LiveCluster) -> None:
     [prometheus] = live.kube.items("/apis/monitoring.coreos.com/v1/prometheuses")
     assert seconds_to(prometheus, "Available") >= prometheus_operator.STARTING_SECONDS - 1

@@ -3,7 +3,8 @@
 - SecretStore (pkg/controllers/secretstore/common.go): validated, `Ready=True Valid "store validated"`; a store whose
   IRSA ServiceAccount (`auth.jwt.serviceAccountRef`) does not exist is `Ready=False InvalidProviderConfig`.
 - ExternalSecret (pkg/controllers/externalsecret/externalsecret_controller.go): with its store Ready and every
-  `remoteRef` (secret name and JSON property) one that the documented bootstrap creates (`docs/bootstrap.md`, the
+  `remoteRef` (secret name and JSON property) and `dataFrom` extract (secret name) one that the documented bootstrap
+  creates (`docs/bootstrap.md`, the
   `aws secretsmanager create-secret` commands: this stand-in's Secrets Manager), the target Secret is written and
   the ExternalSecret is `Ready=True SecretSynced`. Otherwise `Ready=False SecretSyncedError` with the controller's
   message, and a Warning Event `UpdateFailed` carrying the provider's error, and no Secret.
@@ -45,7 +46,16 @@ def documented_secrets(bootstrap: Path = BOOTSTRAP) -> dict[str, set[str]]:
 
 
 def provider_error(external: Object, secrets: dict[str, set[str]]) -> str | None:
-    """The error Secrets Manager would answer for the first reference it cannot serve."""
+    """The error Secrets Manager would answer for the first reference it cannot serve (`data` items first, then
+    `dataFrom` extracts: externalsecret_controller_secret.go, errDataFromExtract "error processing
+    spec.dataFrom[%d].extract, err: %w")."""
+    for index, item in enumerate(external["spec"].get("dataFrom") or []):
+        key = item["extract"]["key"]
+        if key not in secrets:
+            return (
+                f"error processing spec.dataFrom[{index}].extract, err: key: {key}: ResourceNotFoundException: "
+                "Secrets Manager can't find the specified secret."
+            )
     for item in external["spec"].get("data") or []:
         key, prop = item["remoteRef"]["key"], item["remoteRef"].get("property")
         if key not in secrets:
@@ -133,7 +143,13 @@ class ExternalSecrets:
         if is_true(external, "Ready"):
             return
         target = (external["spec"].get("target") or {}).get("name") or name
+        # dataFrom extract: every property of the JSON secret becomes a key; `data` items come after and win.
         values = {
+            prop: self.values.get(item["extract"]["key"], {}).get(prop) or f"stand-in-{prop}"
+            for item in external["spec"].get("dataFrom") or []
+            for prop in sorted(self.secrets[item["extract"]["key"]])
+        }
+        values |= {
             item["secretKey"]: self.values.get(item["remoteRef"]["key"], {}).get(item["remoteRef"].get("property", ""))
             or f"stand-in-{item['secretKey']}"
             for item in external["spec"].get("data") or []
