@@ -234,6 +234,13 @@ class ControlPlane:
 
     def _install_base(self, kube: Kube) -> None:
         crds = [d for path in sorted(argocd_crds_dir().glob("*-crd.yaml")) for d in load_all(path)]
+        # As the argocd Application's stand-in will render them (it annotates everything with its chart version), so
+        # that Argo CD's first comparison finds its CRDs in sync, as it finds the bootstrap's CRDs in a real cluster.
+        # Without it Argo CD re-applied them for minutes: its cluster cache shows a CRD's update late, so each
+        # comparison after a sync still saw the annotation missing.
+        version = served_repo.argocd_chart_version()
+        for crd in crds:
+            crd["metadata"].setdefault("annotations", {})[served_repo.CHART_VERSION_ANNOTATION] = version
         kube.apply(crds)
         for crd in crds:
             path = f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{crd['metadata']['name']}"

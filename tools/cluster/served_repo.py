@@ -82,6 +82,13 @@ def git(*args: str, cwd: Path) -> str:
     return result.stdout
 
 
+def argocd_chart_version(source: Path = REPO_ROOT) -> str:
+    """The argo-cd chart version of apps/argocd/application.yaml (one for every cluster: the bootstrap installs it)."""
+    app = yaml.safe_load((source / "apps" / "argocd" / "application.yaml").read_text())
+    (chart,) = [c for c in chart_sources(app) if c["chart"] == ARGOCD_CHART]
+    return str(chart["targetRevision"])
+
+
 def chart_sources(app: dict[str, Any]) -> list[dict[str, Any]]:
     spec = app.get("spec") or {}
     sources = spec.get("sources") or ([spec["source"]] if spec.get("source") else [])
