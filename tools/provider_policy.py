@@ -183,45 +183,39 @@ def _statements(facts: dict[str, str]) -> dict[str, tuple[list[str] | str, dict[
     }
 
 
+# Action -> the statements that grant it; then by service for the rest. Tagging is the exception: see _sids.
+STATEMENTS_OF_ACTION: dict[str, list[str]] = {
+    **{key: ["ChangeOurRolesOnlyWithTheBoundary"] for key in BOUNDARY_CONDITIONED},
+    "iam:PassRole": ["PassOurRolesToLambda"],
+    "iam:CreateServiceLinkedRole": ["CreateTheRdsServiceLinkedRole"],
+    "kms:CreateKey": ["CreateKeys"],
+    "kms:CreateGrant": ["LetRdsUseOurKeys"],
+    **{key: ["ReadEC2"] for key in EC2_READS},
+    "ec2:CreateSecurityGroup": ["CreateTaggedSecurityGroups", "CreateSecurityGroupsInVpcs"],
+    **{key: ["ChangeOurSecurityGroups"] for key in SECURITY_GROUP_CHANGES},
+    **{key: ["ReadRDS"] for key in RDS_READS},
+    "rds:CreateDBInstance": ["CreateTaggedDatabases", "UseGroupsForOurDatabases"],
+    "rds:ModifyDBInstance": ["ChangeOurDatabases", "UseGroupsForOurDatabases"],
+    "rds:DeleteDBInstance": ["ChangeOurDatabases"],
+    "rds:CreateDBSubnetGroup": ["CreateTaggedSubnetGroups"],
+    "rds:ModifyDBSubnetGroup": ["ChangeOurSubnetGroups"],
+    "rds:DeleteDBSubnetGroup": ["ChangeOurSubnetGroups"],
+    "rds:CreateDBSnapshot": ["TakeTheFinalSnapshot"],
+    "s3:GetObject": ["ReadTheLambdaCode"],
+}
+STATEMENTS_OF_SERVICE = {
+    "iam": ["ReadAndTagOurRoles"],
+    "kms": ["ManageKeys"],
+    "s3": ["ManageTheSnapshotBucket"],
+    "lambda": ["ManageOurFunctions"],
+    "events": ["ManageOurRules"],
+}
+
+
 def _sids(action: str, actions: set[str]) -> list[str]:
     """The statements that grant `action`, given every action the environment needs."""
-    service = action.split(":")[0]
-    if action in BOUNDARY_CONDITIONED:
-        return ["ChangeOurRolesOnlyWithTheBoundary"]
-    if action == "iam:PassRole":
-        return ["PassOurRolesToLambda"]
-    if action == "iam:CreateServiceLinkedRole":
-        return ["CreateTheRdsServiceLinkedRole"]
-    if service == "iam":
-        return ["ReadAndTagOurRoles"]
-    if action == "kms:CreateKey":
-        return ["CreateKeys"]
-    if action == "kms:CreateGrant":
-        return ["LetRdsUseOurKeys"]
-    if service == "kms":
-        return ["ManageKeys"]
-    if action in EC2_READS:
-        return ["ReadEC2"]
-    if action == "ec2:CreateSecurityGroup":
-        return ["CreateTaggedSecurityGroups", "CreateSecurityGroupsInVpcs"]
     if action == "ec2:CreateTags" and "ec2:CreateSecurityGroup" in actions:
         return ["TagSecurityGroupsOnCreate", "ChangeOurSecurityGroups"]
-    if action in SECURITY_GROUP_CHANGES:
-        return ["ChangeOurSecurityGroups"]
-    if action in RDS_READS:
-        return ["ReadRDS"]
-    if action == "rds:CreateDBInstance":
-        return ["CreateTaggedDatabases", "UseGroupsForOurDatabases"]
-    if action == "rds:ModifyDBInstance":
-        return ["ChangeOurDatabases", "UseGroupsForOurDatabases"]
-    if action == "rds:DeleteDBInstance":
-        return ["ChangeOurDatabases"]
-    if action == "rds:CreateDBSubnetGroup":
-        return ["CreateTaggedSubnetGroups"]
-    if action in ("rds:ModifyDBSubnetGroup", "rds:DeleteDBSubnetGroup"):
-        return ["ChangeOurSubnetGroups"]
-    if action == "rds:CreateDBSnapshot":
-        return ["TakeTheFinalSnapshot"]
     if action in ("rds:AddTagsToResource", "rds:RemoveTagsFromResource"):
         # Tags are set in the create request (authorized as AddTagsToResource on the new resource) and changed later.
         adding = action == "rds:AddTagsToResource"
@@ -233,15 +227,7 @@ def _sids(action: str, actions: set[str]) -> list[str]:
         if "rds:CreateDBSnapshot" in actions and adding:
             sids.append("TagTheFinalSnapshot")
         return sids
-    if action == "s3:GetObject":
-        return ["ReadTheLambdaCode"]
-    if service == "s3":
-        return ["ManageTheSnapshotBucket"]
-    if service == "lambda":
-        return ["ManageOurFunctions"]
-    if service == "events":
-        return ["ManageOurRules"]
-    return []
+    return STATEMENTS_OF_ACTION.get(action) or STATEMENTS_OF_SERVICE.get(action.split(":")[0], [])
 
 
 def policy_document(environment: str) -> dict[str, Any]:
