@@ -64,18 +64,27 @@ def managed_fingerprints(kube: Kube, apps: dict[str, Object]) -> dict[str, str]:
     return found
 
 
+# Retries of a manual sync (`argocd app sync --retry-limit 3`, with the Application's own backoff). Under the full
+# test run's load Argo CD once failed a sync with "failed to get resource health for CustomResourceDefinition
+# applicationsets.argoproj.io: context deadline exceeded": its Lua health checks run with a fixed 1 s budget
+# (util/lua/lua.go), which converting that 1 MB CRD can exceed on two busy cores; Argo CD's own auto-sync retries it.
+MANUAL_SYNC_RETRIES = 3
+
+
 def sync(kube: Kube, name: str) -> str:
-    """Start a sync of one Application, as `argocd app sync` does (with the Application's sync options); return the
-    start time of its previous operation."""
+    """Start a sync of one Application, as `argocd app sync --retry-limit` does (with the Application's sync options
+    and retry backoff); return the start time of its previous operation."""
     app = kube.get(f"{APPLICATIONS}/{name}")
     before = ((app["status"].get("operationState") or {}).get("startedAt")) or ""
     options = (app["spec"].get("syncPolicy") or {}).get("syncOptions") or []
+    retry = {**((app["spec"].get("syncPolicy") or {}).get("retry") or {}), "limit": MANUAL_SYNC_RETRIES}
     synced = app["status"]["sync"]
     # A multi-source Application (argocd, kube-prometheus-stack) has a revision per source.
     revision = {"revisions": synced["revisions"]} if "revisions" in synced else {"revision": synced["revision"]}
     kube.merge_patch(f"{APPLICATIONS}/{name}", {"operation": {
         "initiatedBy": {"username": "live-test"},
         "sync": {**revision, "syncOptions": options, "syncStrategy": {"hook": {}}},
+        "retry": retry,
     }})  # fmt: skip
     return before
 
