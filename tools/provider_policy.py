@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from function.backup import ROLE_PATH
 from tools.render_output import Composed, rendered
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -85,8 +86,6 @@ def boundary_arn(environment: str, account: str) -> str:
 # `strings.ToLower(GroupKind().String())`, e.g. `securitygroup.ec2.aws.upbound.io`, next to `crossplane-name` and
 # `crossplane-providerconfig`. Mutations of existing EC2 and RDS resources are granted only on resources carrying it.
 KIND_TAG = "crossplane-kind"
-# The IAM path of every role our compositions create (src/function/backup.py): no eksctl IRSA role lives there.
-ROLE_PATH = "/notejam-crossplane/"
 
 
 def crossplane_kind(kind: str) -> str:

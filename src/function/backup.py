@@ -31,7 +31,9 @@ STEP_LABEL = "platform.notejam.io/backup-step"
 # EventBridge retries delivery for an hour, then Lambda's own async retries (2) apply to function errors. No DLQ
 # kind (SQS/SNS) is part of our provider set.
 RETRY_POLICY = {"maximumEventAgeInSeconds": 3600, "maximumRetryAttempts": 10}
-# The IAM path of every role composed here (tools/provider_policy.py grants IAM actions only under it).
+# The IAM path of every role composed here, the only one where the providers' role may change or pass roles
+# (tools/provider_policy.py): the roles eksctl creates for service accounts (notejam-<env>-app-secrets, ...) are
+# outside it.
 ROLE_PATH = "/notejam-crossplane/"
 LAMBDA_TRUST = {
     "Version": "2012-10-17",
@@ -58,9 +60,6 @@ class _Names:
         # Every role composed here carries the account's permissions boundary (crossplane/iam/role-boundary.json):
         # the providers' IAM role may only create roles that carry it.
         self.role_boundary = f"arn:aws:iam::{self.account}:policy/notejam-{self.environment}-role-boundary"
-        # ... and lives under its own IAM path, the only one where that role may change or pass roles: the roles
-        # eksctl creates for service accounts (notejam-<env>-app-secrets, ...) are outside it.
-        self.role_path = ROLE_PATH
 
     def log_group_arns(self, function: str) -> list[str]:
         group = f"arn:aws:logs:{self.region}:{self.account}:log-group:/aws/lambda/notejam-{self.environment}-{function}"
@@ -227,7 +226,7 @@ def export_role(observed: Observed) -> Object:
         "Role",
         {
             "description": "Assumed by RDS to export Notejam snapshots to the snapshot bucket.",
-            "path": names.role_path,
+            "path": ROLE_PATH,
             "permissionsBoundary": names.role_boundary,
             "assumeRolePolicy": _json(trust),
             "inlinePolicy": [{"name": "write-snapshot-exports", "policy": _json(write_exports)}],
@@ -261,7 +260,7 @@ def snapshot_function_role(observed: Observed) -> Object:
         "Role",
         {
             "description": "Runs the Notejam snapshot Lambda.",
-            "path": names.role_path,
+            "path": ROLE_PATH,
             "permissionsBoundary": names.role_boundary,
             "assumeRolePolicy": _json(LAMBDA_TRUST),
             "inlinePolicy": [{"name": "snapshot-this-database", "policy": _json(policy)}],
@@ -402,7 +401,7 @@ def export_function_role(observed: Observed) -> Object:
         "Role",
         {
             "description": "Runs the Notejam snapshot export Lambda.",
-            "path": names.role_path,
+            "path": ROLE_PATH,
             "permissionsBoundary": names.role_boundary,
             "assumeRolePolicy": _json(LAMBDA_TRUST),
             "inlinePolicy": [{"name": "export-our-snapshots", "policy": _json(policy)}],

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
+from function.backup import ROLE_PATH
 from tests.argocd.argo_objects import ACCOUNTS, eksctl_config
 from tools.manifests import ENVIRONMENTS
 from tools.provider_policy import (
     BOUNDARY_FILE,
-    ROLE_PATH,
     boundary_arn,
     check,
     kind_actions,

@@ -18,6 +18,7 @@ import pytest
 from cloudsplaining.scan.policy_document import PolicyDocument
 from parliament import analyze_policy_string
 
+from function.backup import ROLE_PATH
 from tests.argocd.argo_objects import ACCOUNTS, eksctl_config
 from tests.argocd.test_provider_policy import as_list, composed, granted, provider_policy, statements
 from tools.manifests import ENVIRONMENTS
@@ -25,7 +26,6 @@ from tools.provider_policy import (
     DB_INSTANCE,
     DB_SUBNET_GROUP,
     KIND_TAG,
-    ROLE_PATH,
     SECURITY_GROUP,
     environment_facts,
 )

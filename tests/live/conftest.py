@@ -39,10 +39,10 @@ SIMULATED = (
     "through the intermediate and failure states the real controllers report (README: what the local control plane "
     "simulates)",
 )
-# A first sync takes about 110 s on a quiet machine, and 340 to 420 s in `make test`, where three control planes sync
-# side by side with the other tests on two cores (.cache/test-results/live-progress.log has each step); most of the
-# difference is Argo CD re-applying its own large CRDs until its cache shows them synced. A commit that cannot render
-# still fails within STUCK_AFTER_SECONDS (tools/cluster/sync.py), so the margin costs nothing when something breaks.
+# A first sync takes about 110 s on a quiet machine, and 310 to 420 s in `make test`, where three control planes sync
+# side by side with the other tests on two cores (.cache/test-results/live-progress.log has each step). A commit that
+# cannot render still fails within STUCK_AFTER_SECONDS (tools/cluster/sync.py), so the margin costs nothing when
+# something breaks.
 SYNC_TIMEOUT = 720
 
 
@@ -63,6 +63,9 @@ class LiveCluster:
     first_sync: dict[str, Object]
     first_sync_failures: dict[str, set[str]] = field(default_factory=dict)
     objects_after_first_sync: dict[str, Object] = field(default_factory=dict)
+    # namespace -> its Events right after the first sync: what later tests cause (a failed release, prod's event
+    # test changing the HPA while its controller writes status) is not the first sync's.
+    events_after_first_sync: dict[str, list[Object]] = field(default_factory=dict)
     on_call: OnCallReceiver | None = None
 
     def notejam_namespace(self) -> str:
@@ -135,6 +138,10 @@ def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         say(request.config, f"{environment}: first sync Synced and Healthy in {took:.1f} s")
         cluster = LiveCluster(environment, plane, kube, applications(kube), failures, on_call=on_call)
         cluster.objects_after_first_sync = snapshot_notejam(kube, cluster.notejam_namespace())
+        cluster.events_after_first_sync = {
+            namespace: kube.items(f"/api/v1/namespaces/{namespace}/events")
+            for namespace in ("argocd", cluster.notejam_namespace())
+        }
         yield cluster
     finally:
         signal.signal(signal.SIGTERM, previous)

@@ -4,8 +4,8 @@
   IRSA ServiceAccount (`auth.jwt.serviceAccountRef`) does not exist is `Ready=False InvalidProviderConfig`.
 - ExternalSecret (pkg/controllers/externalsecret/externalsecret_controller.go): with its store Ready and every
   `remoteRef` (secret name and JSON property) and `dataFrom` extract (secret name) one that the documented bootstrap
-  creates (`docs/bootstrap.md`, the
-  `aws secretsmanager create-secret` commands: this stand-in's Secrets Manager), the target Secret is written and
+  creates (`docs/bootstrap.md`, the `aws secretsmanager create-secret` commands: this stand-in's Secrets Manager),
+  the target Secret is written and
   the ExternalSecret is `Ready=True SecretSynced`. Otherwise `Ready=False SecretSyncedError` with the controller's
   message, and a Warning Event `UpdateFailed` carrying the provider's error, and no Secret.
 
