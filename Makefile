@@ -63,7 +63,7 @@ export NOTEJAM_KUBERNETES_VERSION := $(KUBERNETES_VERSION)
 export PATH := $(TOOLS):$(PATH)
 export PYTHONPATH := $(CURDIR)/src:$(CURDIR)
 
-.PHONY: run check check-tools test validate render golden render-check crossplane-cli diff bench capacity lambda-package tools lint clean cluster-values cluster cluster-down cluster-build cluster-cache-key argocd-ui
+.PHONY: run check check-tools test validate render golden render-check crossplane-cli diff bench capacity lambda-package tools lint clean bootstrap-account cluster-values cluster cluster-down cluster-build cluster-cache-key argocd-ui
 
 run: $(VENV)/.installed ## the app on SQLite at http://127.0.0.1:5000
 	$(PY) -m tools.run_local
@@ -103,6 +103,9 @@ bench: $(VENV)/.installed $(TOOLS)/vegeta ## make bench [BASE=<git ref>]: pages 
 
 capacity: $(VENV)/.installed $(TOOLS)/kustomize ## nodes and database at maxReplicas (closed form), the live 4x event plotted: docs/capacity.png
 	$(PY) -m tools.capacity --plot docs/capacity.png
+
+bootstrap-account: $(VENV)/.installed ## make bootstrap-account ENV=<env> [URLS="--alertmanager-url ..."]: once per AWS account (docs/bootstrap.md)
+	$(PY) -m tools.bootstrap_account --env $(ENV) $(URLS)
 
 cluster-values: $(VENV)/.installed ## make cluster-values ENV=<env>: after eksctl, write its VPC, subnets, certificate into git
 	$(PY) -m tools.cluster_values --env $(ENV)

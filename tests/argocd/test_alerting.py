@@ -4,7 +4,6 @@ runbook section that exists."""
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import PurePosixPath
 
@@ -14,10 +13,10 @@ import yaml
 from tests.argocd.argo_objects import applications, eksctl_config, git_paths, helm_values
 from tests.argocd.test_argocd_alerts import argocd_rules
 from tests.argocd.test_cluster_wiring import irsa_role
+from tools.bootstrap_account import secret_names
 from tools.manifests import ENVIRONMENTS, REPO_ROOT, render
 
 RUNBOOK = REPO_ROOT / "docs" / "runbook.md"
-BOOTSTRAP = REPO_ROOT / "docs" / "bootstrap.md"
 RUNBOOK_URL = "https://github.com/notejam/notejam-gitops/blob/main/docs/runbook.md#"
 SECRETS_MOUNT = PurePosixPath("/etc/alertmanager/secrets")  # prometheus-operator mounts alertmanagerSpec.secrets here
 NOT_ON_EKS = ("kubeControllerManager", "kubeScheduler", "kubeEtcd", "kubeProxy")
@@ -45,10 +44,9 @@ def synced_secret_key(environment: str, url_file: str) -> None:
     secret_name, key = PurePosixPath(url_file).relative_to(SECRETS_MOUNT).parts
     assert secret_name in values["alertmanager"]["alertmanagerSpec"]["secrets"]
     (external,) = [e for e in of_kind(extras, "ExternalSecret").values() if e["spec"]["target"]["name"] == secret_name]
-    # dataFrom extract: every key of the JSON secret, which docs/bootstrap.md creates with `key` among them.
+    # dataFrom extract: every key of the JSON secret, which the account bootstrap creates with `key` among them.
     assert [item["extract"]["key"] for item in external["spec"]["dataFrom"]] == [f"notejam/{environment}/alertmanager"]
-    created = re.search(r"--name notejam/dev/alertmanager \\\n\s+--secret-string '([^']+)'", BOOTSTRAP.read_text())
-    assert created and key in json.loads(created.group(1)), f"docs/bootstrap.md creates no {key}"
+    assert key in secret_names(environment)[f"notejam/{environment}/alertmanager"], f"the bootstrap creates no {key}"
     store = of_kind(extras, "SecretStore")[external["spec"]["secretStoreRef"]["name"]]
     account_name = store["spec"]["provider"]["aws"]["auth"]["jwt"]["serviceAccountRef"]["name"]
     account = of_kind(extras, "ServiceAccount")[account_name]

@@ -7,6 +7,7 @@ import re
 import pytest
 
 from tests.argocd.argo_objects import applications, git_paths, helm_sources, overlay_objects, wave
+from tools.bootstrap_account import boundary_policy_name, secret_names
 from tools.manifests import ENVIRONMENTS, REPO_ROOT, render
 from tools.render_output import rendered
 
@@ -77,30 +78,31 @@ def test_cluster_values_is_a_step_between_eksctl_and_the_root_app() -> None:
     assert "make cluster-values ENV=dev" in README.read_text()
 
 
-def test_the_permissions_boundary_the_compositions_require_is_created() -> None:
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_the_permissions_boundary_the_compositions_require_is_created(environment: str) -> None:
     _, resources = rendered()
     boundaries = {
         r.resource["spec"]["forProvider"]["permissionsBoundary"]
         for r in resources
-        if r.environment == "dev" and r.kind == "iam.aws.upbound.io/Role"
+        if r.environment == environment and r.kind == "iam.aws.upbound.io/Role"
     }
     (boundary,) = boundaries
-    name = boundary.rsplit("/", 1)[1]
-    command = f"aws iam create-policy --policy-name {name} --policy-document file://crossplane/iam/role-boundary.json"
-    assert command in shell_commands(BOOTSTRAP.read_text())
-    assert (REPO_ROOT / "crossplane" / "iam" / "role-boundary.json").is_file()
+    assert boundary.rsplit("/", 1)[1] == boundary_policy_name(environment)
 
 
-def test_every_secret_the_cluster_reads_is_created() -> None:
-    apps = applications("dev")
-    documents = list(overlay_objects("dev"))
-    for application in apps.values():
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_every_secret_the_cluster_reads_is_created(environment: str) -> None:
+    documents = list(overlay_objects(environment))
+    for application in applications(environment).values():
         for path in git_paths(application):
             documents.extend(render(REPO_ROOT / path))
     externals = [doc["spec"] for doc in documents if doc["kind"] == "ExternalSecret"]
-    keys = {item["remoteRef"]["key"] for spec in externals for item in spec.get("data") or []}
-    keys |= {item["extract"]["key"] for spec in externals for item in spec.get("dataFrom") or []}
-    assert keys >= {"notejam/dev/app", "notejam/dev/alertmanager"}
-    commands = "\n".join(shell_commands(BOOTSTRAP.read_text()))
-    created = set(re.findall(r"aws secretsmanager create-secret .*--name (\S+)", commands))
-    assert keys <= created, keys - created
+    created = secret_names(environment)
+    read = {
+        (item["remoteRef"]["key"], item["remoteRef"]["property"]) for e in externals for item in e.get("data") or []
+    }
+    extracted = {item["extract"]["key"] for e in externals for item in e.get("dataFrom") or []}
+    assert extracted >= {f"notejam/{environment}/app", f"notejam/{environment}/alertmanager"}
+    assert extracted <= set(created), extracted - set(created)
+    for key, prop in read:
+        assert prop in created.get(key, ()), f"the account bootstrap creates no {key} {prop}"

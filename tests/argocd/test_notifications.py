@@ -61,7 +61,7 @@ def test_the_webhook_url_is_a_secret_that_external_secrets_writes(notifications:
         assert item["secretKey"] == key
         remote = item["remoteRef"]
         assert remote["key"] == f"notejam/{environment}/argocd-notifications"
-        assert remote["property"] in documented_secrets()[remote["key"]], "docs/bootstrap.md creates it"
+        assert remote["property"] in documented_secrets()[remote["key"]], "make bootstrap-account creates it"
         store = of_kind(objects, "SecretStore")[external["spec"]["secretStoreRef"]["name"]]
         account_name = store["spec"]["provider"]["aws"]["auth"]["jwt"]["serviceAccountRef"]["name"]
         account = of_kind(objects, "ServiceAccount")[account_name]

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 import notejam.gunicorn_conf
+from tools.bootstrap_account import secret_names
 from tools.manifests import ENVIRONMENTS, REPO_ROOT, Document, object_id
 
 Rendered = dict[str, list[Document]]
@@ -228,7 +229,12 @@ def produced_secrets(docs: list[Document]) -> dict[str, set[str]]:
         if doc["kind"] == "Secret":
             secrets[doc["metadata"]["name"]] = set(doc.get("data", {})) | set(doc.get("stringData", {}))
         elif doc["kind"] == "ExternalSecret":
-            secrets[doc["spec"]["target"]["name"]] = {d["secretKey"] for d in doc["spec"].get("data", [])}
+            keys = {d["secretKey"] for d in doc["spec"].get("data", [])}
+            # dataFrom extract: every property of the JSON secret, which the account bootstrap creates.
+            created = {name: props for env in ENVIRONMENTS for name, props in secret_names(env).items()}
+            for source in doc["spec"].get("dataFrom", []):
+                keys |= created[source["extract"]["key"]]
+            secrets[doc["spec"]["target"]["name"]] = keys
         elif doc["apiVersion"].startswith("platform.notejam.io/") and "writeConnectionSecretToRef" in doc["spec"]:
             secrets[doc["spec"]["writeConnectionSecretToRef"]["name"]] = connection_secret_keys(doc["kind"])
     return secrets
@@ -267,7 +273,9 @@ def test_the_app_secrets_come_from_this_environments_secrets_manager_entry(
     rendered: Rendered, env: str, name: str, entry: str
 ) -> None:
     external = one(rendered[env], "ExternalSecret", name)
-    assert {d["remoteRef"]["key"] for d in external["spec"]["data"]} == {f"notejam/{env}/{entry}"}
+    keys = [d["remoteRef"]["key"] for d in external["spec"].get("data", [])]
+    keys += [d["extract"]["key"] for d in external["spec"].get("dataFrom", [])]
+    assert keys and set(keys) == {f"notejam/{env}/{entry}"}
     store = one(rendered[env], "SecretStore", external["spec"]["secretStoreRef"]["name"])
     account = one(
         rendered[env], "ServiceAccount", store["spec"]["provider"]["aws"]["auth"]["jwt"]["serviceAccountRef"]["name"]
@@ -281,7 +289,7 @@ def test_the_app_secrets_come_from_this_environments_secrets_manager_entry(
 def test_config_verifies_postgresqls_certificate_and_holds_no_secret(rendered: Rendered, env: str) -> None:
     config = one(rendered[env], "ConfigMap")["data"]
     assert config["PGSSLMODE"] == "verify-full" and config["PGSSLROOTCERT"] == "/opt/rds/global-bundle.pem"
-    assert not {"SECRET_KEY", "SMTP_PASSWORD", "PGPASSWORD", "DB_URI"} & set(config)
+    assert not {"SECRET_KEY", "SMTP_USERNAME", "SMTP_PASSWORD", "PGPASSWORD", "DB_URI"} & set(config)
 
 
 @per_env

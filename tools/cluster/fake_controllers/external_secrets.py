@@ -4,7 +4,7 @@
   IRSA ServiceAccount (`auth.jwt.serviceAccountRef`) does not exist is `Ready=False InvalidProviderConfig`.
 - ExternalSecret (pkg/controllers/externalsecret/externalsecret_controller.go): with its store Ready and every
   `remoteRef` (secret name and JSON property) and `dataFrom` extract (secret name) one that the documented bootstrap
-  creates (`docs/bootstrap.md`, the `aws secretsmanager create-secret` commands: this stand-in's Secrets Manager),
+  creates (`tools/bootstrap_account.py`, SECRETS: this stand-in's Secrets Manager),
   the target Secret is written and
   the ExternalSecret is `Ready=True SecretSynced`. Otherwise `Ready=False SecretSyncedError` with the controller's
   message, and a Warning Event `UpdateFailed` carrying the provider's error, and no Secret.
@@ -18,30 +18,23 @@ from __future__ import annotations
 
 import json
 import os
-import re
-from pathlib import Path
 
+from tools.bootstrap_account import secret_names
 from tools.cluster.fake_controllers.crossplane import ensure_secret
 from tools.cluster.fake_controllers.status import Reporter, condition, injected_failure, is_true, timestamp
 from tools.cluster.kube import Kube, Object
-from tools.manifests import ENVIRONMENTS, REPO_ROOT
+from tools.manifests import ENVIRONMENTS
 
 API = "/apis/external-secrets.io/v1"
-BOOTSTRAP = REPO_ROOT / "docs" / "bootstrap.md"
-# `--name notejam/dev/app \ --secret-string '{...}'`: the secrets the bootstrap creates, shown for dev.
-CREATE_SECRET = re.compile(r"create-secret\s.*?--name\s+(\S+)\s+(?:\\\s+)?--secret-string\s+'(\{.*?\})'", re.S)
-DOCUMENTED_ENVIRONMENT = "dev"
 VALUES_ENV = "STANDIN_SECRET_VALUES"
 
 
-def documented_secrets(bootstrap: Path = BOOTSTRAP) -> dict[str, set[str]]:
-    """`{secret name: JSON properties}` the bootstrap creates, for every environment ("use staging or prod the same
-    way")."""
+def documented_secrets() -> dict[str, set[str]]:
+    """`{secret name: JSON properties}` the account bootstrap creates (tools/bootstrap_account.py), for every
+    environment."""
     found: dict[str, set[str]] = {}
-    for name, body in CREATE_SECRET.findall(bootstrap.read_text()):
-        properties = set(json.loads(body))
-        for environment in ENVIRONMENTS:
-            found[name.replace(f"/{DOCUMENTED_ENVIRONMENT}/", f"/{environment}/")] = properties
+    for environment in ENVIRONMENTS:
+        found.update(secret_names(environment))
     return found
 
 
