@@ -58,6 +58,8 @@ BOUNDARY_DOCUMENT = REPO_ROOT / "crossplane" / "iam" / "role-boundary.json"
 # exactly these.
 SECRETS: dict[str, tuple[str, ...]] = {
     "app": ("SECRET_KEY", "SMTP_USERNAME", "SMTP_PASSWORD"),
+    # The database's master password (base/externalsecret-database.yaml): here, no deletion in the cluster can take it.
+    "database": ("password",),
     "smoke": ("email", "password"),  # the smoke test's account: created on its first run, then only signed in
     # Alertmanager's receiver, and the check-in URL of a dead-man's switch (a heartbeat check of the on-call tool
     # that pages when the always-firing Watchdog alert stops checking in, i.e. when alerting itself is down).
@@ -372,6 +374,8 @@ class Bootstrap:
             ("app", "SECRET_KEY"): lambda: secrets.token_hex(64),
             ("app", "SMTP_USERNAME"): lambda: smtp[0] if smtp else "",
             ("app", "SMTP_PASSWORD"): lambda: smtp[1] if smtp else "",
+            # RDS for PostgreSQL: 8 to 128 printable characters without / ' " @ or space.
+            ("database", "password"): lambda: secrets.token_urlsafe(32),
             ("smoke", "email"): lambda: f"smoke@{self.account.domain}",
             ("smoke", "password"): lambda: secrets.token_urlsafe(32),
         }

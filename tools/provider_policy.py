@@ -96,6 +96,7 @@ def crossplane_kind(kind: str) -> str:
 
 
 SECURITY_GROUP = crossplane_kind("ec2.aws.upbound.io/SecurityGroup")
+SECURITY_GROUP_RULE = crossplane_kind("ec2.aws.upbound.io/SecurityGroupIngressRule")
 DB_INSTANCE = crossplane_kind("rds.aws.upbound.io/Instance")
 DB_SUBNET_GROUP = crossplane_kind("rds.aws.upbound.io/SubnetGroup")
 
@@ -105,7 +106,7 @@ SECURITY_GROUP_CHANGES = {
     "ec2:AuthorizeSecurityGroupIngress",
     "ec2:RevokeSecurityGroupIngress",
     "ec2:RevokeSecurityGroupEgress",
-    "ec2:UpdateSecurityGroupRuleDescriptionsIngress",
+    "ec2:ModifySecurityGroupRules",
     "ec2:DeleteSecurityGroup",
     "ec2:CreateTags",
     "ec2:DeleteTags",
@@ -161,6 +162,13 @@ def _statements(facts: dict[str, str]) -> dict[str, tuple[list[str] | str, dict[
             {"StringEquals": {"ec2:CreateAction": "CreateSecurityGroup"}},
         ),
         "ChangeOurSecurityGroups": (f"{ec2}:security-group/*", tagged(SECURITY_GROUP)),
+        # Ingress rules are resources of their own (security-group-rule), tagged in the authorize request.
+        "CreateTaggedSecurityGroupRules": (f"{ec2}:security-group-rule/*", tagging(SECURITY_GROUP_RULE)),
+        "TagSecurityGroupRulesOnCreate": (
+            f"{ec2}:security-group-rule/*",
+            {"StringEquals": {"ec2:CreateAction": "AuthorizeSecurityGroupIngress"}},
+        ),
+        "ChangeOurSecurityGroupRules": (f"{ec2}:security-group-rule/*", tagged(SECURITY_GROUP_RULE)),
         # RDS: the instance under our names, created with the provider's tag and changed only while it carries it;
         # the groups a create or modify names (its subnet group, the default parameter and option groups) without.
         "ReadRDS": ("*", None),
@@ -192,6 +200,10 @@ STATEMENTS_OF_ACTION: dict[str, list[str]] = {
     **{key: ["ReadEC2"] for key in EC2_READS},
     "ec2:CreateSecurityGroup": ["CreateTaggedSecurityGroups", "CreateSecurityGroupsInVpcs"],
     **{key: ["ChangeOurSecurityGroups"] for key in SECURITY_GROUP_CHANGES},
+    # Rule-level actions also authorize the security-group-rule resource (Service Authorization Reference:
+    # ModifySecurityGroupRules requires both, AuthorizeSecurityGroupIngress names the rule when it is tagged).
+    "ec2:AuthorizeSecurityGroupIngress": ["ChangeOurSecurityGroups", "CreateTaggedSecurityGroupRules"],
+    "ec2:ModifySecurityGroupRules": ["ChangeOurSecurityGroups", "ChangeOurSecurityGroupRules"],
     **{key: ["ReadRDS"] for key in RDS_READS},
     "rds:CreateDBInstance": ["CreateTaggedDatabases", "UseGroupsForOurDatabases"],
     "rds:ModifyDBInstance": ["ChangeOurDatabases", "UseGroupsForOurDatabases"],
@@ -213,8 +225,15 @@ STATEMENTS_OF_SERVICE = {
 
 def _sids(action: str, actions: set[str]) -> list[str]:
     """The statements that grant `action`, given every action the environment needs."""
-    if action == "ec2:CreateTags" and "ec2:CreateSecurityGroup" in actions:
-        return ["TagSecurityGroupsOnCreate", "ChangeOurSecurityGroups"]
+    if action in ("ec2:CreateTags", "ec2:DeleteTags"):
+        # Tags are set in the create request (authorized as CreateTags with ec2:CreateAction) and changed later.
+        creating = action == "ec2:CreateTags"
+        sids = []
+        if "ec2:CreateSecurityGroup" in actions:
+            sids += ["TagSecurityGroupsOnCreate"] * creating + ["ChangeOurSecurityGroups"]
+        if "ec2:AuthorizeSecurityGroupIngress" in actions:
+            sids += ["TagSecurityGroupRulesOnCreate"] * creating + ["ChangeOurSecurityGroupRules"]
+        return sids
     if action in ("rds:AddTagsToResource", "rds:RemoveTagsFromResource"):
         # Tags are set in the create request (authorized as AddTagsToResource on the new resource) and changed later.
         adding = action == "rds:AddTagsToResource"

@@ -442,7 +442,7 @@ def export_trigger(observed: Observed) -> Object:
     )
 
 
-def resources(settings: Object) -> dict[str, Callable[[Observed], Object]]:  # no settings for this API
+def resources(settings: Object, parameters: Object) -> dict[str, Callable[[Observed], Object]]:  # neither is used
     """The composed resources by composition resource name, in the order they are listed."""
     return {
         # ---- archive

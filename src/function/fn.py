@@ -57,7 +57,7 @@ def read_input(composition_input: Object) -> tuple[ModuleType, Object]:
 def compose(api: ModuleType, settings: Object, observed: Observed) -> Desired:
     """Every composed resource of `api` that can be composed now, the composite's status and connection details."""
     desired = Desired()
-    builders: dict[str, Callable[[Observed], Object]] = api.resources(settings)
+    builders: dict[str, Callable[[Observed], Object]] = api.resources(settings, observed.parameters)
     for name, build in builders.items():
         try:
             desired.resources[name] = build(observed)

@@ -1,7 +1,10 @@
-"""PostgreSQLInstance: a KMS key, a subnet group, a security group with one 5432 ingress rule, and the RDS instance.
+"""PostgreSQLInstance: a KMS key, a subnet group, a security group with a 5432 ingress rule per client CIDR block,
+and the RDS instance.
 
 The instance identifier is <claim namespace>-<claim name> (docs/interfaces.md); the connection secret carries
-exactly the keys the app reads. Everything else follows the claim's parameters (crossplane/apis/postgresql).
+exactly the keys the app reads. The master password is read from a Secret in the claim's namespace that External
+Secrets writes from AWS Secrets Manager, so no deletion can take its only copy. `adopt` re-attaches what a deleted
+claim orphaned, by external name. Everything else follows the claim's parameters (crossplane/apis/postgresql).
 """
 
 from __future__ import annotations
@@ -11,14 +14,41 @@ from collections.abc import Callable, Mapping
 
 from function.state import Object, Observed, without_none
 
-# Where the composed instance keeps its master password and connection secret (Crossplane's own namespace).
+# Where the composed instance writes its connection secret (Crossplane's own namespace).
 SECRETS_NAMESPACE = "crossplane-system"
 # Name of the instance's resource; the composite's address, ARN and connection details come from it.
 INSTANCE = "rds-instance"
+# The external resource a managed resource is (crossplane-runtime meta.AnnotationKeyExternalName).
+EXTERNAL_NAME = "crossplane.io/external-name"
+# The composed resources `adopt` can name, by the adopt parameter that holds their external name. Upjet's external
+# names for these kinds (provider-upjet-aws config/externalname.go): aws_db_instance and aws_security_group are
+# IdentifierFromProvider (the DbiResourceId, the sg- id), aws_kms_key too (the key id), aws_db_subnet_group is
+# NameAsIdentifier (its name), aws_vpc_security_group_ingress_rule its sgr- id.
+ADOPTABLE = {
+    "kms-key": "kmsKeyId",
+    "subnet-group": "subnetGroupName",
+    "security-group": "securityGroupId",
+    INSTANCE: "instanceResourceId",
+}
+INGRESS_RULE_PREFIX = "security-group-ingress-postgresql-"
 
 
 def _region(observed: Observed) -> str:
     return observed.parameters["region"]
+
+
+def _adopted(build: Callable[[Observed], Object], external_name: str | None) -> Callable[[Observed], Object]:
+    """A resource `adopt` names is observed and taken over under that external name instead of being created."""
+    if not external_name:
+        return build
+
+    def with_external_name(observed: Observed) -> Object:
+        resource = build(observed)
+        metadata = resource.setdefault("metadata", {})
+        metadata["annotations"] = {**metadata.get("annotations", {}), EXTERNAL_NAME: external_name}
+        return resource
+
+    return with_external_name
 
 
 def _kept_if_protected(build: Callable[[Observed], Object]) -> Callable[[Observed], Object]:
@@ -88,25 +118,34 @@ def security_group(observed: Observed) -> Object:
     }
 
 
-def ingress_rule(observed: Observed) -> Object:
-    # SecurityGroupRule takes a list of CIDRs, so one rule covers every client block of the claim. Without the
-    # CIDRs (the XRD requires them) there is no rule at all: an empty rule is an error, not "nobody".
-    return {
-        "apiVersion": "ec2.aws.upbound.io/v1beta1",
-        "kind": "SecurityGroupRule",
-        "spec": {
-            "forProvider": {
-                "description": "PostgreSQL from the cluster",
-                "type": "ingress",
-                "protocol": "tcp",
-                "fromPort": 5432,
-                "toPort": 5432,
-                "securityGroupIdSelector": {"matchControllerRef": True},
-                "region": _region(observed),
-                "cidrBlocks": observed.parameters["network"]["clientCidrBlocks"],
-            }
-        },
-    }
+def ingress_rule_name(cidr: str) -> str:
+    """The composition resource name of the rule for one client block, e.g. ...-10-10-0-0-16."""
+    return INGRESS_RULE_PREFIX + cidr.replace(".", "-").replace("/", "-")
+
+
+def ingress_rule(cidr: str) -> Callable[[Observed], Object]:
+    """A 5432 ingress rule for one client block. SecurityGroupIngressRule (aws_vpc_security_group_ingress_rule) is
+    one AWS rule with its own id (sgr-...), so an orphaned rule can be adopted by that id; the older
+    SecurityGroupRule has only a Terraform-made id that AWS cannot be asked for."""
+
+    def build(observed: Observed) -> Object:
+        return {
+            "apiVersion": "ec2.aws.upbound.io/v1beta1",
+            "kind": "SecurityGroupIngressRule",
+            "spec": {
+                "forProvider": {
+                    "description": "PostgreSQL from the cluster",
+                    "ipProtocol": "tcp",
+                    "fromPort": 5432,
+                    "toPort": 5432,
+                    "cidrIpv4": cidr,
+                    "securityGroupIdSelector": {"matchControllerRef": True},
+                    "region": _region(observed),
+                }
+            },
+        }
+
+    return build
 
 
 def instance(observed: Observed, instance_classes: Mapping[str, str]) -> Object:
@@ -126,11 +165,12 @@ def instance(observed: Observed, instance_classes: Mapping[str, str]) -> Object:
                     "engine": "postgres",
                     "engineVersion": parameters.get("engineVersion"),
                     "username": "notejam_admin",
-                    "autoGeneratePassword": True,
+                    # Not autoGeneratePassword: upjet's generated Secret is owned by this managed resource and is
+                    # garbage-collected with it, taking the only copy of the password.
                     "passwordSecretRef": {
-                        "namespace": SECRETS_NAMESPACE,
-                        "key": "password",
-                        "name": f"{observed.name}-master-password",
+                        "namespace": namespace,
+                        "name": parameters["masterPasswordSecretRef"]["name"],
+                        "key": parameters["masterPasswordSecretRef"].get("key", "password"),
                     },
                     "dbName": parameters.get("databaseName"),
                     "allocatedStorage": parameters.get("storageGB"),
@@ -163,16 +203,25 @@ def instance(observed: Observed, instance_classes: Mapping[str, str]) -> Object:
     }
 
 
-def resources(settings: Object) -> dict[str, Callable[[Observed], Object]]:
+def resources(settings: Object, parameters: Object) -> dict[str, Callable[[Observed], Object]]:
     """The composed resources by composition resource name, in the order they are listed. `settings` is the
-    Composition's input, which `fn.read_input` checked."""
+    Composition's input, which `fn.read_input` checked; `parameters` the composite's (one rule per client block)."""
     instance_classes: Mapping[str, str] = settings["instanceClasses"]
-    return {
+    adopt: Object = parameters.get("adopt") or {}
+    rule_ids: Mapping[str, str] = adopt.get("securityGroupRuleIds") or {}
+    builders: dict[str, Callable[[Observed], Object]] = {
         "kms-key": kms_key,
         "subnet-group": _kept_if_protected(subnet_group),
         "security-group": _kept_if_protected(security_group),
-        "security-group-ingress-postgresql": _kept_if_protected(ingress_rule),
+        **{
+            ingress_rule_name(cidr): _adopted(_kept_if_protected(ingress_rule(cidr)), rule_ids.get(cidr))
+            for cidr in parameters["network"]["clientCidrBlocks"]
+        },
         INSTANCE: _kept_if_protected(lambda observed: instance(observed, instance_classes)),
+    }
+    return {
+        name: _adopted(build, adopt.get(ADOPTABLE[name])) if name in ADOPTABLE else build
+        for name, build in builders.items()
     }
 
 

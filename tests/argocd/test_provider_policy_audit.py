@@ -27,6 +27,7 @@ from tools.provider_policy import (
     DB_SUBNET_GROUP,
     KIND_TAG,
     SECURITY_GROUP,
+    crossplane_kind,
     environment_facts,
 )
 
@@ -47,6 +48,11 @@ PARLIAMENT_ACCEPTED = {
     "RESOURCE_MISMATCH rds:CreateDBInstance rds:ModifyDBInstance": "the statement grants the secondary resources "
     "a create or modify names (option, parameter, subnet and security groups), listed by the Service Authorization "
     "Reference next to db",
+    "RESOURCE_MISMATCH ec2:AuthorizeSecurityGroupIngress": "the statement on security-group-rule/* authorizes the "
+    "tagged rule the request creates; the group it is added to (security-group/*, required) is granted by "
+    "ChangeOurSecurityGroups",
+    "RESOURCE_MISMATCH ec2:ModifySecurityGroupRules": "it requires both security-group and security-group-rule; "
+    "each is granted by its own statement, conditioned on its own crossplane-kind tag",
     "RESOURCE_STAR rds:DescribeDBInstances rds:DescribeDBSubnetGroups": "read only; the provider's reads may look "
     "an instance up by resource id with a Filter, which IAM authorizes against *",
 }
@@ -68,7 +74,7 @@ UNNEEDED = {"kms:PutKeyPolicy", "ec2:AuthorizeSecurityGroupEgress", "iam:UpdateR
 SECURITY_GROUP_CHANGES = [
     "ec2:AuthorizeSecurityGroupIngress",
     "ec2:RevokeSecurityGroupEgress",
-    "ec2:UpdateSecurityGroupRuleDescriptionsIngress",
+    "ec2:ModifySecurityGroupRules",
     "ec2:DeleteSecurityGroup",
     "ec2:RevokeSecurityGroupIngress",
     "ec2:DeleteTags",
@@ -171,14 +177,25 @@ def test_the_unneeded_actions_are_gone(environment: str) -> None:
 def test_security_groups_change_only_while_they_carry_the_provider_tag(environment: str) -> None:
     policy = provider_policy(environment)
     prefix = f"arn:aws:ec2:{environment_facts(environment)['region']}:{ACCOUNTS[environment]}"
-    groups = f"{prefix}:security-group/*"
-    tagged = {"StringEquals": {f"aws:ResourceTag/{KIND_TAG}": SECURITY_GROUP}}
-    on_create = {"StringEquals": {"ec2:CreateAction": "CreateSecurityGroup"}}
+    groups, rules = f"{prefix}:security-group/*", f"{prefix}:security-group-rule/*"
+    rule_kind = crossplane_kind("ec2.aws.upbound.io/SecurityGroupIngressRule")
+    # Each resource type only with its own kind's tag: carried (a change), requested (a create), or in the create.
+    allowed = {
+        groups: [
+            {"StringEquals": {f"aws:ResourceTag/{KIND_TAG}": SECURITY_GROUP}},
+            {"StringEquals": {"ec2:CreateAction": "CreateSecurityGroup"}},
+        ],
+        rules: [
+            {"StringEquals": {f"aws:ResourceTag/{KIND_TAG}": rule_kind}},
+            {"StringEquals": {f"aws:RequestTag/{KIND_TAG}": rule_kind}},
+            {"StringEquals": {"ec2:CreateAction": "AuthorizeSecurityGroupIngress"}},
+        ],
+    }
     for action in SECURITY_GROUP_CHANGES:
         for statement in granted(policy, action):
-            assert as_list(statement["Resource"]) == [groups], action
-            assert statement.get("Condition") in (tagged, on_create), action
-            if statement.get("Condition") == on_create:
+            (resource,) = as_list(statement["Resource"])
+            assert statement.get("Condition") in allowed[resource], action
+            if "ec2:CreateAction" in json.dumps(statement.get("Condition")):
                 assert action == "ec2:CreateTags"
     create = granted(policy, "ec2:CreateSecurityGroup")
     assert {(json.dumps(s["Resource"]), json.dumps(s.get("Condition"))) for s in create} == {

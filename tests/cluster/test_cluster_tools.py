@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from tools.cluster import argocd_settings, kwok_nodes, served_repo
-from tools.cluster.fake_controllers.crossplane import crds_from_xrd, provider_crd_files
+from tools.cluster.fake_controllers.crossplane import crds_from_xrd, provider_crd_files, unready_resources
 from tools.cluster.versions import makefile_pins
 from tools.manifests import ENVIRONMENTS, REPO_ROOT, render
 from tools.validation_data import argocd_crds_dir, crds_dir
@@ -146,3 +146,17 @@ def test_each_provider_package_installs_its_service_crds() -> None:
     assert rds and all(p.name.startswith("rds.aws.upbound.io_") for p in rds)
     family = provider_crd_files("xpkg.crossplane.io/crossplane-contrib/provider-family-aws:v2.6.0", folder)
     assert [p.name for p in family] == ["aws.upbound.io_providerconfigs.yaml"]
+
+
+def test_the_crossplane_standin_keeps_a_claim_without_its_password_secret_unready() -> None:
+    claim = yaml.safe_load((REPO_ROOT / "overlays" / "prod" / "database-claim.yaml").read_text())
+    claim["metadata"]["namespace"] = "notejam-prod"
+    asked = []
+
+    def exists(namespace: str, name: str) -> bool:
+        asked.append((namespace, name))
+        return False
+
+    assert unready_resources(claim, exists) == ["rds-instance"]
+    assert asked == [("notejam-prod", "notejam-db-master-password")]
+    assert unready_resources(claim, lambda namespace, name: True) == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.crossplane.conftest import by_name, render_until_settled
+from tests.crossplane.conftest import by_name, render_until_settled, resource_name
 from tools.crossplane_composite import RenderError
 from tools.render import render
 
@@ -21,7 +21,7 @@ def test_composes_key_subnet_group_security_group_rule_and_instance(examples):
         "kms-key": "Key",
         "subnet-group": "SubnetGroup",
         "security-group": "SecurityGroup",
-        "security-group-ingress-postgresql": "SecurityGroupRule",
+        "security-group-ingress-postgresql-10-10-0-0-16": "SecurityGroupIngressRule",
         "rds-instance": "Instance",
     }
     assert resources["rds-instance"]["apiVersion"] == "rds.aws.upbound.io/v1beta3"
@@ -35,11 +35,13 @@ def test_instance_is_encrypted_private_and_backed_up(examples):
     assert for_provider["publiclyAccessible"] is False
     assert for_provider["copyTagsToSnapshot"] is True
     assert for_provider["backupRetentionPeriod"] == 7
-    assert for_provider["autoGeneratePassword"] is True
+    # The password is the claim's Secret, next to the claim (written by External Secrets), never one that upjet
+    # generates: that one is owned by the managed resource and garbage-collected with it.
+    assert "autoGeneratePassword" not in for_provider
     assert for_provider["passwordSecretRef"] == {
-        "namespace": "crossplane-system",
+        "namespace": "notejam-dev",
         "key": "password",
-        "name": "notejam-db-ddc54-master-password",
+        "name": "notejam-db-master-password",
     }
 
 
@@ -115,14 +117,61 @@ def test_postgresql_ingress_only_from_the_given_cidrs(claim_variant):
             "clientCidrBlocks": ["10.1.0.0/16", "10.2.0.0/16"],
         },
     )
-    resources = render(claim).resources
-    rules = [resource for resource in resources if resource["kind"] == "SecurityGroupRule"]
-    assert len(rules) == 1
-    for_provider = rules[0]["spec"]["forProvider"]
-    assert for_provider["type"] == "ingress"
-    assert (for_provider["protocol"], for_provider["fromPort"], for_provider["toPort"]) == ("tcp", 5432, 5432)
-    assert for_provider["cidrBlocks"] == ["10.1.0.0/16", "10.2.0.0/16"]
-    assert for_provider["securityGroupIdSelector"] == {"matchControllerRef": True}
+    rules = [resource for resource in render(claim).resources if resource["kind"] == "SecurityGroupIngressRule"]
+    assert sorted(resource_name(rule) for rule in rules) == [
+        "security-group-ingress-postgresql-10-1-0-0-16",
+        "security-group-ingress-postgresql-10-2-0-0-16",
+    ]
+    for rule in rules:
+        for_provider = rule["spec"]["forProvider"]
+        assert (for_provider["ipProtocol"], for_provider["fromPort"], for_provider["toPort"]) == ("tcp", 5432, 5432)
+        assert for_provider["securityGroupIdSelector"] == {"matchControllerRef": True}
+    assert sorted(rule["spec"]["forProvider"]["cidrIpv4"] for rule in rules) == ["10.1.0.0/16", "10.2.0.0/16"]
+
+
+ORPHANED = {  # what a deleted prod claim left in AWS (docs/runbook.md, "Adopting an orphaned database")
+    "instanceResourceId": "db-ABCDEFGHIJKLMNOPQRSTUVWXY0",
+    "kmsKeyId": "1234abcd-12ab-34cd-56ef-1234567890ab",
+    "subnetGroupName": "notejam-db-x7k2p-9qv4c",
+    "securityGroupId": "sg-0123456789abcdef0",
+    "securityGroupRuleIds": {"10.30.0.0/16": "sgr-0fedcba9876543210"},
+}
+
+
+def test_a_new_claim_adopts_what_a_deleted_one_orphaned_by_external_name(claim_variant):
+    prod = claim_variant(
+        "PostgreSQLInstance",
+        namespace="notejam-prod",
+        deletionProtection=True,
+        adopt=ORPHANED,
+        network={"vpcId": "vpc-0abc", "subnetIds": ["subnet-0a", "subnet-0b"], "clientCidrBlocks": ["10.30.0.0/16"]},
+    )
+    external_names = {
+        resource_name(resource): resource["metadata"]["annotations"].get("crossplane.io/external-name")
+        for resource in render_until_settled(prod, PASSWORD).resources
+    }
+    assert external_names == {
+        "rds-instance": ORPHANED["instanceResourceId"],
+        "kms-key": ORPHANED["kmsKeyId"],
+        "subnet-group": ORPHANED["subnetGroupName"],
+        "security-group": ORPHANED["securityGroupId"],
+        "security-group-ingress-postgresql-10-30-0-0-16": "sgr-0fedcba9876543210",
+    }
+    # The same identifier, and the same password Secret the orphaned instance was created with.
+    for_provider = instance_of(prod)["spec"]["forProvider"]
+    assert for_provider["identifier"] == "notejam-prod-notejam-db"
+    assert for_provider["passwordSecretRef"]["name"] == "notejam-db-master-password"
+
+
+def test_without_adopt_nothing_carries_an_external_name(examples):
+    for resource in render(examples["PostgreSQLInstance"]).resources:
+        assert "crossplane.io/external-name" not in resource["metadata"].get("annotations", {}), resource["kind"]
+
+
+def test_the_api_refuses_an_adoption_with_a_malformed_id(claim_variant):
+    claim = claim_variant("PostgreSQLInstance", adopt={"instanceResourceId": "notejam-prod-notejam-db"})
+    with pytest.raises(RenderError, match=r"spec\.parameters\.adopt\.instanceResourceId"):
+        render(claim)
 
 
 def test_connection_secret_has_exactly_the_keys_the_app_reads(examples):

@@ -31,7 +31,14 @@ def test_renders_given_claim_files(capsys):
     assert output.startswith("# environment: claims; PostgreSQLInstance notejam-dev/notejam-db")
     kinds = [doc["kind"] for doc in documents(output)]
     # The composite, then its resources sorted by composition resource name, as `crossplane render` prints them.
-    assert kinds == ["XPostgreSQLInstance", "Key", "Instance", "SecurityGroup", "SecurityGroupRule", "SubnetGroup"]
+    assert kinds == [
+        "XPostgreSQLInstance",
+        "Key",
+        "Instance",
+        "SecurityGroup",
+        "SecurityGroupIngressRule",
+        "SubnetGroup",
+    ]
 
 
 def test_observed_file_is_used_like_crank_observed_resources(tmp_path, capsys):

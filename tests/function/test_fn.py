@@ -55,6 +55,7 @@ POSTGRESQL = {
     "highAvailability": False,
     "backupRetentionDays": 7,
     "deletionProtection": False,
+    "masterPasswordSecretRef": {"name": "notejam-db-master-password", "key": "password"},
     "network": {"vpcId": "vpc-0a", "subnetIds": ["subnet-0a", "subnet-0b"], "clientCidrBlocks": ["10.0.0.0/16"]},
 }
 BACKUP = {
@@ -105,7 +106,7 @@ def test_first_call_composes_every_postgresql_resource_and_nothing_else():
         "kms-key",
         "rds-instance",
         "security-group",
-        "security-group-ingress-postgresql",
+        "security-group-ingress-postgresql-10-0-0-0-16",
         "subnet-group",
     ]
     instance = to_dict(rsp.desired.resources["rds-instance"].resource)
@@ -145,7 +146,7 @@ def test_without_claim_labels_the_named_resources_wait():
     xr = composite("XPostgreSQLInstance", POSTGRESQL)
     del xr["metadata"]["labels"]
     rsp = run(request(xr, "postgresql"))
-    assert sorted(rsp.desired.resources) == ["kms-key", "security-group-ingress-postgresql", "subnet-group"]
+    assert sorted(rsp.desired.resources) == ["kms-key", "security-group-ingress-postgresql-10-0-0-0-16", "subnet-group"]
     assert {r.severity for r in rsp.results} == {fnv1.SEVERITY_NORMAL}
     assert any("not composing rds-instance yet" in r.message for r in rsp.results)
 
@@ -171,7 +172,7 @@ def test_the_composite_is_not_ready_while_a_resource_waits():
     assert waiting.desired.composite.ready == fnv1.READY_FALSE
     arns = {key: f"arn:aws:x:eu-west-1:111111111111:{key}" for key in backup.STATUS}
     complete = run(request(composite("XDatabaseBackup", BACKUP, arns), "backup"))
-    assert sorted(complete.desired.resources) == sorted(backup.resources({}))
+    assert sorted(complete.desired.resources) == sorted(backup.resources({}, BACKUP))
     assert complete.desired.composite.ready == fnv1.READY_UNSPECIFIED  # readiness from the composed resources
 
 

@@ -16,14 +16,18 @@
   `Ready=True Available` (after COMPOSITE_CREATING_SECONDS, or what the claim's `standin.notejam.io/creating-seconds`
   annotation asks: the negative controls make the wait long enough that no sync can win the race by luck); only then
   are
-  the connection details published (the claim's connection Secret written). No Composition for the composite's type,
-  or a pipeline Function that is not Healthy: `Synced=False ReconcileError`, never Ready.
+  the connection details published (the claim's connection Secret written). A claim whose master-password Secret
+  (`spec.parameters.masterPasswordSecretRef`) does not exist in its namespace stays `Ready=False Creating` with
+  "Unready resources: rds-instance" (Crossplane's composite message, internal/controller/apiextensions/composite):
+  the provider cannot create the instance without the password it reads from that Secret. No Composition for the
+  composite's type, or a pipeline Function that is not Healthy: `Synced=False ReconcileError`, never Ready.
 Nothing is composed and no AWS API is called.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +57,15 @@ def creating_seconds(claim: Object) -> float:
     except ValueError:
         log(f"ignoring {CREATING_SECONDS_ANNOTATION}={value!r}: not a number of seconds")
         return COMPOSITE_CREATING_SECONDS
+
+
+def unready_resources(claim: Object, secret_exists: Callable[[str, str], bool]) -> list[str]:
+    """The composed resources that cannot become ready yet for lack of something in the cluster: the RDS instance
+    without its master-password Secret."""
+    secret = (claim["spec"].get("parameters") or {}).get("masterPasswordSecretRef")
+    if secret and not secret_exists(claim["metadata"]["namespace"], secret["name"]):
+        return ["rds-instance"]
+    return []
 
 
 def load_crds(paths: list[Path]) -> list[Object]:
@@ -239,10 +252,16 @@ class Crossplane:
         composite = self.bind_composite(xrd, prefix, claim, composition)
         composite_path = f"{prefix}/{spec['names']['plural']}/{composite['metadata']['name']}"
         synced = condition("Synced", "True", "ReconcileSuccess")
-        if age(composite) < creating_seconds(claim):
-            ready = condition(
-                "Ready", "False", "Creating", "Unready resources: the composed resources are being created"
+        unready = unready_resources(
+            claim, lambda ns, secret: self.kube.get(f"/api/v1/namespaces/{ns}/secrets/{secret}") is not None
+        )
+        if unready or age(composite) < creating_seconds(claim):
+            message = (
+                f"Unready resources: {', '.join(unready)}"
+                if unready
+                else ("Unready resources: the composed resources are being created")
             )
+            ready = condition("Ready", "False", "Creating", message)
             self.report.status(composite_path, composite, [synced, ready])
             self.report.status(
                 claim_path,
