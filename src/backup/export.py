@@ -4,29 +4,41 @@ The export lands in ``s3://<EXPORT_BUCKET>/<EXPORT_PREFIX>/<export task id>/`` e
 written by RDS under EXPORT_ROLE_ARN; the bucket's lifecycle keeps it 3 years. Events that are not for one of
 our snapshots, or that are malformed, are logged and ignored: raising would only make Lambda retry an event that
 can never succeed. AWS errors are raised, so the invocation fails visibly and Lambda retries it.
+
+An export task runs for minutes to hours after the Lambda returned, so its own failure reaches nobody. Each night's
+run therefore looks at the previous night's task once it started its own: if that one failed or was cancelled, the
+invocation fails (PreviousExportFailedError) after logging why, and the Lambda's errors metric pages
+(NotejamBackupFunctionFailed, apps/addons/monitoring/prometheusrule-aws.yaml).
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from datetime import timedelta
 from typing import Any
 
 import boto3
 
 from backup.logs import LOGGER_NAME, configure_logging
-from backup.naming import export_task_id, is_ours, snapshot_day
+from backup.naming import export_task_id, is_ours, snapshot_day, snapshot_id
 from backup.settings import ExportSettings, load
 
 log = logging.getLogger(f"{LOGGER_NAME}.export")
 
 DETAIL_TYPE = "RDS DB Snapshot Event"
 MANUAL_SNAPSHOT_CREATED = "RDS-EVENT-0042"
+# DescribeExportTasks statuses of a task that will never complete (RDS API reference, ExportTask.Status).
+ENDED_WITHOUT_EXPORT = {"FAILED", "CANCELED", "CANCELING"}
 _SNAPSHOT_ARN = re.compile(r"^arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:snapshot:(?P<id>[A-Za-z][A-Za-z0-9-]*)$")
 
 
 class IgnoredEventError(Exception):
     """The event is not one this function acts on; the message says why."""
+
+
+class PreviousExportFailedError(Exception):
+    """The previous night's export task failed or was cancelled: that night has no archive in S3."""
 
 
 def snapshot_arn_from_event(event: Any, settings: ExportSettings) -> tuple[str, str]:
@@ -81,6 +93,22 @@ def start_export(rds: Any, settings: ExportSettings, identifier: str, arn: str) 
     return {"status": "started", "export_task": task_id}
 
 
+def previous_export_failure(rds: Any, settings: ExportSettings, identifier: str) -> str | None:
+    """Why the export of the night before `identifier`'s failed, or None (it completed, is running, or never was)."""
+    day = snapshot_day(settings.snapshot_prefix, identifier)
+    if day is None:
+        return None
+    previous = export_task_id(snapshot_id(settings.snapshot_prefix, day - timedelta(days=1)))
+    try:
+        tasks = rds.describe_export_tasks(ExportTaskIdentifier=previous)["ExportTasks"]
+    except rds.exceptions.ExportTaskNotFoundFault:
+        return None
+    for task in tasks:
+        if str(task.get("Status", "")).upper() in ENDED_WITHOUT_EXPORT:
+            return f"export task {previous} ended {task['Status']}: {task.get('FailureCause') or 'no cause given'}"
+    return None
+
+
 def run(rds: Any, settings: ExportSettings, event: Any) -> dict[str, Any]:
     try:
         identifier, arn = snapshot_arn_from_event(event, settings)
@@ -88,7 +116,12 @@ def run(rds: Any, settings: ExportSettings, event: Any) -> dict[str, Any]:
     except IgnoredEventError as ignored:
         log.warning("event ignored", extra={"reason": str(ignored), "event_id": _event_id(event)})
         return {"status": "ignored", "reason": str(ignored)}
-    return start_export(rds, settings, identifier, arn)
+    started = start_export(rds, settings, identifier, arn)
+    failure = previous_export_failure(rds, settings, identifier)
+    if failure:
+        log.error("previous export failed", extra={"reason": failure, "export_task": started["export_task"]})
+        raise PreviousExportFailedError(failure)
+    return started
 
 
 def _event_id(event: Any) -> Any:

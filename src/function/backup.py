@@ -382,6 +382,13 @@ def export_function_role(observed: Observed) -> Object:
                 "Resource": names.our_snapshots,
             },
             {
+                # How the previous night's export ended (src/backup/export.py); this action names no resource.
+                "Sid": "SeeHowExportsEnded",
+                "Effect": "Allow",
+                "Action": ["rds:DescribeExportTasks"],
+                "Resource": "*",
+            },
+            {
                 "Sid": "PassTheExportRole",
                 "Effect": "Allow",
                 "Action": ["iam:PassRole"],

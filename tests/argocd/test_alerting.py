@@ -109,14 +109,18 @@ def runbook_anchors() -> set[str]:
 def alerting_rules() -> list[dict]:
     """Every alert of the repository: the app's PrometheusRule, and the rules the argo-cd chart writes from
     `controller.metrics.rules` of apps/argocd/values.yaml."""
-    rule = yaml.safe_load((REPO_ROOT / "base" / "prometheusrule.yaml").read_text())
-    rules = [r for group in rule["spec"]["groups"] for r in group["rules"]] + argocd_rules()
+    rules = argocd_rules()
+    for path in ("base/prometheusrule.yaml", "apps/addons/monitoring/prometheusrule-aws.yaml"):
+        rule = yaml.safe_load((REPO_ROOT / path).read_text())
+        rules += [r for group in rule["spec"]["groups"] for r in group["rules"]]
     return [r for r in rules if "alert" in r]
 
 
 def test_every_alert_links_a_runbook_section_that_exists() -> None:
     alerts = alerting_rules()
-    assert {"NotejamHighErrorRate", "ArgoCDApplicationOutOfSync"} <= {alert["alert"] for alert in alerts}
+    assert {"NotejamHighErrorRate", "ArgoCDApplicationOutOfSync", "NotejamBackupFunctionFailed"} <= {
+        alert["alert"] for alert in alerts
+    }
     anchors = runbook_anchors()
     for alert in alerts:
         url = alert["annotations"].get("runbook_url", "")

@@ -160,3 +160,63 @@ def test_missing_configuration_names_every_missing_variable(aws, export_env, mon
 
     with pytest.raises(SettingsError, match="EXPORT_ROLE_ARN, EXPORT_KMS_KEY_ID"):
         export.handler(snapshot_created_event("arn:aws:rds:eu-west-1:123456789012:snapshot:x", "x"), None)
+
+
+@pytest.fixture
+def two_nights(rds, instance) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Our snapshots of 28 and 29 November."""
+    return tuple(
+        rds.create_db_snapshot(
+            DBInstanceIdentifier="notejam-dev-notejam-db", DBSnapshotIdentifier=f"notejam-dev-2026-11-{day}", Tags=OURS
+        )["DBSnapshot"]
+        for day in (28, 29)
+    )
+
+
+def test_a_cancelled_export_the_night_before_fails_tonights_run_after_starting_its_export(
+    rds, two_nights, export_env, snapshot_created_event, json_logs
+):
+    before, tonight = two_nights
+    export.handler(snapshot_created_event(before["DBSnapshotArn"], "notejam-dev-2026-11-28"), None)
+    rds.cancel_export_task(ExportTaskIdentifier="notejam-dev-2026-11-28")
+
+    with pytest.raises(export.PreviousExportFailedError, match="notejam-dev-2026-11-28 ended"):
+        export.handler(snapshot_created_event(tonight["DBSnapshotArn"], "notejam-dev-2026-11-29"), None)
+
+    assert "notejam-dev-2026-11-29" in {task["ExportTaskIdentifier"] for task in export_tasks(rds)}
+    errors = [entry for entry in json_logs() if entry["message"] == "previous export failed"]
+    assert [entry["export_task"] for entry in errors] == ["notejam-dev-2026-11-29"]
+
+
+def test_a_completed_or_missing_export_the_night_before_is_no_error(
+    rds, two_nights, export_env, snapshot_created_event
+):
+    before, tonight = two_nights
+    # No export the night before (the first night, or a night the snapshot was missing: restore.md covers that).
+    assert export.handler(snapshot_created_event(before["DBSnapshotArn"], "notejam-dev-2026-11-28"), None)["status"]
+    # moto completes an export at once, like a night that went well.
+    result = export.handler(snapshot_created_event(tonight["DBSnapshotArn"], "notejam-dev-2026-11-29"), None)
+    assert result == {"status": "started", "export_task": "notejam-dev-2026-11-29"}
+
+
+@pytest.mark.parametrize(
+    ("status", "failed"),
+    [("FAILED", True), ("CANCELED", True), ("CANCELING", True), ("IN_PROGRESS", False), ("COMPLETE", False)],
+)
+def test_every_status_that_ends_without_an_export_is_a_failure(status, failed, export_env) -> None:
+    class Rds:
+        """DescribeExportTasks as RDS answers it for the night before, with the status under test."""
+
+        class exceptions:
+            ExportTaskNotFoundFault = KeyError
+
+        def describe_export_tasks(self, ExportTaskIdentifier):
+            assert ExportTaskIdentifier == "notejam-dev-2026-11-28"
+            task = {"ExportTaskIdentifier": ExportTaskIdentifier, "Status": status, "FailureCause": "KMS key disabled"}
+            return {"ExportTasks": [task]}
+
+    settings = export.load(export.ExportSettings)
+    failure = export.previous_export_failure(Rds(), settings, "notejam-dev-2026-11-29")
+    assert (failure is not None) == failed
+    if failed:
+        assert failure == f"export task notejam-dev-2026-11-28 ended {status}: KMS key disabled"

@@ -162,8 +162,10 @@ def test_snapshot_role_may_only_snapshot_this_instance_and_manage_our_snapshots(
 
 def test_export_role_may_only_export_ours_pass_the_export_role_and_grant_the_key(resources):
     [inline] = resources["export-function-role"]["spec"]["forProvider"]["inlinePolicy"]
-    export, pass_role, grant, _logs = statements(inline["policy"])
+    export, exports_ended, pass_role, grant, _logs = statements(inline["policy"])
     assert "rds:StartExportTask" in export["Action"]
+    # DescribeExportTasks names no resource (Service Authorization Reference): read-only, on "*".
+    assert (exports_ended["Action"], exports_ended["Resource"]) == (["rds:DescribeExportTasks"], "*")
     assert all(action.startswith("rds:") for action in export["Action"])
     assert export["Resource"] == OUR_SNAPSHOTS
     assert (pass_role["Action"], pass_role["Resource"]) == (["iam:PassRole"], EXPORT_ROLE_ARN)
