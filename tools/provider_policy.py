@@ -223,28 +223,32 @@ STATEMENTS_OF_SERVICE = {
 }
 
 
+# Tags are set in the create request (authorized as a tagging action on the new resource, with a statement of its
+# own) and changed later. Per service: (tag, untag) and, per create action, (statement for tagging in the create,
+# statement for changing tags later).
+TAGGING: dict[tuple[str, str], list[tuple[str, str, str | None]]] = {
+    ("ec2:CreateTags", "ec2:DeleteTags"): [
+        ("ec2:CreateSecurityGroup", "TagSecurityGroupsOnCreate", "ChangeOurSecurityGroups"),
+        ("ec2:AuthorizeSecurityGroupIngress", "TagSecurityGroupRulesOnCreate", "ChangeOurSecurityGroupRules"),
+    ],
+    ("rds:AddTagsToResource", "rds:RemoveTagsFromResource"): [
+        ("rds:CreateDBInstance", "CreateTaggedDatabases", "ChangeOurDatabases"),
+        ("rds:CreateDBSubnetGroup", "CreateTaggedSubnetGroups", "ChangeOurSubnetGroups"),
+        # Deleting an instance that keeps a final snapshot creates it, tagged with the instance's tags.
+        ("rds:CreateDBSnapshot", "TagTheFinalSnapshot", None),
+    ],
+}
+
+
 def _sids(action: str, actions: set[str]) -> list[str]:
     """The statements that grant `action`, given every action the environment needs."""
-    if action in ("ec2:CreateTags", "ec2:DeleteTags"):
-        # Tags are set in the create request (authorized as CreateTags with ec2:CreateAction) and changed later.
-        creating = action == "ec2:CreateTags"
-        sids = []
-        if "ec2:CreateSecurityGroup" in actions:
-            sids += ["TagSecurityGroupsOnCreate"] * creating + ["ChangeOurSecurityGroups"]
-        if "ec2:AuthorizeSecurityGroupIngress" in actions:
-            sids += ["TagSecurityGroupRulesOnCreate"] * creating + ["ChangeOurSecurityGroupRules"]
-        return sids
-    if action in ("rds:AddTagsToResource", "rds:RemoveTagsFromResource"):
-        # Tags are set in the create request (authorized as AddTagsToResource on the new resource) and changed later.
-        adding = action == "rds:AddTagsToResource"
-        sids = []
-        if "rds:CreateDBInstance" in actions:
-            sids += ["CreateTaggedDatabases"] * adding + ["ChangeOurDatabases"]
-        if "rds:CreateDBSubnetGroup" in actions:
-            sids += ["CreateTaggedSubnetGroups"] * adding + ["ChangeOurSubnetGroups"]
-        if "rds:CreateDBSnapshot" in actions and adding:
-            sids.append("TagTheFinalSnapshot")
-        return sids
+    for (tag, untag), creates in TAGGING.items():
+        if action in (tag, untag):
+            sids: list[str] = []
+            for create, on_create, change in creates:
+                if create in actions:
+                    sids += [on_create] * (action == tag) + ([change] if change else [])
+            return sids
     return STATEMENTS_OF_ACTION.get(action) or STATEMENTS_OF_SERVICE.get(action.split(":")[0], [])
 
 
