@@ -60,19 +60,19 @@ def required_actions(resources: Iterable[Composed]) -> dict[str, set[str]]:
     return needed
 
 
-def environment_facts(environment: str) -> dict[str, str]:
-    """Account and region of an environment, from its rendered claims."""
+def environment_facts(environment: str) -> dict[str, Any]:
+    """Account and region of an environment, from its rendered claims, and the other regions its resources are in
+    (the backup's second region: a KMS key for the snapshot copies)."""
     composites, resources = rendered()
-    accounts = {
-        str(c.resource["spec"]["parameters"]["accountId"])
-        for c in composites
-        if c.environment == environment and "accountId" in c.resource["spec"].get("parameters", {})
-    }
-    regions = {r.resource["spec"]["forProvider"].get("region") for r in resources if r.environment == environment}
-    regions.discard(None)
+    parameters = [c.resource["spec"].get("parameters", {}) for c in composites if c.environment == environment]
+    accounts = {str(p["accountId"]) for p in parameters if "accountId" in p}
+    regions = {p["region"] for p in parameters if "region" in p}
     if len(accounts) != 1 or len(regions) != 1:
         raise ValueError(f"{environment}: expected one account and one region, got {accounts} and {regions}")
-    return {"environment": environment, "account": accounts.pop(), "region": regions.pop()}
+    region = regions.pop()
+    used = {r.resource["spec"]["forProvider"].get("region") for r in resources if r.environment == environment}
+    others = sorted(used - {None, region})
+    return {"environment": environment, "account": accounts.pop(), "region": region, "other_regions": others}
 
 
 def boundary_arn(environment: str, account: str) -> str:
@@ -115,7 +115,7 @@ EC2_READS = {"ec2:DescribeSecurityGroups", "ec2:DescribeSecurityGroupRules", "ec
 RDS_READS = {"rds:DescribeDBInstances", "rds:DescribeDBSubnetGroups", "rds:ListTagsForResource"}
 
 
-def _statements(facts: dict[str, str]) -> dict[str, tuple[list[str] | str, dict[str, Any] | None]]:
+def _statements(facts: dict[str, Any]) -> dict[str, tuple[list[str] | str, dict[str, Any] | None]]:
     """Statement id -> (resources, condition) of every statement the policy may have."""
     env, account, region = facts["environment"], facts["account"], facts["region"]
     roles = f"arn:aws:iam::{account}:role{ROLE_PATH}notejam-{env}-*"
@@ -145,7 +145,8 @@ def _statements(facts: dict[str, str]) -> dict[str, tuple[list[str] | str, dict[
         "ReadAndTagOurRoles": (roles, None),
         # KMS: CreateKey has no resource-level permission; grants only to RDS, for the instance it encrypts.
         "CreateKeys": ("*", None),
-        "ManageKeys": (f"arn:aws:kms:{region}:{account}:key/*", None),
+        # The database's keys, and the key of the snapshot copies in the backup's second region.
+        "ManageKeys": ([f"arn:aws:kms:{r}:{account}:key/*" for r in [region, *facts["other_regions"]]], None),
         "LetRdsUseOurKeys": (
             f"arn:aws:kms:{region}:{account}:key/*",
             {

@@ -5,6 +5,9 @@ written by RDS under EXPORT_ROLE_ARN; the bucket's lifecycle keeps it 3 years. E
 our snapshots, or that are malformed, are logged and ignored: raising would only make Lambda retry an event that
 can never succeed. AWS errors are raised, so the invocation fails visibly and Lambda retries it.
 
+It also copies the snapshot to COPY_REGION, encrypted with COPY_KMS_KEY_ID (a key of that region), so a night's
+backup survives the loss of the database's region; the snapshot Lambda expires the copies.
+
 An export task runs for minutes to hours after the Lambda returned, so its own failure reaches nobody. Each night's
 run therefore looks at the previous night's task once it started its own: if that one failed or was cancelled, the
 invocation fails (PreviousExportFailedError) after logging why, and the Lambda's errors metric pages
@@ -93,6 +96,25 @@ def start_export(rds: Any, settings: ExportSettings, identifier: str, arn: str) 
     return {"status": "started", "export_task": task_id}
 
 
+def copy_to_second_region(rds: Any, settings: ExportSettings, identifier: str, arn: str) -> str:
+    """Start the snapshot's copy under the same name, with its tags; "started" or "exists". `rds` is a client in
+    COPY_REGION (it is the copy's region that copies)."""
+    source_region = arn.split(":")[3]
+    try:
+        rds.copy_db_snapshot(
+            SourceDBSnapshotIdentifier=arn,
+            TargetDBSnapshotIdentifier=identifier,
+            KmsKeyId=settings.copy_kms_key_id,
+            CopyTags=True,
+            SourceRegion=source_region,  # boto3 signs the pre-signed URL RDS needs for a cross-region copy
+        )
+    except rds.exceptions.DBSnapshotAlreadyExistsFault:
+        log.info("copy already started", extra={"snapshot": identifier, "region": settings.copy_region})
+        return "exists"
+    log.info("copy started", extra={"snapshot": identifier, "region": settings.copy_region})
+    return "started"
+
+
 def previous_export_failure(rds: Any, settings: ExportSettings, identifier: str) -> str | None:
     """Why the export of the night before `identifier`'s failed, or None (it completed, is running, or never was)."""
     day = snapshot_day(settings.snapshot_prefix, identifier)
@@ -109,7 +131,8 @@ def previous_export_failure(rds: Any, settings: ExportSettings, identifier: str)
     return None
 
 
-def run(rds: Any, settings: ExportSettings, event: Any) -> dict[str, Any]:
+def run(rds: Any, copy_rds: Any, settings: ExportSettings, event: Any) -> dict[str, Any]:
+    """`rds` in the database's region, `copy_rds` in COPY_REGION."""
     try:
         identifier, arn = snapshot_arn_from_event(event, settings)
         check_ours(rds, settings, identifier)
@@ -117,11 +140,12 @@ def run(rds: Any, settings: ExportSettings, event: Any) -> dict[str, Any]:
         log.warning("event ignored", extra={"reason": str(ignored), "event_id": _event_id(event)})
         return {"status": "ignored", "reason": str(ignored)}
     started = start_export(rds, settings, identifier, arn)
+    copied = copy_to_second_region(copy_rds, settings, identifier, arn)
     failure = previous_export_failure(rds, settings, identifier)
     if failure:
         log.error("previous export failed", extra={"reason": failure, "export_task": started["export_task"]})
         raise PreviousExportFailedError(failure)
-    return started
+    return {**started, "copy": copied}
 
 
 def _event_id(event: Any) -> Any:
@@ -133,4 +157,4 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     configure_logging()
     settings = load(ExportSettings)
     rds = boto3.client("rds")
-    return run(rds, settings, event)
+    return run(rds, boto3.client("rds", region_name=settings.copy_region), settings, event)

@@ -26,6 +26,8 @@ class SnapshotSettings:
     db_instance_identifier: str = _env("DB_INSTANCE_IDENTIFIER")
     snapshot_prefix: str = _env("SNAPSHOT_PREFIX")
     retention_days: int = _env("SNAPSHOT_RETENTION_DAYS")
+    copy_region: str = _env("COPY_REGION")
+    copy_retention_days: int = _env("COPY_RETENTION_DAYS")
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,8 @@ class ExportSettings:
     prefix: str = _env("EXPORT_PREFIX")
     role_arn: str = _env("EXPORT_ROLE_ARN")
     kms_key_id: str = _env("EXPORT_KMS_KEY_ID")
+    copy_region: str = _env("COPY_REGION")
+    copy_kms_key_id: str = _env("COPY_KMS_KEY_ID")
 
 
 Settings = TypeVar("Settings", SnapshotSettings, ExportSettings)

@@ -1,7 +1,8 @@
 """The daily snapshot Lambda (EventBridge ``cron(0 0 * * ? *)``).
 
 Takes ``<SNAPSHOT_PREFIX>-<YYYY-MM-DD>`` (UTC) of the instance, tagged as ours, and deletes our snapshots older
-than SNAPSHOT_RETENTION_DAYS. It waits for nothing: when RDS reports the snapshot created, the export Lambda
+than SNAPSHOT_RETENTION_DAYS, and our copies in COPY_REGION (the export Lambda makes them) older than
+COPY_RETENTION_DAYS. It waits for nothing: when RDS reports the snapshot created, the export Lambda
 takes over. A database that cannot be snapshotted, and any AWS error, raise: the invocation fails visibly and
 Lambda retries it.
 """
@@ -52,9 +53,10 @@ def take_snapshot(rds: Any, settings: SnapshotSettings, today: date) -> bool:
     return True
 
 
-def delete_expired(rds: Any, settings: SnapshotSettings, today: date) -> list[str]:
-    """Delete our manual snapshots whose day is more than ``retention_days`` before ``today``."""
-    oldest_kept = today - timedelta(days=settings.retention_days)
+def delete_expired(rds: Any, settings: SnapshotSettings, today: date, retention_days: int) -> list[str]:
+    """Delete our manual snapshots (in `rds`'s region) whose day is more than ``retention_days`` before ``today``.
+    A copy keeps the source's instance identifier and, copied with its tags, is recognised the same way."""
+    oldest_kept = today - timedelta(days=retention_days)
     deleted = []
     pages = rds.get_paginator("describe_db_snapshots").paginate(
         DBInstanceIdentifier=settings.db_instance_identifier, SnapshotType="manual"
@@ -72,10 +74,17 @@ def delete_expired(rds: Any, settings: SnapshotSettings, today: date) -> list[st
     return deleted
 
 
-def run(rds: Any, settings: SnapshotSettings, today: date) -> dict[str, Any]:
+def run(rds: Any, copy_rds: Any, settings: SnapshotSettings, today: date) -> dict[str, Any]:
+    """`rds` in the database's region, `copy_rds` in COPY_REGION."""
     created = take_snapshot(rds, settings, today)
-    deleted = delete_expired(rds, settings, today)
-    return {"snapshot": snapshot_id(settings.snapshot_prefix, today), "created": created, "deleted": deleted}
+    deleted = delete_expired(rds, settings, today, settings.retention_days)
+    copies_deleted = delete_expired(copy_rds, settings, today, settings.copy_retention_days)
+    return {
+        "snapshot": snapshot_id(settings.snapshot_prefix, today),
+        "created": created,
+        "deleted": deleted,
+        "copies_deleted": copies_deleted,
+    }
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -83,4 +92,4 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     configure_logging()
     settings = load(SnapshotSettings)
     rds = boto3.client("rds")
-    return run(rds, settings, datetime.now(UTC).date())
+    return run(rds, boto3.client("rds", region_name=settings.copy_region), settings, datetime.now(UTC).date())

@@ -3,7 +3,8 @@
   archive:  KMS key, S3 bucket (+ versioning, SSE-KMS, public access block, ownership, TLS-only policy, lifecycle)
             and the IAM role RDS assumes to export snapshots into it;
   schedule: snapshot Lambda <- EventBridge cron(0 0 * * ? *);
-  export:   export Lambda <- EventBridge "manual snapshot created" (RDS-EVENT-0042) for our snapshots.
+  export:   export Lambda <- EventBridge "manual snapshot created" (RDS-EVENT-0042) for our snapshots; it also copies
+            the snapshot to `copyRegion`, encrypted with a KMS key of that region (the snapshot Lambda expires copies).
 
 ARNs that AWS assigns (key, export role, functions, rules) travel through the composite's status (`STATUS`): a
 resource that needs one is composed only once the composite's status carries it. Snapshots are named
@@ -21,6 +22,7 @@ from function.state import Object, Observed, without_none
 # Composite status field <- the composed resource whose status.atProvider.arn it carries.
 STATUS = {
     "bucketKeyArn": "bucket-key",
+    "copyKeyArn": "copy-key",
     "exportRoleArn": "export-role",
     "snapshotFunctionArn": "snapshot-function",
     "snapshotRuleArn": "snapshot-schedule",
@@ -56,7 +58,11 @@ class _Names:
         self.database: str = parameters["databaseIdentifier"]
         self.bucket = f"notejamsnapshot-{self.environment}-{self.account}"
         self.bucket_arns = [f"arn:aws:s3:::{self.bucket}", f"arn:aws:s3:::{self.bucket}/*"]
+        self.copy_region: str = parameters["copyRegion"]
         self.our_snapshots = f"arn:aws:rds:{self.region}:{self.account}:snapshot:notejam-{self.environment}-????-??-??"
+        self.our_copies = (
+            f"arn:aws:rds:{self.copy_region}:{self.account}:snapshot:notejam-{self.environment}-????-??-??"
+        )
         # Every role composed here carries the account's permissions boundary (crossplane/iam/role-boundary.json):
         # the providers' IAM role may only create roles that carry it.
         self.role_boundary = f"arn:aws:iam::{self.account}:policy/notejam-{self.environment}-role-boundary"
@@ -100,6 +106,22 @@ def bucket_key(observed: Observed) -> Object:
                 "enableKeyRotation": True,
                 "deletionWindowInDays": 30,
                 "region": _Names(observed).region,
+            },
+        )
+    )
+
+
+def copy_key(observed: Observed) -> Object:
+    """Encrypts the snapshot copies in the second region (a KMS key is regional). Kept like the bucket key."""
+    return _kept(
+        _managed(
+            "kms.aws.upbound.io/v1beta1",
+            "Key",
+            {
+                "description": "Encrypts the second-region copies of Notejam database snapshots.",
+                "enableKeyRotation": True,
+                "deletionWindowInDays": 30,
+                "region": _Names(observed).copy_region,
             },
         )
     )
@@ -252,6 +274,13 @@ def snapshot_function_role(observed: Observed) -> Object:
                 "Action": ["rds:AddTagsToResource", "rds:DeleteDBSnapshot"],
                 "Resource": names.our_snapshots,
             },
+            {
+                # The copies in the second region keep the instance's identifier, which a listing names.
+                "Sid": "ExpireOurCopies",
+                "Effect": "Allow",
+                "Action": ["rds:DescribeDBSnapshots", "rds:DeleteDBSnapshot"],
+                "Resource": [f"arn:aws:rds:{names.copy_region}:{names.account}:db:{names.database}", names.our_copies],
+            },
             _logs_statement(names, "snapshot"),
         ],
     }
@@ -312,8 +341,13 @@ def _function(observed: Observed, step: str, handler: str, variables: dict[str, 
 
 def snapshot_function(observed: Observed) -> Object:
     # Lambda environment values are strings.
-    retention = str(observed.parameters.get("snapshotRetentionDays", 7))
-    return _function(observed, "snapshot", "backup.snapshot.handler", {"SNAPSHOT_RETENTION_DAYS": retention})
+    parameters = observed.parameters
+    variables = {
+        "SNAPSHOT_RETENTION_DAYS": str(parameters.get("snapshotRetentionDays", 7)),
+        "COPY_REGION": parameters["copyRegion"],
+        "COPY_RETENTION_DAYS": str(parameters.get("copyRetentionDays", 7)),
+    }
+    return _function(observed, "snapshot", "backup.snapshot.handler", variables)
 
 
 def _rule(observed: Observed, step: str, name: str, for_provider: Object) -> Object:
@@ -400,6 +434,20 @@ def export_function_role(observed: Observed) -> Object:
                 "Action": ["kms:CreateGrant", "kms:DescribeKey"],
                 "Resource": observed.status("bucketKeyArn"),
             },
+            {
+                # A cross-region copy is authorised on the source snapshot and on the copy it creates (tagged with
+                # the source's tags), and RDS uses the second region's key through a grant.
+                "Sid": "CopyOurSnapshotsToTheSecondRegion",
+                "Effect": "Allow",
+                "Action": ["rds:CopyDBSnapshot", "rds:AddTagsToResource"],
+                "Resource": [names.our_snapshots, names.our_copies],
+            },
+            {
+                "Sid": "GrantTheCopyKeyToTheCopy",
+                "Effect": "Allow",
+                "Action": ["kms:CreateGrant", "kms:DescribeKey"],
+                "Resource": observed.status("copyKeyArn"),
+            },
             _logs_statement(names, "export"),
         ],
     }
@@ -425,6 +473,8 @@ def export_function(observed: Observed) -> Object:
         "EXPORT_PREFIX": f"exports/{names.database}",
         "EXPORT_ROLE_ARN": observed.status("exportRoleArn"),
         "EXPORT_KMS_KEY_ID": observed.status("bucketKeyArn"),
+        "COPY_REGION": names.copy_region,
+        "COPY_KMS_KEY_ID": observed.status("copyKeyArn"),
     }
     return _function(observed, "export", "backup.export.handler", variables)
 
@@ -462,6 +512,7 @@ def resources(settings: Object, parameters: Object) -> dict[str, Callable[[Obser
         "bucket-policy": bucket_policy,
         "bucket-lifecycle": bucket_lifecycle,
         "export-role": export_role,
+        "copy-key": copy_key,
         # ---- snapshot: cron -> Lambda
         "snapshot-function-role": snapshot_function_role,
         "snapshot-function": snapshot_function,

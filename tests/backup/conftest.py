@@ -15,6 +15,7 @@ from moto import mock_aws
 from backup.logs import LOGGER_NAME
 
 REGION = "eu-west-1"
+COPY_REGION = "eu-central-1"  # the backup's second region
 INSTANCE = "notejam-dev-notejam-db"
 PREFIX = "notejam-dev"
 EXPORT_ENV = {
@@ -24,8 +25,16 @@ EXPORT_ENV = {
     "EXPORT_PREFIX": "notejam-dev",
     "EXPORT_ROLE_ARN": "arn:aws:iam::123456789012:role/notejam-crossplane/notejam-dev-rds-export",
     "EXPORT_KMS_KEY_ID": "arn:aws:kms:eu-west-1:123456789012:key/2d9c5c4e-0000-4000-8000-000000000001",
+    "COPY_REGION": COPY_REGION,
+    "COPY_KMS_KEY_ID": "arn:aws:kms:eu-central-1:123456789012:key/2d9c5c4e-0000-4000-8000-000000000002",
 }
-SNAPSHOT_ENV = {"DB_INSTANCE_IDENTIFIER": INSTANCE, "SNAPSHOT_PREFIX": PREFIX, "SNAPSHOT_RETENTION_DAYS": "7"}
+SNAPSHOT_ENV = {
+    "DB_INSTANCE_IDENTIFIER": INSTANCE,
+    "SNAPSHOT_PREFIX": PREFIX,
+    "SNAPSHOT_RETENTION_DAYS": "7",
+    "COPY_REGION": COPY_REGION,
+    "COPY_RETENTION_DAYS": "14",
+}
 
 
 @pytest.fixture
@@ -43,6 +52,12 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.fixture
 def rds(aws: None) -> Any:
     return boto3.client("rds", region_name=REGION)
+
+
+@pytest.fixture
+def copy_rds(aws: None) -> Any:
+    """RDS in the second region, where the export Lambda copies each snapshot."""
+    return boto3.client("rds", region_name=COPY_REGION)
 
 
 @pytest.fixture
@@ -84,10 +99,13 @@ def snapshot_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
 
 @pytest.fixture
-def export_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    for name, value in EXPORT_ENV.items():
+def export_env(aws: None, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """EXPORT_ENV, with COPY_KMS_KEY_ID a key that exists in the second region (RDS refuses a copy to any other)."""
+    key = boto3.client("kms", region_name=COPY_REGION).create_key(Description="snapshot copies")["KeyMetadata"]
+    environment = {**EXPORT_ENV, "COPY_KMS_KEY_ID": key["Arn"]}
+    for name, value in environment.items():
         monkeypatch.setenv(name, value)
-    return EXPORT_ENV
+    return environment
 
 
 @pytest.fixture

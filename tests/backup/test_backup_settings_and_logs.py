@@ -11,17 +11,33 @@ import pytest
 from backup.logs import configure_logging
 from backup.settings import ExportSettings, SettingsError, SnapshotSettings, env_names, load
 
-SNAPSHOT = {"DB_INSTANCE_IDENTIFIER": "db", "SNAPSHOT_PREFIX": "notejam-dev", "SNAPSHOT_RETENTION_DAYS": "7"}
+SNAPSHOT = {
+    "DB_INSTANCE_IDENTIFIER": "db",
+    "SNAPSHOT_PREFIX": "notejam-dev",
+    "SNAPSHOT_RETENTION_DAYS": "7",
+    "COPY_REGION": "eu-central-1",
+    "COPY_RETENTION_DAYS": "14",
+}
 
 
 def test_snapshot_settings_are_read_from_the_environment():
     assert load(SnapshotSettings, SNAPSHOT) == SnapshotSettings(
-        db_instance_identifier="db", snapshot_prefix="notejam-dev", retention_days=7
+        db_instance_identifier="db",
+        snapshot_prefix="notejam-dev",
+        retention_days=7,
+        copy_region="eu-central-1",
+        copy_retention_days=14,
     )
 
 
 def test_env_names_are_the_documented_variables():
-    assert env_names(SnapshotSettings) == ["DB_INSTANCE_IDENTIFIER", "SNAPSHOT_PREFIX", "SNAPSHOT_RETENTION_DAYS"]
+    assert env_names(SnapshotSettings) == [
+        "DB_INSTANCE_IDENTIFIER",
+        "SNAPSHOT_PREFIX",
+        "SNAPSHOT_RETENTION_DAYS",
+        "COPY_REGION",
+        "COPY_RETENTION_DAYS",
+    ]
     assert env_names(ExportSettings) == [
         "DB_INSTANCE_IDENTIFIER",
         "SNAPSHOT_PREFIX",
@@ -29,6 +45,8 @@ def test_env_names_are_the_documented_variables():
         "EXPORT_PREFIX",
         "EXPORT_ROLE_ARN",
         "EXPORT_KMS_KEY_ID",
+        "COPY_REGION",
+        "COPY_KMS_KEY_ID",
     ]
 
 
@@ -36,7 +54,8 @@ def test_every_missing_variable_is_named_in_one_error():
     with pytest.raises(SettingsError) as error:
         load(ExportSettings, {"DB_INSTANCE_IDENTIFIER": "db", "SNAPSHOT_PREFIX": "p"})
     assert str(error.value) == (
-        "missing required environment variable(s): EXPORT_BUCKET, EXPORT_PREFIX, EXPORT_ROLE_ARN, EXPORT_KMS_KEY_ID"
+        "missing required environment variable(s): EXPORT_BUCKET, EXPORT_PREFIX, EXPORT_ROLE_ARN, EXPORT_KMS_KEY_ID, "
+        "COPY_REGION, COPY_KMS_KEY_ID"
     )
 
 

@@ -30,7 +30,7 @@ def test_export_starts_to_the_configured_bucket_prefix_role_and_key(
 
     result = export.handler(event, None)
 
-    assert result == {"status": "started", "export_task": "notejam-dev-2026-11-29"}
+    assert result == {"status": "started", "export_task": "notejam-dev-2026-11-29", "copy": "started"}
     [task] = export_tasks(rds)
     assert task["ExportTaskIdentifier"] == "notejam-dev-2026-11-29"
     assert task["SourceArn"] == our_snapshot["DBSnapshotArn"]
@@ -59,7 +59,7 @@ def test_a_second_event_for_the_same_snapshot_starts_no_second_export(
     export.handler(event, None)
     second = export.handler(event, None)
 
-    assert second == {"status": "exists", "export_task": "notejam-dev-2026-11-29"}
+    assert second == {"status": "exists", "export_task": "notejam-dev-2026-11-29", "copy": "exists"}
     assert len(export_tasks(rds)) == 1
 
 
@@ -196,7 +196,7 @@ def test_a_completed_or_missing_export_the_night_before_is_no_error(
     assert export.handler(snapshot_created_event(before["DBSnapshotArn"], "notejam-dev-2026-11-28"), None)["status"]
     # moto completes an export at once, like a night that went well.
     result = export.handler(snapshot_created_event(tonight["DBSnapshotArn"], "notejam-dev-2026-11-29"), None)
-    assert result == {"status": "started", "export_task": "notejam-dev-2026-11-29"}
+    assert result == {"status": "started", "export_task": "notejam-dev-2026-11-29", "copy": "started"}
 
 
 @pytest.mark.parametrize(
@@ -220,3 +220,15 @@ def test_every_status_that_ends_without_an_export_is_a_failure(status, failed, e
     assert (failure is not None) == failed
     if failed:
         assert failure == f"export task notejam-dev-2026-11-28 ended {status}: KMS key disabled"
+
+
+def test_each_snapshot_is_copied_to_the_second_region_with_its_tags_under_that_regions_key(
+    rds, copy_rds, our_snapshot, export_env, snapshot_created_event, json_logs
+):
+    export.handler(snapshot_created_event(our_snapshot["DBSnapshotArn"], "notejam-dev-2026-11-29"), None)
+
+    [copy] = copy_rds.describe_db_snapshots(DBSnapshotIdentifier="notejam-dev-2026-11-29")["DBSnapshots"]
+    assert copy["KmsKeyId"] == export_env["COPY_KMS_KEY_ID"]
+    assert copy["DBSnapshotArn"].startswith("arn:aws:rds:eu-central-1:")
+    assert {"Key": "managed-by", "Value": "notejam-backup"} in copy["TagList"]  # so the snapshot Lambda expires it
+    assert [e["region"] for e in json_logs() if e["message"] == "copy started"] == ["eu-central-1"]

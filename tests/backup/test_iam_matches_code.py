@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import dataclasses
 import fnmatch
 import functools
 import importlib
@@ -41,6 +42,8 @@ ADDITIONAL_ACTIONS = {
     # The caller passes the export role to RDS and lets RDS use the KMS key through a grant (RDS user guide,
     # "Exporting DB snapshot data to Amazon S3").
     "rds:StartExportTask": {"iam:PassRole", "kms:CreateGrant", "kms:DescribeKey"},
+    # CopyTags=True tags the copy, and RDS encrypts it with the second region's key through a grant.
+    "rds:CopyDBSnapshot": {"rds:AddTagsToResource", "kms:CreateGrant", "kms:DescribeKey"},
 }
 # Not our code but the Lambda runtime, writing the function's logs to CloudWatch Logs.
 RUNTIME_ACTIONS = {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
@@ -291,6 +294,12 @@ def authorised_against(operation: str, params: dict[str, Any], region: str, acco
             ("kms:CreateGrant", params["KmsKeyId"]),
             ("kms:DescribeKey", params["KmsKeyId"]),
         ]
+    if operation == "CopyDBSnapshot":
+        # Called in the second region (`region`), from the source snapshot's ARN.
+        copy = f"{rds}:snapshot:{params['TargetDBSnapshotIdentifier']}"
+        pairs = [("rds:CopyDBSnapshot", params["SourceDBSnapshotIdentifier"]), ("rds:CopyDBSnapshot", copy)]
+        pairs += [("rds:AddTagsToResource", copy)] if params.get("CopyTags") else []
+        return [*pairs, ("kms:CreateGrant", params["KmsKeyId"]), ("kms:DescribeKey", params["KmsKeyId"])]
     if operation == "DescribeExportTasks":
         # No resource types: authorised against "*" whatever it names (Service Authorization Reference).
         return [("rds:DescribeExportTasks", "*")]
@@ -332,23 +341,40 @@ def test_every_call_the_handlers_make_is_authorised_by_their_role(rendered, aws,
     rds.create_db_snapshot(
         DBInstanceIdentifier=daily.db_instance_identifier, DBSnapshotIdentifier=expired, Tags=[MANAGED_BY_TAG]
     )
-    made: list[tuple[str, dict[str, Any]]] = []
-    rds.meta.events.register(
-        "provide-client-params.rds.*", lambda params, model, **_: made.append((model.name, params))
-    )
+    made: list[tuple[str, str, dict[str, Any]]] = []
+    copy_region = daily.copy_region
+    copy_rds = boto3.client("rds", region_name=copy_region)
+    for client in (rds, copy_rds):
+        client.meta.events.register(
+            "provide-client-params.rds.*",
+            lambda params, model, client=client, **_: made.append((client.meta.region_name, model.name, params)),
+        )
+    # RDS copies only with a key that exists in the second region: moto's, standing for the composed copy key.
+    exporting = settings["backup.export"]
+    moto_key = boto3.client("kms", region_name=copy_region).create_key()["KeyMetadata"]["Arn"]
+    stands_for = {moto_key: exporting.copy_kms_key_id}
+    exporting = dataclasses.replace(exporting, copy_kms_key_id=moto_key)
 
-    taken = snapshot.run(rds, daily, today)
+    taken = snapshot.run(rds, copy_rds, daily, today)
     calls = {"backup.snapshot": list(made)}
     made.clear()
     event = snapshot_created_event(f"arn:aws:rds:{region}:{account}:snapshot:{taken['snapshot']}", taken["snapshot"])
-    exported = export.run(rds, settings["backup.export"], event)
+    exported = export.run(rds, copy_rds, exporting, event)
     calls["backup.export"] = list(made)
 
-    assert (taken["created"], taken["deleted"], exported["status"]) == (True, [expired], "started")
+    assert (taken["created"], taken["deleted"], exported["status"], exported["copy"]) == (
+        True,
+        [expired],
+        "started",
+        "started",
+    )
     for handler, made_by_handler in calls.items():
         module = importlib.import_module(handler)
-        assert {op for op, _ in made_by_handler} == {op for _, op in operations_called(module)}, handler
+        assert {op for _, op, _ in made_by_handler} == {op for _, op in operations_called(module)}, handler
         role = role_of(by_handler[handler], rendered)
-        for operation, params in made_by_handler:
-            for action, resource in authorised_against(operation, params, region, account):
+        for client_region, operation, params in made_by_handler:
+            for action, resource in authorised_against(operation, params, client_region, account):
+                resource = stands_for.get(resource, resource)
                 assert allowed(role, action, resource), f"{handler}: {action} on {resource} is not granted"
+    assert {(r, op) for r, op, _ in calls["backup.export"]} >= {(copy_region, "CopyDBSnapshot")}
+    assert {(r, op) for r, op, _ in calls["backup.snapshot"]} >= {(copy_region, "DescribeDBSnapshots")}

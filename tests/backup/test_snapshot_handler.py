@@ -25,7 +25,7 @@ def test_handler_creates_todays_snapshot_tagged_as_ours(rds, instance, snapshot_
 
     today = datetime.now(UTC).date().isoformat()
     expected = f"notejam-dev-{today}"
-    assert result == {"snapshot": expected, "created": True, "deleted": []}
+    assert result == {"snapshot": expected, "created": True, "deleted": [], "copies_deleted": []}
     taken = snapshots(rds)[expected]
     assert taken["DBInstanceIdentifier"] == "notejam-dev-notejam-db"
     assert {"Key": "managed-by", "Value": "notejam-backup"} in taken["TagList"]
@@ -33,17 +33,17 @@ def test_handler_creates_todays_snapshot_tagged_as_ours(rds, instance, snapshot_
     assert started == [{**started[0], "level": "INFO", "snapshot": expected, "instance": "notejam-dev-notejam-db"}]
 
 
-def test_second_run_the_same_day_is_a_no_op(rds, instance, snapshot_env):
+def test_second_run_the_same_day_is_a_no_op(rds, copy_rds, instance, snapshot_env):
     settings = load(SnapshotSettings)
-    first = snapshot.run(rds, settings, TODAY)
-    second = snapshot.run(rds, settings, TODAY)
+    first = snapshot.run(rds, copy_rds, settings, TODAY)
+    second = snapshot.run(rds, copy_rds, settings, TODAY)
 
     assert first["created"] is True
-    assert second == {"snapshot": "notejam-dev-2026-11-29", "created": False, "deleted": []}
+    assert second == {"snapshot": "notejam-dev-2026-11-29", "created": False, "deleted": [], "copies_deleted": []}
     assert list(snapshots(rds)) == ["notejam-dev-2026-11-29"]
 
 
-def test_retention_deletes_only_our_old_snapshots(rds, instance, make_instance, snapshot_env):
+def test_retention_deletes_only_our_old_snapshots(rds, copy_rds, instance, make_instance, snapshot_env):
     make_instance("notejam-staging-notejam-db")
 
     def take(identifier: str, instance_id: str = "notejam-dev-notejam-db", tags=OURS) -> None:
@@ -61,7 +61,7 @@ def test_retention_deletes_only_our_old_snapshots(rds, instance, make_instance, 
     take(f"notejam-dev-{day(10)}", instance_id="notejam-staging-notejam-db")  # another instance
     take("notejam-dev-final", tags=OURS)  # our prefix and tag, no date in the name
 
-    result = snapshot.run(rds, load(SnapshotSettings), TODAY)
+    result = snapshot.run(rds, copy_rds, load(SnapshotSettings), TODAY)
 
     assert sorted(result["deleted"]) == [f"notejam-dev-{day(30)}", f"notejam-dev-{day(8)}"]
     assert sorted(snapshots(rds)) == sorted(
@@ -77,13 +77,13 @@ def test_retention_deletes_only_our_old_snapshots(rds, instance, make_instance, 
     )
 
 
-def test_retention_is_configurable(rds, instance, snapshot_env, monkeypatch):
+def test_retention_is_configurable(rds, copy_rds, instance, snapshot_env, monkeypatch):
     monkeypatch.setenv("SNAPSHOT_RETENTION_DAYS", "2")
     rds.create_db_snapshot(
         DBInstanceIdentifier="notejam-dev-notejam-db", DBSnapshotIdentifier="notejam-dev-2026-11-26", Tags=OURS
     )
 
-    result = snapshot.run(rds, load(SnapshotSettings), TODAY)
+    result = snapshot.run(rds, copy_rds, load(SnapshotSettings), TODAY)
 
     assert result["deleted"] == ["notejam-dev-2026-11-26"]
 
@@ -107,3 +107,30 @@ def test_missing_configuration_names_the_variable(aws, snapshot_env, monkeypatch
     with pytest.raises(SettingsError, match="SNAPSHOT_PREFIX"):
         snapshot.handler({}, None)
     assert boto3.client("rds").describe_db_snapshots()["DBSnapshots"] == []
+
+
+def test_copies_in_the_second_region_expire_after_their_own_retention(rds, copy_rds, instance, snapshot_env):
+    """COPY_RETENTION_DAYS is 14 here, SNAPSHOT_RETENTION_DAYS 7: each region keeps its own."""
+    key = boto3.client("kms", region_name="eu-central-1").create_key()["KeyMetadata"]["Arn"]
+
+    def copied(days_ago: int, tags=OURS) -> str:
+        identifier = f"notejam-dev-{(TODAY - timedelta(days=days_ago)).isoformat()}"
+        source = rds.create_db_snapshot(
+            DBInstanceIdentifier="notejam-dev-notejam-db", DBSnapshotIdentifier=identifier, Tags=tags
+        )["DBSnapshot"]
+        copy_rds.copy_db_snapshot(
+            SourceDBSnapshotIdentifier=source["DBSnapshotArn"],
+            TargetDBSnapshotIdentifier=identifier,
+            KmsKeyId=key,
+            CopyTags=True,
+            SourceRegion="eu-west-1",
+        )
+        return identifier
+
+    old, kept, recent, not_ours = copied(15), copied(14), copied(8), copied(20, tags=[])
+
+    result = snapshot.run(rds, copy_rds, load(SnapshotSettings), TODAY)
+
+    assert result["copies_deleted"] == [old]
+    assert sorted(snapshots(copy_rds)) == sorted([kept, recent, not_ours])
+    assert sorted(result["deleted"]) == sorted([old, kept, recent])  # the sources, after 7 days

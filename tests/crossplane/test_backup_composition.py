@@ -12,6 +12,7 @@ from tools.render import assume_created, render
 BUCKET = f"notejamsnapshot-dev-{ACCOUNT_ID}"
 BUCKET_ARNS = [f"arn:aws:s3:::{BUCKET}", f"arn:aws:s3:::{BUCKET}/*"]
 KEY_ARN = f"arn:aws:kms:eu-west-1:{ACCOUNT_ID}:key/bucket-key"
+COPY_KEY_ARN = f"arn:aws:kms:eu-central-1:{ACCOUNT_ID}:key/copy-key"
 EXPORT_ROLE_ARN = f"arn:aws:iam::{ACCOUNT_ID}:role/export-role"
 OUR_SNAPSHOTS = f"arn:aws:rds:eu-west-1:{ACCOUNT_ID}:snapshot:notejam-dev-????-??-??"
 
@@ -116,6 +117,8 @@ def test_export_role_is_assumed_by_rds_export_of_this_account_only(resources):
                 "DB_INSTANCE_IDENTIFIER": "notejam-dev-notejam-db",
                 "SNAPSHOT_PREFIX": "notejam-dev",
                 "SNAPSHOT_RETENTION_DAYS": "7",
+                "COPY_REGION": "eu-central-1",
+                "COPY_RETENTION_DAYS": "7",
             },
         ),
         (
@@ -128,6 +131,8 @@ def test_export_role_is_assumed_by_rds_export_of_this_account_only(resources):
                 "EXPORT_PREFIX": "exports/notejam-dev-notejam-db",
                 "EXPORT_ROLE_ARN": EXPORT_ROLE_ARN,
                 "EXPORT_KMS_KEY_ID": KEY_ARN,
+                "COPY_REGION": "eu-central-1",
+                "COPY_KMS_KEY_ID": COPY_KEY_ARN,
             },
         ),
     ],
@@ -147,13 +152,19 @@ def test_functions_run_the_packaged_handlers_with_their_settings(resources, name
 
 def test_snapshot_role_may_only_snapshot_this_instance_and_manage_our_snapshots(resources):
     [inline] = resources["snapshot-function-role"]["spec"]["forProvider"]["inlinePolicy"]
-    snapshot, manage, logs = statements(inline["policy"])
+    snapshot, manage, copies, logs = statements(inline["policy"])
     # The exact action lists are pinned against the handlers' boto3 calls in tests/backup; here: the scope.
     assert "rds:CreateDBSnapshot" in snapshot["Action"]
     assert all(action.startswith("rds:") for action in snapshot["Action"])
     assert snapshot["Resource"] == [f"arn:aws:rds:eu-west-1:{ACCOUNT_ID}:db:notejam-dev-notejam-db", OUR_SNAPSHOTS]
     assert {"rds:AddTagsToResource", "rds:DeleteDBSnapshot"} <= set(manage["Action"])
     assert manage["Resource"] == OUR_SNAPSHOTS
+    # The copies in the second region: listed by the instance's identifier, deleted when they expire.
+    assert copies["Action"] == ["rds:DescribeDBSnapshots", "rds:DeleteDBSnapshot"]
+    assert copies["Resource"] == [
+        f"arn:aws:rds:eu-central-1:{ACCOUNT_ID}:db:notejam-dev-notejam-db",
+        OUR_SNAPSHOTS.replace("eu-west-1", "eu-central-1"),
+    ]
     assert all(
         arn.startswith(f"arn:aws:logs:eu-west-1:{ACCOUNT_ID}:log-group:/aws/lambda/notejam-dev-snapshot")
         for arn in logs["Resource"]
@@ -162,7 +173,7 @@ def test_snapshot_role_may_only_snapshot_this_instance_and_manage_our_snapshots(
 
 def test_export_role_may_only_export_ours_pass_the_export_role_and_grant_the_key(resources):
     [inline] = resources["export-function-role"]["spec"]["forProvider"]["inlinePolicy"]
-    export, exports_ended, pass_role, grant, _logs = statements(inline["policy"])
+    export, exports_ended, pass_role, grant, copy, copy_grant, _logs = statements(inline["policy"])
     assert "rds:StartExportTask" in export["Action"]
     # DescribeExportTasks names no resource (Service Authorization Reference): read-only, on "*".
     assert (exports_ended["Action"], exports_ended["Resource"]) == (["rds:DescribeExportTasks"], "*")
@@ -170,6 +181,10 @@ def test_export_role_may_only_export_ours_pass_the_export_role_and_grant_the_key
     assert export["Resource"] == OUR_SNAPSHOTS
     assert (pass_role["Action"], pass_role["Resource"]) == (["iam:PassRole"], EXPORT_ROLE_ARN)
     assert (grant["Action"], grant["Resource"]) == (["kms:CreateGrant", "kms:DescribeKey"], KEY_ARN)
+    # The copy to the second region: our snapshots only, under the key of that region.
+    assert copy["Action"] == ["rds:CopyDBSnapshot", "rds:AddTagsToResource"]
+    assert copy["Resource"] == [OUR_SNAPSHOTS, OUR_SNAPSHOTS.replace("eu-west-1", "eu-central-1")]
+    assert (copy_grant["Action"], copy_grant["Resource"]) == (["kms:CreateGrant", "kms:DescribeKey"], COPY_KEY_ARN)
 
 
 def test_snapshot_runs_daily_at_midnight_utc(resources):
@@ -233,10 +248,11 @@ def test_an_arn_reaches_the_resources_that_need_it_one_reconcile_after_aws_repor
 def test_settled_composite_status_holds_every_arn(settled):
     assert set(settled.composite["status"]) == {
         "bucketKeyArn",
+        "copyKeyArn",
         "exportRoleArn",
         "snapshotFunctionArn",
         "exportFunctionArn",
         "snapshotRuleArn",
         "exportRuleArn",
     }
-    assert len(settled.resources) == 19
+    assert len(settled.resources) == 20

@@ -78,7 +78,7 @@ def test_crossplane_render_gets_the_composite_composition_observed_resources_and
     assert function["metadata"]["annotations"]["render.crossplane.io/runtime-docker-pull-policy"] == "Never"
     [composition] = files["composition.yaml"]
     assert composition["spec"]["pipeline"][0]["functionRef"]["name"] == "function-notejam"
-    assert len(list(files["observed.yaml"])) == 19
+    assert len(list(files["observed.yaml"])) == 20
     assert os.environ["FAKE_CALLS"]
 
 

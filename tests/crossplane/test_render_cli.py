@@ -56,7 +56,7 @@ def test_assume_created_shows_every_backup_resource(capsys):
     assert main(["--assume-created", str(BACKUP_EXAMPLE)]) == 0
     output = capsys.readouterr().out
     assert "# Normal" not in output and "# Warning" not in output
-    assert len(documents(output)) == 1 + 19
+    assert len(documents(output)) == 1 + 20
 
 
 def test_without_arguments_renders_every_overlay_or_the_examples(capsys):

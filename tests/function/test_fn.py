@@ -65,6 +65,8 @@ BACKUP = {
     "databaseIdentifier": "notejam-dev-notejam-db",
     "archiveDays": 1095,
     "snapshotRetentionDays": 7,
+    "copyRegion": "eu-central-1",
+    "copyRetentionDays": 7,
     "lambdaCode": {"bucket": "artifacts", "key": f"backup-lambda/{'0' * 64}.zip"},
 }
 
@@ -154,7 +156,7 @@ def test_without_claim_labels_the_named_resources_wait():
 def test_backup_resources_that_need_an_arn_wait_for_the_composite_status():
     rsp = run(request(composite("XDatabaseBackup", BACKUP), "backup"))
     assert "export-role" not in rsp.desired.resources
-    assert len(rsp.desired.resources) == 12
+    assert len(rsp.desired.resources) == 13
     assert [r.message for r in rsp.results if "export-role yet" in r.message] == [
         "not composing export-role yet: it needs status.bucketKeyArn"
     ]
@@ -251,7 +253,9 @@ def test_served_over_grpc_it_answers_like_in_process():
 
 
 def test_roles_carry_the_accounts_permissions_boundary_and_the_archive_outlives_its_claim():
-    xr = composite("XDatabaseBackup", BACKUP, {"bucketKeyArn": "arn:k", "exportRoleArn": "arn:r"})
+    xr = composite(
+        "XDatabaseBackup", BACKUP, {"bucketKeyArn": "arn:k", "exportRoleArn": "arn:r", "copyKeyArn": "arn:c"}
+    )
     desired = {name: to_dict(r.resource) for name, r in run(request(xr, "backup")).desired.resources.items()}
     roles = [r for r in desired.values() if r["kind"] == "Role"]
     assert len(roles) == 3
@@ -259,7 +263,7 @@ def test_roles_carry_the_accounts_permissions_boundary_and_the_archive_outlives_
         "arn:aws:iam::111111111111:policy/notejam-dev-role-boundary"
     }
     kept = {name for name, r in desired.items() if r["spec"].get("deletionPolicy") == "Orphan"}
-    assert kept == {"bucket-key", "bucket", *(n for n in desired if n.startswith("bucket-"))}
+    assert kept == {"bucket-key", "bucket", "copy-key", *(n for n in desired if n.startswith("bucket-"))}
 
 
 @pytest.mark.parametrize(("protected", "policy"), [(True, "Orphan"), (False, "Delete")])
