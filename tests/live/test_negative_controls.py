@@ -10,6 +10,7 @@ passed by luck. The sync then ends with the claims still Creating, which the ord
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -34,27 +35,30 @@ CLAIM_HEALTH_KEYS = (
 
 
 SLOW_CREATING_SECONDS = 300
+# The claim's wave annotation, whatever wave git gives it (the database claim waits for its password, at 0).
+WAVE = re.compile(r'argocd\.argoproj\.io/sync-wave: "-?\d+"')
+
+
+def edit_claim_waves(copy: Path, replace: Callable[[str], str]) -> None:
+    """Rewrite the wave annotation line of each claim file of the served copy with `replace(line)`."""
+    for name in CLAIM_FILES:
+        path = copy / name
+        text = path.read_text()
+        line = WAVE.search(text)
+        assert line, f"{name} has no sync-wave annotation"
+        path.write_text(text[: line.start()] + replace(line.group(0)) + text[line.end() :])
 
 
 def without_claim_health_check(kube: Kube, copy: Path) -> None:
     """argocd-cm without our claim health check: Argo CD then has no health for a claim and does not wait for it."""
     kube.merge_patch("/api/v1/namespaces/argocd/configmaps/argocd-cm", {"data": dict.fromkeys(CLAIM_HEALTH_KEYS)})
-    wave = 'argocd.argoproj.io/sync-wave: "-1"'
-    for name in CLAIM_FILES:
-        path = copy / name
-        text = path.read_text()
-        assert wave in text, name
-        path.write_text(text.replace(wave, f'{wave}\n    {CREATING_SECONDS_ANNOTATION}: "{SLOW_CREATING_SECONDS}"', 1))
+    edit_claim_waves(copy, lambda wave: f'{wave}\n    {CREATING_SECONDS_ANNOTATION}: "{SLOW_CREATING_SECONDS}"')
     commit(copy, "Negative control: claims that take five minutes to be Ready")
 
 
 def claims_after_the_migration(kube: Kube, copy: Path) -> None:
     """The claims' wave moved after the migration's (wave 1), as a commit to the served repository."""
-    for name in CLAIM_FILES:
-        path = copy / name
-        text = path.read_text()
-        assert 'argocd.argoproj.io/sync-wave: "-1"' in text, name
-        path.write_text(text.replace('argocd.argoproj.io/sync-wave: "-1"', 'argocd.argoproj.io/sync-wave: "2"'))
+    edit_claim_waves(copy, lambda _: 'argocd.argoproj.io/sync-wave: "2"')
     commit(copy, "Negative control: the claims after the migration")
 
 
