@@ -212,13 +212,18 @@ def test_a_manual_edit_of_a_synced_object_is_reverted_by_self_heal_and_recorded(
     if not partial:
         history = kube.get(app_path)["status"]["history"]
         assert history[-1]["revision"] == operation["syncResult"]["revision"]
-    events = kube.items("/api/v1/namespaces/argocd/events")
     start = "Partial sync operation" if partial else f"Sync operation to {operation['syncResult']['revision']}"
-    assert any(
-        e["involvedObject"]["name"] == "notejam" and e["reason"] == "OperationCompleted"
-        and e["message"].startswith(start) and e["message"].endswith("succeeded")
-        for e in events
-    )  # fmt: skip
+
+    def completed_event() -> bool:
+        return any(
+            e["involvedObject"]["name"] == "notejam" and e["reason"] == "OperationCompleted"
+            and e["message"].startswith(start) and e["message"].endswith("succeeded")
+            for e in kube.items("/api/v1/namespaces/argocd/events")
+        )  # fmt: skip
+
+    # The controller patches the operation state into the Application first and records the Event after it
+    # (controller/appcontroller.go, setOperationState), so the Event may trail what the test just read.
+    wait_until("the self-heal's OperationCompleted Event", completed_event, 30)
 
 
 def test_a_resource_removed_from_git_is_pruned_and_a_revert_brings_it_back(live: LiveCluster) -> None:
