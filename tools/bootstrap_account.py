@@ -5,9 +5,9 @@
     python -m tools.bootstrap_account --env dev --alertmanager-url URL --dead-mans-switch-url URL \
         --on-call-webhook-url URL
 
-The facts come from git: the account, region and artifacts bucket from the environment's backup claim
-(`overlays/<env>/backup-claim.yaml`), the domain from its external-dns (`clusters/<env>/patches/external-dns.yaml`),
-the repository from its root Application. It refuses to run in another account than the claim's. In order:
+The facts come from git: the account, region and domain from the environment's facts
+(`clusters/<env>/environment/`, tools.environment_facts), the repository from the root Application
+(`apps/root.yaml`). It refuses to run in another account than the environment's. In order:
 
 1. the environment's public hosted zone (delegate it from the parent domain; external-dns and the certificate use it);
 2. the permissions boundary every role Crossplane creates must carry (`crossplane/iam/role-boundary.json`);
@@ -43,6 +43,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import BotoCoreError, ClientError
 
+from tools.environment_facts import facts
 from tools.manifests import ENVIRONMENTS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -110,26 +111,20 @@ def boundary_policy_name(environment: str) -> str:
     return f"notejam-{environment}-role-boundary"
 
 
-def _backup_claim(root: Path, environment: str) -> dict[str, Any]:
-    return yaml.safe_load((root / "overlays" / environment / "backup-claim.yaml").read_text())["spec"]["parameters"]
-
-
 def read_account(root: Path, environment: str) -> Account:
     """The facts of an environment's account, from git."""
     if environment not in ENVIRONMENTS:
         raise BootstrapError(f"unknown environment {environment!r}: one of {', '.join(ENVIRONMENTS)}")
-    claim = _backup_claim(root, environment)
-    external_dns = yaml.safe_load((root / "clusters" / environment / "patches" / "external-dns.yaml").read_text())
-    (domain,) = external_dns["spec"]["source"]["helm"]["valuesObject"]["domainFilters"]
-    root_app = yaml.safe_load((root / "clusters" / environment / "root.yaml").read_text())
+    environment_facts = facts(environment, root)
+    root_app = yaml.safe_load((root / "apps" / "root.yaml").read_text())
     repository = root_app["spec"]["source"]["repoURL"].removeprefix("https://github.com/").removesuffix(".git")
     return Account(
         environment=environment,
-        account_id=str(claim["accountId"]),
-        region=claim["region"],
-        domain=domain,
-        artifacts_bucket=claim["lambdaCode"]["bucket"],
-        release_account_id=str(_backup_claim(root, RELEASE_ENVIRONMENT)["accountId"]),
+        account_id=environment_facts.account,
+        region=environment_facts.region,
+        domain=environment_facts.domain,
+        artifacts_bucket=environment_facts.artifacts_bucket,
+        release_account_id=facts(RELEASE_ENVIRONMENT, root).account,
         repository=repository,
     )
 
@@ -290,8 +285,8 @@ class Bootstrap:
         caller = self.client("sts").get_caller_identity()["Account"]
         if caller != self.account.account_id:
             raise BootstrapError(
-                f"these credentials are for account {caller}, but overlays/{self.account.environment}/"
-                f"backup-claim.yaml names {self.account.account_id}: use the {self.account.environment} account"
+                f"these credentials are for account {caller}, but clusters/{self.account.environment}/environment "
+                f"names {self.account.account_id}: use the {self.account.environment} account"
             )
 
     def check_given(self) -> None:

@@ -12,9 +12,10 @@ It reads, with the caller's AWS credentials:
   `kubernetes.io/role/internal-elb`), which the database claim (`overlays/<env>/database-claim.yaml`) needs, and
   its public subnets' ranges (tagged `kubernetes.io/role/elb`), where the ALB lives: the web pods' NetworkPolicy
   admits only those (`notejam-web-from-load-balancer`, patched in `overlays/<env>/kustomization.yaml`);
-* the ACM certificate of the environment's Ingress host (`overlays/<env>/kustomization.yaml`): an existing one, or a
-  new DNS-validated one whose validation record it writes into the public hosted zone of the host. Its ARN goes into
-  the Ingress (`alb.ingress.kubernetes.io/certificate-arn`), so the ALB never depends on a certificate search.
+* the ACM certificate of the environment's Ingress host (notejam.<domain>, the domain of its facts in
+  `clusters/<env>/environment/`): an existing one, or a new DNS-validated one whose validation record it writes
+  into the public hosted zone of the host. Its ARN goes into the Ingress (`alb.ingress.kubernetes.io/certificate-arn`,
+  a patch of `overlays/<env>/kustomization.yaml`), so the ALB never depends on a certificate search.
 
 It edits those lines in place (comments stay) and prints what changed; commit and push the result. The DNS record of
 the host itself is external-dns's job (apps/addons/external-dns.yaml).
@@ -33,6 +34,9 @@ from typing import Any
 import boto3
 import yaml
 from botocore.exceptions import BotoCoreError, ClientError
+
+from tools.environment_facts import FactsError, facts
+from tools.manifests import ENVIRONMENTS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_REGION = "eu-west-1"
@@ -127,14 +131,6 @@ def certificate(session: Any, host: str) -> tuple[str, str]:
     return arn, "PENDING_VALIDATION"
 
 
-def ingress_host(root: Path, environment: str) -> str:
-    text = (root / "overlays" / environment / "kustomization.yaml").read_text()
-    match = re.search(r"path: /spec/rules/0/host, value: (\S+)\}", text)
-    if not match:
-        raise ClusterValuesError(f"overlays/{environment}/kustomization.yaml sets no Ingress host")
-    return match.group(1)
-
-
 def write_network(path: Path, values: Network) -> str:
     """The database claim with the cluster's VPC, private subnets and CIDR (comments kept)."""
     text = path.read_text()
@@ -151,17 +147,23 @@ def write_network(path: Path, values: Network) -> str:
 
 
 def write_certificate(path: Path, arn: str) -> str:
-    """The overlay's Ingress patch with the certificate annotation set to `arn` (added once, then replaced)."""
+    """The overlay with its Ingress patch setting the certificate annotation to `arn` (added once, then replaced)."""
     text = path.read_text()
     annotation_path = f"/metadata/annotations/{CERTIFICATE_ANNOTATION.replace('/', '~1')}"
     line = f"      - {{op: add, path: {annotation_path}, value: {arn}}}"
     existing = re.compile(rf"^      - \{{op: add, path: {re.escape(annotation_path)}, .*$", re.MULTILINE)
     if existing.search(text):
         return existing.sub(line, text, count=1)
-    anchor = re.search(r"^      - \{op: replace, path: /spec/tls/0/hosts/0, value: \S+\}$", text, flags=re.MULTILINE)
+    anchor = re.search(r"^patches:\n", text, flags=re.MULTILINE)
     if not anchor:
-        raise ClusterValuesError(f"{path}: no Ingress TLS host patch to add the certificate to")
-    return text[: anchor.end()] + "\n" + line + text[anchor.end() :]
+        raise ClusterValuesError(f"{path}: no `patches:` to add the Ingress certificate to")
+    block = (
+        "  # The ACM certificate of the Ingress host (`make cluster-values` wrote it).\n"
+        "  - target: {kind: Ingress, name: notejam}\n"
+        "    patch: |-\n"
+        f"{line}\n"
+    )
+    return text[: anchor.end()] + block + text[anchor.end() :]
 
 
 def write_load_balancer_sources(path: Path, text: str, cidrs: list[str]) -> str:
@@ -169,10 +171,9 @@ def write_load_balancer_sources(path: Path, text: str, cidrs: list[str]) -> str:
     exactly `cidrs`."""
     blocks = ", ".join(f"{{ipBlock: {{cidr: {cidr}}}}}" for cidr in cidrs)
     pattern = (
-        rf"(- target: \{{kind: NetworkPolicy, name: {LOAD_BALANCER_POLICY}\}}\n    patch: \|-\n"
-        r"      - \{op: replace, path: /spec/ingress/0/from, value: )\[.*\]\}$"
+        rf"(metadata: \{{name: {LOAD_BALANCER_POLICY}\}}\n      spec:\n        ingress:\n          - from: )\[.*\]$"
     )
-    text, count = re.subn(pattern, rf"\g<1>[{blocks}]}}", text, count=1, flags=re.MULTILINE)
+    text, count = re.subn(pattern, rf"\g<1>[{blocks}]", text, count=1, flags=re.MULTILINE)
     if count != 1:
         raise ClusterValuesError(f"{path}: no patch of NetworkPolicy {LOAD_BALANCER_POLICY}'s sources")
     return text
@@ -180,7 +181,7 @@ def write_load_balancer_sources(path: Path, text: str, cidrs: list[str]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.cluster_values", description=__doc__.splitlines()[0])
-    parser.add_argument("--env", required=True, choices=["dev", "staging", "prod"], help="the environment")
+    parser.add_argument("--env", required=True, choices=ENVIRONMENTS, help="the environment")
     parser.add_argument("--region", default=DEFAULT_REGION, help=f"AWS region (default {DEFAULT_REGION})")
     parser.add_argument("--repo", type=Path, default=REPO_ROOT, help="the checkout to write into (default: this one)")
     args = parser.parse_args(argv)
@@ -188,12 +189,12 @@ def main(argv: list[str] | None = None) -> int:
     overlay = args.repo / "overlays" / args.env
     try:
         values = network(session, cluster_name(args.repo, args.env))
-        host = ingress_host(args.repo, args.env)
+        host = facts(args.env, args.repo).host
         arn, status = certificate(session, host)
         claim, kustomization = overlay / "database-claim.yaml", overlay / "kustomization.yaml"
         new_claim, new_kustomization = write_network(claim, values), write_certificate(kustomization, arn)
         new_kustomization = write_load_balancer_sources(kustomization, new_kustomization, values.public_cidrs)
-    except (ClusterValuesError, BotoCoreError, ClientError) as error:
+    except (ClusterValuesError, FactsError, BotoCoreError, ClientError) as error:
         print(f"cluster-values: {error}", file=sys.stderr)
         return 1
     claim.write_text(new_claim)

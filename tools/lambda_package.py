@@ -18,6 +18,7 @@ from pathlib import Path
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 DEFAULT_SOURCE = REPOSITORY / "src" / "backup"
+CLAIM = "base/backup-claim.yaml"  # the one DatabaseBackup claim, which names the code by its hash
 # The earliest date a zip can hold; any fixed value works, this one says "not a real time".
 FIXED_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 # Regular file, rw-r--r--: Lambda only needs to read the code.
@@ -53,15 +54,16 @@ def build(source: Path, output: Path) -> str:
     return hashlib.sha256(output.read_bytes()).hexdigest()
 
 
-def claimed_locations(overlays: Path = REPOSITORY / "overlays") -> list[tuple[str, str, str]]:
-    """(environment, bucket, key) of the code each environment's DatabaseBackup claim points its Lambdas at."""
+def claimed_locations(root: Path = REPOSITORY) -> list[tuple[str, str, str]]:
+    """(environment, bucket, key) of the code each environment's DatabaseBackup claim points its Lambdas at: the key
+    of base/backup-claim.yaml in the artifacts bucket of each environment's account (its facts)."""
     import yaml  # only this helper needs it; the build itself is standard library
 
-    locations = []
-    for claim_file in sorted(overlays.glob("*/backup-claim.yaml")):
-        code = yaml.safe_load(claim_file.read_text())["spec"]["parameters"]["lambdaCode"]
-        locations.append((claim_file.parent.name, code["bucket"], code["key"]))
-    return locations
+    from tools.environment_facts import facts
+    from tools.manifests import ENVIRONMENTS
+
+    key = yaml.safe_load((root / CLAIM).read_text())["spec"]["parameters"]["lambdaCode"]["key"]
+    return [(env, facts(env, root).artifacts_bucket, key) for env in ENVIRONMENTS]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     cli.add_argument(
         "--claimed",
         action="store_true",
-        help="print `<environment> <bucket> <key>` for each overlay's DatabaseBackup claim, and build nothing",
+        help="print `<environment> <bucket> <key>` for each environment's DatabaseBackup claim, and build nothing",
     )
     args = cli.parse_args(argv)
     if args.claimed:

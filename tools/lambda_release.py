@@ -22,7 +22,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from tools.lambda_package import claimed_locations
+from tools.lambda_package import CLAIM, claimed_locations
 
 MISSING = ("404", "NoSuchBucket", "NotFound", "NoSuchKey")
 
@@ -38,11 +38,7 @@ def code_key(zip_path: Path) -> str:
 def upload(zip_path: Path, s3: Any, locations: list[tuple[str, str, str]]) -> list[str]:
     """Upload to each location; returns the errors (printed as GitHub Actions annotations as it goes)."""
     key = code_key(zip_path)
-    stale = [
-        f"overlays/{env}/backup-claim.yaml names {claimed}, the build is {key}"
-        for env, _, claimed in locations
-        if claimed != key
-    ]
+    stale = sorted({f"{CLAIM} names {claimed}, the build is {key}" for _, _, claimed in locations if claimed != key})
     if stale:
         for message in stale:
             print(f"::error::{message}", flush=True)

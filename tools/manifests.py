@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,32 @@ def load_documents(text: str) -> list[Document]:
 def render(directory: Path) -> list[Document]:
     """The objects a kustomization renders."""
     return load_documents(build_kustomization(directory))
+
+
+# What a copy of the repository for `render_source` leaves out: not read by any kustomization, and large.
+NOT_RENDERED = shutil.ignore_patterns(".git", ".venv", ".tools", ".cache", "node_modules", "__pycache__", "dist")
+
+
+def render_source(source: Document, root: Path = REPO_ROOT) -> list[Document]:
+    """The objects Argo CD generates from an Application source of this repository (`path`, and `kustomize.components`
+    if any). Argo CD adds the components to the kustomization in its checkout (`kustomize edit add component`, then
+    `kustomize build`: util/kustomize/kustomize.go); this does the same in a copy, so the work tree is not touched."""
+    components = (source.get("kustomize") or {}).get("components") or []
+    if not components:
+        return render(root / source["path"])
+    with tempfile.TemporaryDirectory(prefix="render-source-") as temporary:
+        copy = Path(temporary) / "repository"
+        shutil.copytree(root, copy, ignore=NOT_RENDERED, symlinks=True)
+        edit = subprocess.run(  # noqa: S603 - fixed binary and subcommand, the source's own component paths
+            [tool_path("kustomize"), "edit", "add", "component", *components],
+            cwd=copy / source["path"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if edit.returncode != 0:
+            raise RenderError(f"kustomize edit add component {' '.join(components)} failed:\n{edit.stderr.strip()}")
+        return render(copy / source["path"])
 
 
 def render_overlay(environment: str, root: Path = REPO_ROOT) -> list[Document]:

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import yaml
 
+from tools.manifests import ENVIRONMENTS, REPO_ROOT
+
 IMAGE = "ghcr.io/notejam/notejam"
-ENVIRONMENTS = ("dev", "staging", "prod")
-REPO_ROOT = Path(__file__).resolve().parent.parent
 TAG_PATTERN = re.compile(r"^[0-9a-f]{40}$")
 # clusters/<env>/versions/: the chart versions of the add-ons and the Crossplane package tags of one cluster.
 VERSIONS = "versions"

@@ -1,6 +1,7 @@
 """Validate every manifest of the repository with kubeconform -strict: `make validate`.
 
-One loop, nothing to register: every `kustomization.yaml` in the repository is built with the pinned kustomize, and
+One loop, nothing to register: every `kustomization.yaml` in the repository is built with the pinned kustomize (the
+ones another kustomization includes, such as base/, as part of it: alone they hold placeholders), and
 every other YAML file is validated on its own, except the files that are not Kubernetes manifests (NOT_MANIFESTS
 below: each rule says why). Schemas, for the Kubernetes version the clusters run (NOTEJAM_KUBERNETES_VERSION):
 
@@ -271,8 +272,12 @@ def discover_targets(root: Path = REPO_ROOT) -> list[Target]:
             kustomizations.append(here)
         yaml_files += [here / f for f in sorted(files) if f.endswith((".yaml", ".yml"))]
     used: set[Path] = set()
+    included: set[Path] = set()  # a kustomization another one includes (base, apps/*) is validated as part of it
     for directory in kustomizations:
-        used |= files_used_by(directory)
+        files = files_used_by(directory)
+        used |= files
+        included |= {path.parent for path in files if path.name in KUSTOMIZATION_NAMES and path.parent != directory}
+    kustomizations = [directory for directory in kustomizations if directory.resolve() not in included]
     plain = [
         path
         for path in yaml_files

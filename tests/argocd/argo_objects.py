@@ -8,13 +8,14 @@ from typing import Any
 
 import yaml
 
-from tools.manifests import REPO_ROOT, Document, render, render_overlay
+from tools.environment_facts import facts
+from tools.manifests import ENVIRONMENTS, REPO_ROOT, Document, render, render_overlay, render_source
 
 REPO_URL = "https://github.com/notejam/notejam-gitops.git"
 TARGET_REVISION = "main"
 IN_CLUSTER = "https://kubernetes.default.svc"
-ACCOUNTS = {"dev": "111111111111", "staging": "222222222222", "prod": "333333333333"}
-REGION = "eu-west-1"
+ACCOUNTS = {environment: facts(environment).account for environment in ENVIRONMENTS}
+REGION = "eu-west-1"  # every environment's today (clusters/<env>/environment)
 WAVE_ANNOTATION = "argocd.argoproj.io/sync-wave"
 
 
@@ -52,6 +53,14 @@ def sources(application: Document) -> list[dict[str, Any]]:
 def git_paths(application: Document) -> list[str]:
     """The repository paths an Application deploys (sources of this repository with a `path`)."""
     return [s["path"] for s in sources(application) if s["repoURL"] == REPO_URL and "path" in s]
+
+
+@cache
+def source_objects(environment: str, application: str, path: str) -> tuple[Document, ...]:
+    """What an Application of `environment` applies from its source at `path` of this repository, rendered as Argo CD
+    does (with the source's `kustomize.components`, which add the cluster's facts)."""
+    [source] = [s for s in sources(applications(environment)[application]) if s.get("path") == path]
+    return tuple(render_source(source))
 
 
 def helm_sources(application: Document) -> list[dict[str, Any]]:

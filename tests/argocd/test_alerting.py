@@ -10,11 +10,11 @@ from pathlib import PurePosixPath
 import pytest
 import yaml
 
-from tests.argocd.argo_objects import applications, eksctl_config, git_paths, helm_values
+from tests.argocd.argo_objects import applications, eksctl_config, git_paths, helm_values, source_objects
 from tests.argocd.test_argocd_alerts import argocd_rules
 from tests.argocd.test_cluster_wiring import irsa_role
 from tools.bootstrap_account import secret_names
-from tools.manifests import ENVIRONMENTS, REPO_ROOT, render
+from tools.manifests import ENVIRONMENTS, REPO_ROOT
 
 RUNBOOK = REPO_ROOT / "docs" / "runbook.md"
 RUNBOOK_URL = "https://github.com/notejam/notejam-gitops/blob/main/docs/runbook.md#"
@@ -29,7 +29,9 @@ def environment(request: pytest.FixtureRequest) -> str:
 
 def stack(environment: str):
     application = applications(environment)["kube-prometheus-stack"]
-    extras = [doc for path in git_paths(application) for doc in render(REPO_ROOT / path)]
+    extras = [
+        doc for path in git_paths(application) for doc in source_objects(environment, "kube-prometheus-stack", path)
+    ]
     return helm_values(application), extras
 
 

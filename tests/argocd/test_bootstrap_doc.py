@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from tests.argocd.argo_objects import applications, git_paths, helm_sources, overlay_objects, wave
+from tests.argocd.argo_objects import applications, git_paths, helm_sources, overlay_objects, source_objects, wave
 from tools.bootstrap_account import boundary_policy_name, secret_names
-from tools.manifests import ENVIRONMENTS, REPO_ROOT, render
+from tools.manifests import ENVIRONMENTS, REPO_ROOT
 from tools.render_output import rendered
 
 BOOTSTRAP = REPO_ROOT / "docs" / "bootstrap.md"
@@ -46,6 +46,8 @@ def test_bootstrap_commands_name_files_that_exist(document) -> None:
     assert re.findall(r"-f (clusters/\S+)", text)
     for path in re.findall(r"-f (clusters/\S+)", text):
         assert (REPO_ROOT / path).is_file(), path
+    for path in re.findall(r"-k (clusters/\S+)", text):
+        assert (REPO_ROOT / path / "kustomization.yaml").is_file(), path
 
 
 def test_bootstrap_wave_table_matches_the_applications() -> None:
@@ -68,7 +70,8 @@ def test_cluster_values_is_a_step_between_eksctl_and_the_root_app() -> None:
     create = position["eksctl create cluster -f clusters/dev/eksctl.yaml"]
     values = position["make cluster-values ENV=dev"]
     # The root's project first, in the same command: the root cannot be created in a project that does not exist.
-    root = position["kubectl apply -f apps/projects/bootstrap.yaml -f clusters/dev/root.yaml"]
+    root = position["kubectl apply -f apps/projects/bootstrap.yaml"]
+    assert commands[root].endswith("&& kubectl apply -k clusters/dev -l app.kubernetes.io/name=root")
     assert create < values < root
     # The values reach the cluster through git: they are committed and pushed before the root app syncs main.
     assert any(c.startswith("git commit") and "overlays/dev" in c for c in commands[values:root])
@@ -93,9 +96,9 @@ def test_the_permissions_boundary_the_compositions_require_is_created(environmen
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_every_secret_the_cluster_reads_is_created(environment: str) -> None:
     documents = list(overlay_objects(environment))
-    for application in applications(environment).values():
+    for name, application in applications(environment).items():
         for path in git_paths(application):
-            documents.extend(render(REPO_ROOT / path))
+            documents.extend(source_objects(environment, name, path))
     externals = [doc["spec"] for doc in documents if doc["kind"] == "ExternalSecret"]
     created = secret_names(environment)
     read = {

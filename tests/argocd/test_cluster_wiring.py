@@ -18,9 +18,10 @@ from tests.argocd.argo_objects import (
     helm_values,
     overlay_objects,
     role_arn,
+    source_objects,
 )
 from tests.crossplane.package_manager import runtime_service_account
-from tools.manifests import ENVIRONMENTS, REPO_ROOT, render
+from tools.manifests import ENVIRONMENTS, REPO_ROOT
 
 ROLE_ANNOTATION = "eks.amazonaws.com/role-arn"
 ACCOUNT_IN_ARN = re.compile(r"arn:aws:[a-z0-9-]*:[a-z0-9-]*:(\d{12}):")
@@ -65,8 +66,8 @@ def test_load_balancer_controller_runs_for_this_cluster_with_its_role(environmen
 
 def test_crossplane_providers_run_with_this_clusters_role(environment: str) -> None:
     (path,) = git_paths(applications(environment)["crossplane-packages"])
-    assert path == f"clusters/{environment}/crossplane-packages"
-    documents = render(REPO_ROOT / path)
+    assert path == "crossplane/packages"
+    documents = source_objects(environment, "crossplane-packages", path)
     runtime_configs = [d for d in documents if d["kind"] == "DeploymentRuntimeConfig"]
     assert runtime_configs, f"{path} renders no DeploymentRuntimeConfig"
     accounts = {d["metadata"]["name"]: d["metadata"] for d in documents if d["kind"] == "ServiceAccount"}

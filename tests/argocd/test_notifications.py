@@ -9,12 +9,12 @@ import re
 import pytest
 import yaml
 
-from tests.argocd.argo_objects import applications, eksctl_config, git_paths, of_kind
+from tests.argocd.argo_objects import applications, eksctl_config, git_paths, of_kind, source_objects
 from tests.argocd.test_alerting import RUNBOOK_URL, runbook_anchors
 from tests.argocd.test_cluster_wiring import ROLE_ANNOTATION, irsa_role
 from tools.cluster import argocd_settings
 from tools.cluster.fake_controllers.external_secrets import documented_secrets
-from tools.manifests import ENVIRONMENTS, REPO_ROOT, render
+from tools.manifests import ENVIRONMENTS
 
 TRIGGERS = {"on-sync-failed", "on-health-degraded", "on-deployed"}
 SECRET_NAME = "argocd-notifications-secret"  # the controller's --secret-name default
@@ -52,9 +52,8 @@ def test_the_webhook_url_is_a_secret_that_external_secrets_writes(notifications:
     assert notifications["secret"]["create"] is False, "the chart's empty Secret would fight External Secrets"
     key = service["url"][1:]
     for environment in ENVIRONMENTS:
-        folder = REPO_ROOT / "clusters" / environment / "argocd-notifications"
-        assert f"clusters/{environment}/argocd-notifications" in git_paths(applications(environment)["argocd"])
-        objects = render(folder)
+        assert "apps/argocd/notifications" in git_paths(applications(environment)["argocd"])
+        objects = source_objects(environment, "argocd", "apps/argocd/notifications")
         [external] = of_kind(objects, "ExternalSecret").values()
         assert external["spec"]["target"]["name"] == SECRET_NAME
         [item] = external["spec"]["data"]

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tools import lambda_package
+from tools.manifests import ENVIRONMENTS, render_overlay
 
 SOURCE = Path(__file__).resolve().parents[2] / "src" / "backup"
 
@@ -89,29 +90,27 @@ def test_cli_refuses_a_folder_that_is_not_a_package(tmp_path, capsys):
     assert "is not a Python package" in capsys.readouterr().err
 
 
-def test_every_environment_runs_the_backup_code_of_this_commit(tmp_path):
-    """The claims name the zip by its hash, so changing src/backup without re-pointing them fails here."""
-    import yaml
+def rendered_backup_code(environment: str) -> dict:
+    """lambdaCode of the DatabaseBackup claim as Argo CD applies it in `environment` (overlays/<env>, rendered)."""
+    [claim] = [doc for doc in render_overlay(environment) if doc["kind"] == "DatabaseBackup"]
+    return claim["spec"]["parameters"]["lambdaCode"]
 
+
+def test_every_environment_runs_the_backup_code_of_this_commit(tmp_path):
+    """The claim names the zip by its hash, so changing src/backup without re-pointing it fails here."""
     digest = lambda_package.build(lambda_package.DEFAULT_SOURCE, tmp_path / "backup-lambda.zip")
-    claims = sorted((lambda_package.REPOSITORY / "overlays").glob("*/backup-claim.yaml"))
-    assert len(claims) == 3
-    for claim in claims:
-        key = yaml.safe_load(claim.read_text())["spec"]["parameters"]["lambdaCode"]["key"]
-        assert key == f"backup-lambda/{digest}.zip", (
-            f"{claim}: the backup code changed; `make lambda-package` prints the new sha256, set "
+    for environment in ENVIRONMENTS:
+        assert rendered_backup_code(environment)["key"] == f"backup-lambda/{digest}.zip", (
+            f"{lambda_package.CLAIM}: the backup code changed; `make lambda-package` prints the new sha256, set "
             f"lambdaCode.key to backup-lambda/<sha256>.zip"
         )
 
 
 def test_release_uploads_to_every_bucket_the_claims_name(capsys):
-    """release-lambda (tools/lambda_release.py) reads its targets from the claims, so a bucket added to a claim is never
-    forgotten."""
-    import yaml
-
+    """release-lambda (tools/lambda_release.py) reads its targets from the claim and each environment's facts without
+    rendering (its workflow has no kustomize): they are what each rendered claim names."""
     assert lambda_package.main(["--claimed"]) == 0
     printed = [line.split() for line in capsys.readouterr().out.splitlines()]
-    assert [env for env, _, _ in printed] == ["dev", "prod", "staging"]
+    assert [env for env, _, _ in printed] == list(ENVIRONMENTS)
     for env, bucket, key in printed:
-        claim = yaml.safe_load((lambda_package.REPOSITORY / f"overlays/{env}/backup-claim.yaml").read_text())
-        assert claim["spec"]["parameters"]["lambdaCode"] == {"bucket": bucket, "key": key}
+        assert rendered_backup_code(env) == {"bucket": bucket, "key": key}

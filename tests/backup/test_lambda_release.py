@@ -54,7 +54,7 @@ def test_a_claim_naming_other_code_uploads_nothing(aws, built, tmp_path, capsys)
         make_bucket(bucket)
     assert lambda_release.main([str(other)]) == 1
     out = capsys.readouterr().out
-    assert "::error::overlays/dev/backup-claim.yaml names backup-lambda/" in out
+    assert "::error::base/backup-claim.yaml names backup-lambda/" in out
     s3 = boto3.client("s3", region_name=REGION)
     assert all("Contents" not in s3.list_objects_v2(Bucket=bucket) for bucket in buckets().values())
 

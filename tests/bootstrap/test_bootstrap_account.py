@@ -27,7 +27,7 @@ from tools.bootstrap_account import (
     ses_smtp_password,
 )
 from tools.lambda_package import claimed_locations
-from tools.manifests import ENVIRONMENTS, REPO_ROOT
+from tools.manifests import ENVIRONMENTS, REPO_ROOT, render_overlay
 
 GIVEN = {
     "alertmanager_url": "https://on-call.example/alertmanager",
@@ -79,8 +79,8 @@ def test_the_facts_come_from_git() -> None:
         assert account.artifacts_bucket.endswith(account.account_id)
         assert account.repository == "notejam/notejam-gitops"
         # The app sends reset mail from the domain SES verifies.
-        config = (REPO_ROOT / "overlays" / environment / "kustomization.yaml").read_text()
-        assert f"MAIL_FROM=notejam@{account.domain}" in config
+        [config] = [d for d in render_overlay(environment) if d["kind"] == "ConfigMap"]
+        assert config["data"]["MAIL_FROM"] == f"notejam@{account.domain}"
     assert read_account(REPO_ROOT, "dev").release_account_id == read_account(REPO_ROOT, "prod").account_id
 
 
@@ -248,7 +248,7 @@ def test_the_documented_repository_credential_is_for_the_url_every_application_u
     text = (REPO_ROOT / "docs" / "bootstrap.md").read_text().replace("\\\n", " ")
     (secret,) = re.findall(r"^kubectl -n argocd create secret generic (\S+) (.*)$", text, flags=re.MULTILINE)
     literals = dict(re.findall(r"--from-literal=(\w+)=(\S+)", secret[1]))
-    root = yaml.safe_load((REPO_ROOT / "clusters" / "dev" / "root.yaml").read_text())
+    root = yaml.safe_load((REPO_ROOT / "apps" / "root.yaml").read_text())
     assert literals["type"] == "git" and literals["url"] == root["spec"]["source"]["repoURL"]
     assert {"githubAppID", "githubAppInstallationID"} <= set(literals) and "--from-file=githubAppPrivateKey=" in secret[
         1

@@ -34,7 +34,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.fixture
 def checkout(tmp_path: Path) -> Path:
     """The parts of the repository the tool reads and writes, copied so the real overlay stays untouched."""
-    for folder in ("base", "overlays/dev", "clusters/dev"):
+    for folder in ("base", "overlays/dev", "clusters/dev", "components"):
         shutil.copytree(REPO_ROOT / folder, tmp_path / folder)
     return tmp_path
 

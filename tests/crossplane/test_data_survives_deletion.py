@@ -16,7 +16,7 @@ from tests.crossplane.conftest import CROSSPLANE_DIR
 from tools.manifests import ENVIRONMENTS, render
 from tools.render_output import rendered
 
-PROTECTED_ENVIRONMENTS = {"staging", "prod"}
+PROTECTED_ENVIRONMENTS = set(ENVIRONMENTS) - {"dev"}  # only dev's database may go without a trace
 ALWAYS_KEPT = {
     "kms.aws.upbound.io/Key",
     "s3.aws.upbound.io/Bucket",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.crossplane.conftest import by_name
+from tools.manifests import ENVIRONMENTS
 from tools.render import overlay_claims, render
 
 
@@ -22,7 +23,7 @@ def instance(environments, environment):
 
 
 def test_every_environment_has_a_database_and_its_backup(environments):
-    assert set(environments) == {"dev", "staging", "prod"}
+    assert set(environments) == set(ENVIRONMENTS)
     for environment, kinds in environments.items():
         assert set(kinds) == {"PostgreSQLInstance", "DatabaseBackup"}, environment
         identifier = instance(environments, environment)["spec"]["forProvider"]["identifier"]

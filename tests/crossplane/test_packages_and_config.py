@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from tests.argocd.argo_objects import source_objects
 from tests.crossplane.conftest import CROSSPLANE_DIR, REPO_ROOT, load_yaml, render_until_settled
 from tests.crossplane.package_manager import package_repository, runtime_service_account
 from tools.crossplane_composite import load_apis
@@ -16,7 +17,6 @@ from tools.validation_data import crds_dir
 PACKAGES = CROSSPLANE_DIR / "packages"
 # What a cluster installs: crossplane/packages names the packages, clusters/<env>/versions/ tags them. Dev's tags are
 # the ones Renovate bumps with the validation data; staging and prod follow by promotion (tests/promotion).
-DEV_PACKAGES = REPO_ROOT / "clusters" / "dev" / "crossplane-packages"
 WAVE = "argocd.argoproj.io/sync-wave"
 
 
@@ -30,7 +30,11 @@ def upstream_release(folder: str) -> str:
 @pytest.fixture(scope="module")
 def packages() -> dict[str, dict]:
     """The packages and the runtime config of dev by name (the ServiceAccount of the same name is left out)."""
-    return {doc["metadata"]["name"]: doc for doc in render(DEV_PACKAGES) if doc["kind"] != "ServiceAccount"}
+    return {
+        doc["metadata"]["name"]: doc
+        for doc in source_objects("dev", "crossplane-packages", "crossplane/packages")
+        if doc["kind"] != "ServiceAccount"
+    }
 
 
 def providers(packages):

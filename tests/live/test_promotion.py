@@ -26,7 +26,7 @@ from tests.live.conftest import LiveCluster, say
 from tools.cluster.kube import Kube, Object
 from tools.cluster.served_repo import CHART_VERSION_ANNOTATION, commit, revert
 from tools.cluster.sync import APPLICATIONS, push_webhook, state_of, wait_until
-from tools.manifests import ENVIRONMENTS, render
+from tools.manifests import ENVIRONMENTS, render, render_source
 from tools.promote import read_tag
 
 pytestmark = pytest.mark.control_plane
@@ -81,7 +81,8 @@ def platform_versions(copy: Path, environment: str) -> dict[str, str]:
             version = (sources[0].get("kustomize") or {}).get("commonAnnotations", {}).get(CHART_VERSION_ANNOTATION)
             if version:
                 found[f"chart/{app['metadata']['name']}"] = version
-    for package in render(cluster / "crossplane-packages"):
+    [packages] = [a for a in render(cluster) if a["metadata"]["name"] == "crossplane-packages"]
+    for package in render_source(packages["spec"]["source"], copy):
         if package["apiVersion"].startswith("pkg.crossplane.io/") and "package" in package.get("spec", {}):
             found[f"{package['kind']}/{package['metadata']['name']}"] = package["spec"]["package"]
     return found

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from tests.manifests.test_alert_rules import promtool, run_unit_test, unit_test
-from tools.manifests import REPO_ROOT
+from tools.manifests import ENVIRONMENTS, REPO_ROOT
 
 RULES = REPO_ROOT / "apps" / "addons" / "monitoring" / "prometheusrule-aws.yaml"
 EXPORTER = REPO_ROOT / "apps" / "addons" / "cloudwatch-exporter.yaml"
@@ -80,7 +80,7 @@ def test_the_backup_alert_selects_every_backup_function_and_the_database_alerts_
     databases = {
         r.resource["spec"]["forProvider"]["identifier"] for r in composed if r.kind == "rds.aws.upbound.io/Instance"
     }
-    assert len(functions) == 6 and len(databases) == 3, (functions, databases)
+    assert len(functions) == 2 * len(ENVIRONMENTS) and len(databases) == len(ENVIRONMENTS), (functions, databases)
     assert all(re.fullmatch("notejam-.*", name) for name in functions | databases)
 
 

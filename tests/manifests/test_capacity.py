@@ -21,7 +21,7 @@ from tools import capacity
 from tools.manifests import REPO_ROOT
 
 # What `load_prod` and the database check read: the overlay and its base, eksctl, and the app's gunicorn config.
-COPIED = ("base", "overlays", "clusters", "src")
+COPIED = ("base", "overlays", "clusters", "components", "src")
 PNG = b"\x89PNG\r\n\x1a\n"
 
 

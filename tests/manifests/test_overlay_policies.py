@@ -402,13 +402,6 @@ def test_the_overlay_tags_are_what_the_promotion_tool_reads(rendered: Rendered) 
         assert image == f"{IMAGE}:{read_tag(env)}"
 
 
-def test_overlays_only_hold_what_differs() -> None:
-    """An overlay is a handful of files: the kustomization and the environment's claims."""
-    for env in ENVIRONMENTS:
-        files = sorted(p.name for p in (REPO_ROOT / "overlays" / env).iterdir())
-        assert files == ["backup-claim.yaml", "database-claim.yaml", "kustomization.yaml"], Path(env)
-
-
 @per_env
 def test_the_app_accepts_the_environment_the_deployment_gives_it(rendered: Rendered, env: str, tmp_path: Path) -> None:
     """ConfigMap values plus stand-ins for the Secret values, through the app's own settings loader; a file stands

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tools.manifests import REPO_ROOT
+from tools.manifests import ENVIRONMENTS, REPO_ROOT
 from tools.validate import Target, discover_targets, validate_file, validate_kustomization
 
 TARGETS = discover_targets(REPO_ROOT)
@@ -16,8 +16,10 @@ def target_id(target: Target) -> str:
 
 def test_the_loop_finds_every_folder_argo_cd_and_the_overlays_use() -> None:
     found = {target_id(t) for t in TARGETS if t.is_kustomization}
-    assert {"base", "overlays/dev", "overlays/staging", "overlays/prod", "crossplane/apis", "apps/addons"} <= found
-    assert {f"clusters/{env}" for env in ("dev", "staging", "prod")} <= found
+    sources = {"crossplane/apis", "crossplane/packages", "apps/addons/monitoring", "apps/argocd/notifications"}
+    assert {*(f"{tree}/{env}" for tree in ("clusters", "overlays") for env in ENVIRONMENTS), *sources} <= found
+    # What they include is validated as part of them, with the environment's values instead of placeholders.
+    assert not {"base", "apps", "apps/addons", "apps/notejam"} & found
 
 
 @pytest.mark.parametrize("target", TARGETS, ids=target_id)

@@ -66,7 +66,7 @@ def test_the_managers_the_layout_needs_are_configured(config: dict[str, Any]) ->
 def test_one_kubernetes_version_is_one_group(config: dict[str, Any], extraction: Extraction) -> None:
     """eksctl, the validation schemas, the Pod Security levels and the autoscaler image agree and move together."""
     kubernetes = [
-        *[dep for env in ("dev", "staging", "prod") for dep in deps_in(extraction, f"clusters/{env}/eksctl.yaml")],
+        *[dep for env in ENVIRONMENTS for dep in deps_in(extraction, f"clusters/{env}/eksctl.yaml")],
         *deps_in(extraction, "base/namespace.yaml"),
         *[dep for dep in deps_in(extraction, "Makefile") if dep.name == "kubernetes/kubernetes"],
         *[dep for dep in deps_in(extraction, "apps/addons/cluster-autoscaler.yaml") if dep.manager == "helm-values"],

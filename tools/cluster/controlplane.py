@@ -36,7 +36,7 @@ from tools.cluster.fake_controllers import external_secrets, prometheus_adapter
 from tools.cluster.fake_controllers.status import TIME_SCALE
 from tools.cluster.kube import Kube
 from tools.cluster.versions import component_dir, makefile_pins
-from tools.manifests import ENVIRONMENTS, REPO_ROOT, render, tool_path
+from tools.manifests import ENVIRONMENTS, REPO_ROOT, render, render_source, tool_path
 from tools.validation_data import argocd_crds_dir, crds_dir
 
 # Every controller, the HPA's included: metrics-server serves CPU, the adapter stand-in the request rate.
@@ -317,9 +317,12 @@ class ControlPlane:
 
     def local_secret_values(self) -> dict[str, dict[str, str]]:
         """What this plane's Secrets Manager stand-in answers instead of a placeholder: the on-call webhook's URL
-        (the secret and property of clusters/<env>/argocd-notifications' ExternalSecret) is the local receiver."""
-        [external] = [doc for doc in render(REPO_ROOT / "clusters" / self.environment / "argocd-notifications")
-                      if doc["kind"] == "ExternalSecret"]  # fmt: skip
+        (the secret and property of the ExternalSecret in the argocd Application's apps/argocd/notifications source,
+        with this cluster's facts) is the local receiver."""
+        [argocd] = [doc for doc in render(REPO_ROOT / "clusters" / self.environment)
+                    if doc["kind"] == "Application" and doc["metadata"]["name"] == "argocd"]  # fmt: skip
+        [source] = [s for s in argocd["spec"]["sources"] if s.get("path") == "apps/argocd/notifications"]
+        [external] = [doc for doc in render_source(source) if doc["kind"] == "ExternalSecret"]
         [reference] = [item["remoteRef"] for item in external["spec"]["data"]]
         return {reference["key"]: {reference["property"]: f"http://127.0.0.1:{self.ports['on-call']}/"}}
 

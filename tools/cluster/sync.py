@@ -7,7 +7,6 @@ Healthy, printing progress.
 from __future__ import annotations
 
 import argparse
-import copy
 import sys
 import time
 from collections.abc import Callable
@@ -17,7 +16,7 @@ from typing import Any
 import yaml
 
 from tools.cluster.kube import Kube, Object
-from tools.manifests import ENVIRONMENTS, REPO_ROOT
+from tools.manifests import ENVIRONMENTS, REPO_ROOT, render
 
 APPLICATIONS = "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications"
 # A commit whose manifests cannot be generated (kustomize or Helm failing on it) does not heal by waiting: once the
@@ -31,9 +30,10 @@ class StuckSync(TimeoutError):
 
 
 def root_application(environment: str, git_url: str) -> Object:
-    """`clusters/<env>/root.yaml` with its source pointed at the local daemon (the repository is not changed)."""
-    root = yaml.safe_load((REPO_ROOT / "clusters" / environment / "root.yaml").read_text())
-    root = copy.deepcopy(root)
+    """The root Application as clusters/<env> renders it (apps/root.yaml with the cluster's facts), its source pointed
+    at the local daemon (the repository is not changed)."""
+    [root] = [doc for doc in render(REPO_ROOT / "clusters" / environment)
+              if doc["kind"] == "Application" and doc["metadata"]["name"] == "root"]  # fmt: skip
     root["spec"]["source"]["repoURL"] = git_url
     return root
 
