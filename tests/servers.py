@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import free_port
+from tools.repository import REPO_ROOT
 
-REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
@@ -24,7 +24,7 @@ def app_env(tmp: Path, **extra: str) -> dict[str, str]:
     """The container's environment, on SQLite in `tmp` unless `extra` says otherwise."""
     env = {
         "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
-        "PYTHONPATH": f"{REPO / 'src'}",
+        "PYTHONPATH": f"{REPO_ROOT / 'src'}",
         "NOTEJAM_ENV": "production",
         "SECRET_KEY": "gunicorn-test-secret",
         "DB_URI": f"sqlite:///{tmp / 'notejam.sqlite'}",

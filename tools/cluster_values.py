@@ -34,7 +34,8 @@ import boto3
 import yaml
 from botocore.exceptions import BotoCoreError, ClientError
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from tools.repository import ENVIRONMENTS, REPO_ROOT
+
 DEFAULT_REGION = "eu-west-1"
 PRIVATE_SUBNET_TAG = "kubernetes.io/role/internal-elb"  # eksctl's tag on the private subnets
 PUBLIC_SUBNET_TAG = "kubernetes.io/role/elb"  # and on the public ones, where an internet-facing ALB lives
@@ -180,7 +181,7 @@ def write_load_balancer_sources(path: Path, text: str, cidrs: list[str]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.cluster_values", description=__doc__.splitlines()[0])
-    parser.add_argument("--env", required=True, choices=["dev", "staging", "prod"], help="the environment")
+    parser.add_argument("--env", required=True, choices=ENVIRONMENTS, help="the environment")
     parser.add_argument("--region", default=DEFAULT_REGION, help=f"AWS region (default {DEFAULT_REGION})")
     parser.add_argument("--repo", type=Path, default=REPO_ROOT, help="the checkout to write into (default: this one)")
     args = parser.parse_args(argv)

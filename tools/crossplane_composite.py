@@ -35,8 +35,9 @@ import jsonschema
 import yaml
 
 from function.state import to_dict
+from tools.repository import REPO_ROOT
 
-APIS_DIR = Path(__file__).resolve().parents[1] / "crossplane" / "apis"
+APIS_DIR = REPO_ROOT / "crossplane" / "apis"
 RESOURCE_NAME_ANNOTATION = "crossplane.io/composition-resource-name"
 COMPOSITE_LABEL = "crossplane.io/composite"
 CLAIM_NAME_LABEL = "crossplane.io/claim-name"

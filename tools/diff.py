@@ -20,7 +20,8 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from tools.manifests import REPO_ROOT, RenderError, build_kustomization
+from tools.manifests import RenderError, build_kustomization
+from tools.repository import REPO_ROOT
 
 
 class DiffError(RuntimeError):

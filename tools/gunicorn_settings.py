@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tools.manifests import REPO_ROOT
+from tools.repository import REPO_ROOT
 
 _PROBE = (
     "import json, notejam.gunicorn_conf as c; "

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
 import tempfile
 from importlib import metadata
@@ -27,20 +26,16 @@ from pathlib import Path
 
 import kubernetes_validate
 
-from tools.manifests import REPO_ROOT
+from tools.repository import REPO_ROOT, makefile_pin
 
 ABSOLUTE_REF = '"/api/_definitions.json#'
 RELATIVE_REF = '"_definitions.json#'
 MARKER = ".generated-from"
-MAKEFILE_PIN = re.compile(r"^KUBERNETES_VERSION := (\S+)$", re.MULTILINE)
 
 
 def pinned_kubernetes_version() -> str:
     """The Makefile's KUBERNETES_VERSION: the one pin, also when a tool runs without make."""
-    match = MAKEFILE_PIN.search((REPO_ROOT / "Makefile").read_text())
-    if not match:
-        raise ValueError("Makefile: no `KUBERNETES_VERSION := <version>` line")
-    return match.group(1)
+    return makefile_pin("KUBERNETES_VERSION")
 
 
 def kubernetes_version() -> str:

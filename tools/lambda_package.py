@@ -16,8 +16,9 @@ import sys
 import zipfile
 from pathlib import Path
 
-REPOSITORY = Path(__file__).resolve().parent.parent
-DEFAULT_SOURCE = REPOSITORY / "src" / "backup"
+from tools.repository import REPO_ROOT
+
+DEFAULT_SOURCE = REPO_ROOT / "src" / "backup"
 # The earliest date a zip can hold; any fixed value works, this one says "not a real time".
 FIXED_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 # Regular file, rw-r--r--: Lambda only needs to read the code.
@@ -53,7 +54,7 @@ def build(source: Path, output: Path) -> str:
     return hashlib.sha256(output.read_bytes()).hexdigest()
 
 
-def claimed_locations(overlays: Path = REPOSITORY / "overlays") -> list[tuple[str, str, str]]:
+def claimed_locations(overlays: Path = REPO_ROOT / "overlays") -> list[tuple[str, str, str]]:
     """(environment, bucket, key) of the code each environment's DatabaseBackup claim points its Lambdas at."""
     import yaml  # only this helper needs it; the build itself is standard library
 

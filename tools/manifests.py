@@ -14,8 +14,7 @@ from typing import Any
 
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-ENVIRONMENTS = ("dev", "staging", "prod")
+from tools.repository import REPO_ROOT
 
 Document = dict[str, Any]
 

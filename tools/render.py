@@ -39,10 +39,9 @@ from tools.crossplane_composite import (
     request,
     written_status,
 )
+from tools.repository import PLATFORM_GROUP, REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 OVERLAYS_DIR = REPO_ROOT / "overlays"
-PLATFORM_GROUP = "platform.notejam.io"
 # The name of our Function package (crossplane/packages/function-notejam.yaml): the steps render runs in-process.
 FUNCTION_NAME = "function-notejam"
 PLACEHOLDER_ACCOUNT = "000000000000"

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from tools.repository import REPO_ROOT
+
 # Renovate's environment: its scratch folders, no re2 (not installed, see the Makefile), every host disabled.
 OFFLINE_ENV = {
     "RENOVATE_X_IGNORE_RE2": "true",

@@ -31,7 +31,8 @@ from pathlib import Path
 import yaml
 
 from tools import k8s_schemas, validation_data, xrd_schemas
-from tools.manifests import REPO_ROOT, Document, RenderError, build_kustomization, load_documents, tool_path
+from tools.manifests import Document, RenderError, build_kustomization, load_documents, tool_path
+from tools.repository import REPO_ROOT
 
 KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 

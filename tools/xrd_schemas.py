@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from tools.manifests import REPO_ROOT
+from tools.repository import REPO_ROOT
 
 Schema = dict[str, Any]
 XRD_API_VERSION = "apiextensions.crossplane.io/v1"

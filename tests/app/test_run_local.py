@@ -6,19 +6,17 @@ import os
 import subprocess
 import sys
 import urllib.request
-from pathlib import Path
 
 from tests.conftest import free_port
 from tests.servers import wait_until_up
-
-REPO = Path(__file__).resolve().parents[2]
+from tools.repository import REPO_ROOT
 
 
 def test_help():
     result = subprocess.run(
         [sys.executable, "-m", "tools.run_local", "--help"],
-        cwd=REPO,
-        env=os.environ | {"PYTHONPATH": f"{REPO / 'src'}:{REPO}"},
+        cwd=REPO_ROOT,
+        env=os.environ | {"PYTHONPATH": f"{REPO_ROOT / 'src'}:{REPO_ROOT}"},
         capture_output=True,
         text=True,
         check=True,
@@ -31,7 +29,7 @@ def test_run_local_migrates_sqlite_and_serves(tmp_path):
     log = tmp_path / "run.log"
     env = {
         "PATH": os.environ["PATH"],
-        "PYTHONPATH": f"{REPO / 'src'}:{REPO}",
+        "PYTHONPATH": f"{REPO_ROOT / 'src'}:{REPO_ROOT}",
         "HOME": str(tmp_path),
         # The instance folder's SQLite file, but in a temporary place instead of the working tree.
         "DB_URI": f"sqlite:///{tmp_path / 'notejam.sqlite'}",
@@ -39,7 +37,7 @@ def test_run_local_migrates_sqlite_and_serves(tmp_path):
     with log.open("w") as output:
         process = subprocess.Popen(
             [sys.executable, "-m", "tools.run_local", "--port", str(port)],
-            cwd=REPO,
+            cwd=REPO_ROOT,
             env=env,
             stdout=output,
             stderr=subprocess.STDOUT,

@@ -8,7 +8,8 @@ from typing import Any
 
 import yaml
 
-from tools.manifests import REPO_ROOT, Document, render, render_overlay
+from tools.manifests import Document, render, render_overlay
+from tools.repository import REPO_ROOT
 
 REPO_URL = "https://github.com/notejam/notejam-gitops.git"
 TARGET_REVISION = "main"

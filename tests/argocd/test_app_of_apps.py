@@ -20,7 +20,8 @@ from tests.argocd.argo_objects import (
     sources,
     wave,
 )
-from tools.manifests import ENVIRONMENTS, REPO_ROOT, render
+from tools.manifests import render
+from tools.repository import ENVIRONMENTS, REPO_ROOT
 from tools.validate import discover_targets
 
 ARGOCD_RELEASE_REPO = "https://github.com/argoproj/argo-cd.git"

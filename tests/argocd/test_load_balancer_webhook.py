@@ -11,7 +11,8 @@ from __future__ import annotations
 import pytest
 
 from tests.argocd.argo_objects import applications, cluster_objects, git_paths, helm_values, overlay_objects
-from tools.manifests import ENVIRONMENTS, REPO_ROOT, render
+from tools.manifests import render
+from tools.repository import ENVIRONMENTS, REPO_ROOT
 
 
 def load_balancer_services(environment: str) -> list[str]:

@@ -14,7 +14,8 @@ from tests.argocd.test_alerting import RUNBOOK_URL, runbook_anchors
 from tests.argocd.test_cluster_wiring import ROLE_ANNOTATION, irsa_role
 from tools.cluster import argocd_settings
 from tools.cluster.fake_controllers.external_secrets import documented_secrets
-from tools.manifests import ENVIRONMENTS, REPO_ROOT, render
+from tools.manifests import render
+from tools.repository import ENVIRONMENTS, REPO_ROOT
 
 TRIGGERS = {"on-sync-failed", "on-health-degraded", "on-deployed"}
 SECRET_NAME = "argocd-notifications-secret"  # the controller's --secret-name default

@@ -13,7 +13,8 @@ import pytest
 import yaml
 
 from tests.argocd.argo_objects import IN_CLUSTER, applications, git_paths
-from tools.manifests import ENVIRONMENTS, REPO_ROOT, render
+from tools.manifests import render
+from tools.repository import ENVIRONMENTS, REPO_ROOT
 
 # Kinds the add-on charts install that the platform depends on: the aggregated metrics APIs the HPA reads
 # (metrics-server: v1beta1.metrics.k8s.io, prometheus-adapter: v1beta1.custom.metrics.k8s.io), the admission

@@ -31,8 +31,8 @@ from backup.naming import MANAGED_BY_TAG, snapshot_id
 from backup.settings import env_names, load
 from tools.crossplane_composite import RESOURCE_NAME_ANNOTATION
 from tools.render import render
+from tools.repository import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 CLAIM = REPO_ROOT / "crossplane" / "apis" / "backup" / "examples" / "claim.yaml"
 
 # Actions AWS authorises on top of an operation's own, given how our code calls it.

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from tools import lambda_package
+from tools.repository import REPO_ROOT
 
-SOURCE = Path(__file__).resolve().parents[2] / "src" / "backup"
+SOURCE = REPO_ROOT / "src" / "backup"
 
 
 @pytest.fixture
@@ -94,7 +95,7 @@ def test_every_environment_runs_the_backup_code_of_this_commit(tmp_path):
     import yaml
 
     digest = lambda_package.build(lambda_package.DEFAULT_SOURCE, tmp_path / "backup-lambda.zip")
-    claims = sorted((lambda_package.REPOSITORY / "overlays").glob("*/backup-claim.yaml"))
+    claims = sorted((REPO_ROOT / "overlays").glob("*/backup-claim.yaml"))
     assert len(claims) == 3
     for claim in claims:
         key = yaml.safe_load(claim.read_text())["spec"]["parameters"]["lambdaCode"]["key"]
@@ -113,5 +114,5 @@ def test_release_uploads_to_every_bucket_the_claims_name(capsys):
     printed = [line.split() for line in capsys.readouterr().out.splitlines()]
     assert [env for env, _, _ in printed] == ["dev", "prod", "staging"]
     for env, bucket, key in printed:
-        claim = yaml.safe_load((lambda_package.REPOSITORY / f"overlays/{env}/backup-claim.yaml").read_text())
+        claim = yaml.safe_load((REPO_ROOT / f"overlays/{env}/backup-claim.yaml").read_text())
         assert claim["spec"]["parameters"]["lambdaCode"] == {"bucket": bucket, "key": key}

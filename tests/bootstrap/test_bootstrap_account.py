@@ -27,7 +27,7 @@ from tools.bootstrap_account import (
     ses_smtp_password,
 )
 from tools.lambda_package import claimed_locations
-from tools.manifests import ENVIRONMENTS, REPO_ROOT
+from tools.repository import ENVIRONMENTS, REPO_ROOT
 
 GIVEN = {
     "alertmanager_url": "https://on-call.example/alertmanager",

@@ -14,7 +14,8 @@ import yaml
 from moto import mock_aws
 
 from tools import cluster_values
-from tools.manifests import REPO_ROOT, render_overlay
+from tools.manifests import render_overlay
+from tools.repository import REPO_ROOT
 
 REGION = "eu-west-1"
 HOST = "notejam.dev.example.com"

@@ -12,7 +12,8 @@ import yaml
 from tools.cluster import argocd_settings, kwok_nodes, served_repo
 from tools.cluster.fake_controllers.crossplane import crds_from_xrd, provider_crd_files, unready_resources
 from tools.cluster.versions import makefile_pins
-from tools.manifests import ENVIRONMENTS, REPO_ROOT, render
+from tools.manifests import render
+from tools.repository import ENVIRONMENTS, REPO_ROOT
 from tools.validation_data import argocd_crds_dir, crds_dir
 
 MODULES = ["build", "argocd_ui", "kwok_nodes", "argocd_settings", "served_repo",

@@ -6,6 +6,7 @@ import pytest
 
 from tests.crossplane.conftest import by_name
 from tools.render import overlay_claims, render
+from tools.repository import ENVIRONMENTS
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +23,7 @@ def instance(environments, environment):
 
 
 def test_every_environment_has_a_database_and_its_backup(environments):
-    assert set(environments) == {"dev", "staging", "prod"}
+    assert set(environments) == set(ENVIRONMENTS)
     for environment, kinds in environments.items():
         assert set(kinds) == {"PostgreSQLInstance", "DatabaseBackup"}, environment
         identifier = instance(environments, environment)["spec"]["forProvider"]["identifier"]
@@ -38,7 +39,7 @@ def test_instance_size_per_environment(environments, environment, instance_class
     assert instance(environments, environment)["spec"]["forProvider"]["instanceClass"] == instance_class
 
 
-@pytest.mark.parametrize("environment", ["dev", "staging", "prod"])
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_multi_az_only_in_prod_deletion_protection_and_final_snapshot_everywhere_but_dev(environments, environment):
     for_provider = instance(environments, environment)["spec"]["forProvider"]
     assert for_provider["multiAz"] is (environment == "prod")
@@ -48,7 +49,7 @@ def test_multi_az_only_in_prod_deletion_protection_and_final_snapshot_everywhere
     assert for_provider["backupRetentionPeriod"] >= 7
 
 
-@pytest.mark.parametrize("environment", ["dev", "staging", "prod"])
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_snapshot_bucket_per_environment_expires_after_three_years(environments, environment):
     backup = environments[environment]["DatabaseBackup"]
     assert backup["bucket"]["metadata"]["annotations"]["crossplane.io/external-name"].startswith(

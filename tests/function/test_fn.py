@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
@@ -20,9 +19,9 @@ from function import backup
 from function.fn import FunctionRunner
 from function.state import to_dict
 from tests.conftest import free_port
+from tools.repository import REPO_ROOT
 
-REPO = Path(__file__).resolve().parents[2]
-APIS = REPO / "crossplane" / "apis"
+APIS = REPO_ROOT / "crossplane" / "apis"
 
 
 def step_input(api: str) -> dict[str, Any]:
@@ -227,7 +226,7 @@ def test_a_parameter_the_xrd_should_have_required_is_fatal_not_a_crash():
 
 def test_main_has_help():
     result = subprocess.run(
-        [sys.executable, "-m", "function.main", "--help"], capture_output=True, text=True, check=True, cwd=REPO
+        [sys.executable, "-m", "function.main", "--help"], capture_output=True, text=True, check=True, cwd=REPO_ROOT
     )
     assert "--insecure" in result.stdout and "--address" in result.stdout
 
@@ -237,7 +236,7 @@ def test_served_over_grpc_it_answers_like_in_process():
     address = f"127.0.0.1:{free_port()}"
     server = subprocess.Popen(
         [sys.executable, "-m", "function.main", "--insecure", "--address", address],
-        cwd=REPO,
+        cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )

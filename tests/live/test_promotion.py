@@ -26,8 +26,9 @@ from tests.live.conftest import LiveCluster, say
 from tools.cluster.kube import Kube, Object
 from tools.cluster.served_repo import CHART_VERSION_ANNOTATION, commit, revert
 from tools.cluster.sync import APPLICATIONS, push_webhook, state_of, wait_until
-from tools.manifests import ENVIRONMENTS, render
+from tools.manifests import render
 from tools.promote import read_tag
+from tools.repository import ENVIRONMENTS
 
 pytestmark = pytest.mark.control_plane
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tools.manifests import ENVIRONMENTS, Document, render_overlay
+from tools.manifests import Document, render_overlay
+from tools.repository import ENVIRONMENTS
 from tools.validate import schema_locations
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tools import diff
-from tools.manifests import REPO_ROOT
+from tools.repository import ENVIRONMENTS, REPO_ROOT
 
 GIT_ENV = {
     **os.environ,
@@ -45,7 +45,7 @@ def set_dev_tag(repo: Path, tag: str) -> None:
 
 def test_an_unchanged_tree_has_no_diff(repo: Path) -> None:
     assert diff.diff_environments("HEAD", repo) == {
-        f"{tree}/{env}": "" for tree in ("clusters", "overlays") for env in ("dev", "prod", "staging")
+        f"{tree}/{env}": "" for tree in ("clusters", "overlays") for env in ENVIRONMENTS
     }
 
 
@@ -53,7 +53,7 @@ def test_a_new_tag_shows_in_every_object_that_uses_the_image_of_that_environment
     set_dev_tag(repo, "a" * 40)
     diffs = diff.diff_environments("HEAD", repo)
     assert diffs["overlays/staging"] == diffs["overlays/prod"] == ""
-    assert not any(diffs[f"clusters/{env}"] for env in ("dev", "staging", "prod"))
+    assert not any(diffs[f"clusters/{env}"] for env in ENVIRONMENTS)
     added = [line for line in diffs["overlays/dev"].splitlines() if line.startswith("+") and "image:" in line]
     assert added == [f"+        image: ghcr.io/notejam/notejam:{'a' * 40}"] * 3  # Deployment and both Jobs
     assert diffs["overlays/dev"].startswith("--- overlays/dev @ HEAD\n+++ overlays/dev @ working tree\n")
@@ -63,7 +63,7 @@ def test_a_change_in_base_shows_in_every_environment(repo: Path) -> None:
     path = repo / "base" / "config.env"
     path.write_text(path.read_text().replace("SMTP_PORT=587", "SMTP_PORT=2587"))
     diffs = diff.diff_environments("HEAD", repo)
-    assert all('+  SMTP_PORT: "2587"' in diffs[f"overlays/{env}"] for env in ("dev", "staging", "prod"))
+    assert all('+  SMTP_PORT: "2587"' in diffs[f"overlays/{env}"] for env in ENVIRONMENTS)
 
 
 def test_a_new_environment_is_diffed_against_nothing(repo: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tools.manifests import REPO_ROOT
+from tools.repository import ENVIRONMENTS, REPO_ROOT
 from tools.validate import Target, discover_targets, validate_file, validate_kustomization
 
 TARGETS = discover_targets(REPO_ROOT)
@@ -17,7 +17,7 @@ def target_id(target: Target) -> str:
 def test_the_loop_finds_every_folder_argo_cd_and_the_overlays_use() -> None:
     found = {target_id(t) for t in TARGETS if t.is_kustomization}
     assert {"base", "overlays/dev", "overlays/staging", "overlays/prod", "crossplane/apis", "apps/addons"} <= found
-    assert {f"clusters/{env}" for env in ("dev", "staging", "prod")} <= found
+    assert {f"clusters/{env}" for env in ENVIRONMENTS} <= found
 
 
 @pytest.mark.parametrize("target", TARGETS, ids=target_id)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tools import validate
-from tools.manifests import REPO_ROOT
+from tools.repository import REPO_ROOT
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -12,8 +12,9 @@ import pytest
 import yaml
 
 from tools import promote
-from tools.manifests import ENVIRONMENTS, REPO_ROOT, build_kustomization
+from tools.manifests import build_kustomization
 from tools.renovate_extract import working_tree_files
+from tools.repository import ENVIRONMENTS, REPO_ROOT
 
 VERSION = re.compile(r"^v?\d+\.\d+\.\d+$|^[0-9a-f]{40}$")
 

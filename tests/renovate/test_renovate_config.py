@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from tools.manifests import ENVIRONMENTS
 from tools.renovate_extract import OFFLINE_ENV, REPO_ROOT, Dependency, Extraction, read_config, renovate_binary
+from tools.repository import ENVIRONMENTS
 
 pytestmark = pytest.mark.node
 
@@ -66,7 +66,7 @@ def test_the_managers_the_layout_needs_are_configured(config: dict[str, Any]) ->
 def test_one_kubernetes_version_is_one_group(config: dict[str, Any], extraction: Extraction) -> None:
     """eksctl, the validation schemas, the Pod Security levels and the autoscaler image agree and move together."""
     kubernetes = [
-        *[dep for env in ("dev", "staging", "prod") for dep in deps_in(extraction, f"clusters/{env}/eksctl.yaml")],
+        *[dep for env in ENVIRONMENTS for dep in deps_in(extraction, f"clusters/{env}/eksctl.yaml")],
         *deps_in(extraction, "base/namespace.yaml"),
         *[dep for dep in deps_in(extraction, "Makefile") if dep.name == "kubernetes/kubernetes"],
         *[dep for dep in deps_in(extraction, "apps/addons/cluster-autoscaler.yaml") if dep.manager == "helm-values"],

@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from tools.manifests import REPO_ROOT
+from tools.repository import REPO_ROOT
 
 VALUES_FILE = REPO_ROOT / "apps" / "argocd" / "values.yaml"
 NAMESPACE = "argocd"

@@ -36,7 +36,8 @@ from tools.cluster.fake_controllers import external_secrets, prometheus_adapter
 from tools.cluster.fake_controllers.status import TIME_SCALE
 from tools.cluster.kube import Kube
 from tools.cluster.versions import component_dir, makefile_pins
-from tools.manifests import ENVIRONMENTS, REPO_ROOT, render, tool_path
+from tools.manifests import render, tool_path
+from tools.repository import ENVIRONMENTS, REPO_ROOT
 from tools.validation_data import argocd_crds_dir, crds_dir
 
 # Every controller, the HPA's included: metrics-server serves CPU, the adapter stand-in the request rate.

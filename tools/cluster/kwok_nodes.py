@@ -16,29 +16,23 @@ from typing import Any
 
 import yaml
 
-from tools.manifests import ENVIRONMENTS, REPO_ROOT
+from tools.repository import ENVIRONMENTS, INSTANCE_TYPES, REPO_ROOT
 
 KWOK_ANNOTATION = {"kwok.x-k8s.io/node": "fake"}
 # Where metrics-server scrapes a Node's resource metrics (metrics-server pkg/scraper/client/resource/client.go): kwok
 # serves every Node's on its own port under this path (kwok kustomize/kwokctl/resource/node.yaml, the Metric of
 # kustomize/metrics/resource/metrics-resource.yaml).
 METRICS_PATH_ANNOTATION = "metrics.k8s.io/resource-metrics-path"
-# Allocatable of the instance types our node groups use (EC2 vCPUs and memory, minus nothing: kwok runs no kubelet).
-INSTANCE_TYPES = {
-    "m6i.large": {"cpu": "2", "memory": "8Gi"},
-    "m6i.xlarge": {"cpu": "4", "memory": "16Gi"},
-    "m6i.2xlarge": {"cpu": "8", "memory": "32Gi"},
-    "t3.medium": {"cpu": "2", "memory": "4Gi"},
-    "t3.large": {"cpu": "2", "memory": "8Gi"},
-}
 
 
 def node_for(zone: str, region: str, group: dict[str, Any], cluster: str) -> dict[str, Any]:
     instance_type = group.get("instanceType", "m6i.large")
     if instance_type not in INSTANCE_TYPES:
-        raise ValueError(f"kwok_nodes: add {instance_type} (node group {group['name']}) to INSTANCE_TYPES")
+        raise ValueError(f"add {instance_type} (node group {group['name']}) to tools/repository.INSTANCE_TYPES")
     name = f"{cluster}-{group['name']}-{zone}"
-    capacity = {**INSTANCE_TYPES[instance_type], "pods": "110"}
+    cpus, mib, _ = INSTANCE_TYPES[instance_type]
+    # Allocatable: the instance's vCPUs and memory, minus nothing (kwok runs no kubelet).
+    capacity = {"cpu": str(cpus), "memory": f"{mib}Mi", "pods": "110"}
     return {
         "apiVersion": "v1",
         "kind": "Node",

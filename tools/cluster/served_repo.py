@@ -25,18 +25,12 @@ from typing import Any
 
 import yaml
 
-from tools.manifests import REPO_ROOT
+from tools.repository import CHART_CRD_FOLDERS, REPO_ROOT
 
 UPSTREAM_URL = "https://github.com/notejam/notejam-gitops.git"
 REPOSITORY_NAME = "notejam-gitops"
 BRANCH = "main"
 STANDINS = "standins"
-# Chart -> CRD folders (under the shared CRDs folder) that the chart itself applies. Crossplane's chart applies none:
-# Crossplane installs its CRDs when it starts (see fake_controllers). The Argo CD chart's CRDs come from the release.
-CHART_CRDS: dict[str, tuple[str, ...]] = {
-    "external-secrets": ("external-secrets",),
-    "kube-prometheus-stack": ("prometheus-operator",),
-}
 ARGOCD_CHART = "argo-cd"
 PROMETHEUS_CHART = "kube-prometheus-stack"
 # On everything a stand-in deploys: the chart version its cluster's versions/ folder names.
@@ -121,9 +115,8 @@ def write_standin(copy: Path, app: dict[str, Any], chart: dict[str, Any], crds: 
     if chart["chart"] == PROMETHEUS_CHART:
         for name, document in prometheus_standins(app, chart).items():
             (folder / name).write_text(yaml.safe_dump(document, sort_keys=False))
-    sources = (
-        [argocd_crds] if chart["chart"] == ARGOCD_CHART else [crds / d for d in CHART_CRDS.get(chart["chart"], ())]
-    )
+    folder_of_crds = CHART_CRD_FOLDERS.get(chart["chart"])  # the Argo CD chart's: those of the release, below
+    sources = [argocd_crds] if chart["chart"] == ARGOCD_CHART else [crds / folder_of_crds] if folder_of_crds else []
     for source in sources:
         for crd in sorted(source.glob("*.yaml")):
             text = crd.read_text()

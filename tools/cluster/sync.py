@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from tools.cluster.kube import Kube, Object
-from tools.manifests import ENVIRONMENTS, REPO_ROOT
+from tools.repository import ENVIRONMENTS, REPO_ROOT
 
 APPLICATIONS = "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications"
 # A commit whose manifests cannot be generated (kustomize or Helm failing on it) does not heal by waiting: once the
