@@ -32,7 +32,7 @@ from typing import Any
 import yaml
 
 from tools.gunicorn_settings import resolve
-from tools.manifests import Document, render_overlay
+from tools.manifests import Document, kustomize_overlay
 from tools.repository import INSTANCE_TYPES, REPO_ROOT
 
 NORMAL_RPS = 50.0  # business-hours requests/s, the documented assumption (docs/capacity.md)
@@ -108,7 +108,7 @@ def load_prod(root: Path = REPO_ROOT) -> Prod:
     """prod's settings, from the rendered overlay and clusters/prod/eksctl.yaml under `root`."""
     from tools.render import is_claim, render_settled
 
-    app = render_overlay("prod", root)
+    app = kustomize_overlay("prod", root)
     named = {(doc["kind"], doc["metadata"]["name"]): doc for doc in app}
     hpa = parse_hpa(named["HorizontalPodAutoscaler", "notejam"])
     deployment = named["Deployment", "notejam"]["spec"]

@@ -19,7 +19,7 @@ from tools.repository import REPO_ROOT
 Document = dict[str, Any]
 
 
-class RenderError(RuntimeError):
+class KustomizeError(RuntimeError):
     """kustomize could not build a kustomization; the message carries its stderr."""
 
 
@@ -43,7 +43,7 @@ def build_kustomization(directory: Path) -> str:
         check=False,
     )
     if result.returncode != 0:
-        raise RenderError(f"kustomize build {directory} failed:\n{result.stderr.strip()}")
+        raise KustomizeError(f"kustomize build {directory} failed:\n{result.stderr.strip()}")
     return result.stdout
 
 
@@ -52,14 +52,14 @@ def load_documents(text: str) -> list[Document]:
     return [doc for doc in yaml.safe_load_all(text) if doc is not None]
 
 
-def render(directory: Path) -> list[Document]:
+def kustomize(directory: Path) -> list[Document]:
     """The objects a kustomization renders."""
     return load_documents(build_kustomization(directory))
 
 
-def render_overlay(environment: str, root: Path = REPO_ROOT) -> list[Document]:
+def kustomize_overlay(environment: str, root: Path = REPO_ROOT) -> list[Document]:
     """The objects Argo CD applies for one environment (`overlays/<environment>`)."""
-    return render(root / "overlays" / environment)
+    return kustomize(root / "overlays" / environment)
 
 
 def object_id(doc: Document) -> str:

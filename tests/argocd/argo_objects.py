@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from tools.manifests import Document, render, render_overlay
+from tools.manifests import Document, kustomize, kustomize_overlay
 from tools.repository import REPO_ROOT
 
 REPO_URL = "https://github.com/notejam/notejam-gitops.git"
@@ -22,13 +22,13 @@ WAVE_ANNOTATION = "argocd.argoproj.io/sync-wave"
 @cache
 def cluster_objects(environment: str) -> tuple[Document, ...]:
     """What the root Application of `environment` applies: `kustomize build clusters/<environment>`."""
-    return tuple(render(REPO_ROOT / "clusters" / environment))
+    return tuple(kustomize(REPO_ROOT / "clusters" / environment))
 
 
 @cache
 def overlay_objects(environment: str) -> tuple[Document, ...]:
     """What the notejam Application of `environment` applies: `kustomize build overlays/<environment>`."""
-    return tuple(render_overlay(environment))
+    return tuple(kustomize_overlay(environment))
 
 
 def of_kind(docs: tuple[Document, ...] | list[Document], kind: str) -> dict[str, Document]:

@@ -14,7 +14,7 @@ from tests.argocd.argo_objects import applications, eksctl_config, git_paths, he
 from tests.argocd.test_argocd_alerts import argocd_rules
 from tests.argocd.test_cluster_wiring import irsa_role
 from tools.bootstrap_account import secret_names
-from tools.manifests import render
+from tools.manifests import kustomize
 from tools.repository import ENVIRONMENTS, REPO_ROOT
 
 RUNBOOK = REPO_ROOT / "docs" / "runbook.md"
@@ -30,7 +30,7 @@ def environment(request: pytest.FixtureRequest) -> str:
 
 def stack(environment: str):
     application = applications(environment)["kube-prometheus-stack"]
-    extras = [doc for path in git_paths(application) for doc in render(REPO_ROOT / path)]
+    extras = [doc for path in git_paths(application) for doc in kustomize(REPO_ROOT / path)]
     return helm_values(application), extras
 
 

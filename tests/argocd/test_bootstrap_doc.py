@@ -8,7 +8,7 @@ import pytest
 
 from tests.argocd.argo_objects import applications, git_paths, helm_sources, overlay_objects, wave
 from tools.bootstrap_account import boundary_policy_name, secret_names
-from tools.manifests import render
+from tools.manifests import kustomize
 from tools.render_output import rendered
 from tools.repository import ENVIRONMENTS, REPO_ROOT
 
@@ -96,7 +96,7 @@ def test_every_secret_the_cluster_reads_is_created(environment: str) -> None:
     documents = list(overlay_objects(environment))
     for application in applications(environment).values():
         for path in git_paths(application):
-            documents.extend(render(REPO_ROOT / path))
+            documents.extend(kustomize(REPO_ROOT / path))
     externals = [doc["spec"] for doc in documents if doc["kind"] == "ExternalSecret"]
     created = secret_names(environment)
     read = {

@@ -20,7 +20,7 @@ from tests.argocd.argo_objects import (
     role_arn,
 )
 from tests.crossplane.package_manager import runtime_service_account
-from tools.manifests import render
+from tools.manifests import kustomize
 from tools.repository import ENVIRONMENTS, REPO_ROOT
 
 ROLE_ANNOTATION = "eks.amazonaws.com/role-arn"
@@ -67,7 +67,7 @@ def test_load_balancer_controller_runs_for_this_cluster_with_its_role(environmen
 def test_crossplane_providers_run_with_this_clusters_role(environment: str) -> None:
     (path,) = git_paths(applications(environment)["crossplane-packages"])
     assert path == f"clusters/{environment}/crossplane-packages"
-    documents = render(REPO_ROOT / path)
+    documents = kustomize(REPO_ROOT / path)
     runtime_configs = [d for d in documents if d["kind"] == "DeploymentRuntimeConfig"]
     assert runtime_configs, f"{path} renders no DeploymentRuntimeConfig"
     accounts = {d["metadata"]["name"]: d["metadata"] for d in documents if d["kind"] == "ServiceAccount"}

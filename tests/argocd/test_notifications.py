@@ -14,7 +14,7 @@ from tests.argocd.test_alerting import RUNBOOK_URL, runbook_anchors
 from tests.argocd.test_cluster_wiring import ROLE_ANNOTATION, irsa_role
 from tools.cluster import argocd_settings
 from tools.cluster.fake_controllers.external_secrets import documented_secrets
-from tools.manifests import render
+from tools.manifests import kustomize
 from tools.repository import ENVIRONMENTS, REPO_ROOT
 
 TRIGGERS = {"on-sync-failed", "on-health-degraded", "on-deployed"}
@@ -55,7 +55,7 @@ def test_the_webhook_url_is_a_secret_that_external_secrets_writes(notifications:
     for environment in ENVIRONMENTS:
         folder = REPO_ROOT / "clusters" / environment / "argocd-notifications"
         assert f"clusters/{environment}/argocd-notifications" in git_paths(applications(environment)["argocd"])
-        objects = render(folder)
+        objects = kustomize(folder)
         [external] = of_kind(objects, "ExternalSecret").values()
         assert external["spec"]["target"]["name"] == SECRET_NAME
         [item] = external["spec"]["data"]

@@ -13,7 +13,7 @@ import pytest
 
 from tests.argocd.argo_objects import overlay_objects
 from tests.crossplane.conftest import CROSSPLANE_DIR
-from tools.manifests import render
+from tools.manifests import kustomize
 from tools.render_output import rendered
 from tools.repository import ENVIRONMENTS, PLATFORM_GROUP
 
@@ -77,7 +77,7 @@ def test_argo_cd_never_deletes_a_claim(environment: str) -> None:
 
 def test_argo_cd_never_deletes_an_xrd_or_a_composition() -> None:
     """Deleting an XRD deletes every composite of its type: every database of the cluster."""
-    apis = render(CROSSPLANE_DIR / "apis")
+    apis = kustomize(CROSSPLANE_DIR / "apis")
     assert {doc["kind"] for doc in apis} == {"CompositeResourceDefinition", "Composition"}
     for document in apis:
         assert never_deleted_by_argo_cd(document), document["metadata"]["name"]

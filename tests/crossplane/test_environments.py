@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.crossplane.conftest import by_name
-from tools.render import overlay_claims, render
+from tools.render import overlay_claims, render_claim
 from tools.repository import ENVIRONMENTS
 
 
@@ -13,7 +13,7 @@ from tools.repository import ENVIRONMENTS
 def environments() -> dict[str, dict[str, dict]]:
     """environment -> claim kind -> composed resources by composition name."""
     return {
-        environment: {claim["kind"]: by_name(render(claim).resources) for claim in claims}
+        environment: {claim["kind"]: by_name(render_claim(claim).resources) for claim in claims}
         for environment, claims in overlay_claims().items()
     }
 

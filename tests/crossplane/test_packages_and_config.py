@@ -9,7 +9,7 @@ import pytest
 from tests.crossplane.conftest import CROSSPLANE_DIR, REPO_ROOT, load_yaml, render_until_settled
 from tests.crossplane.package_manager import package_repository, runtime_service_account
 from tools.crossplane_composite import load_apis
-from tools.manifests import render
+from tools.manifests import kustomize
 from tools.validate import discover_targets
 from tools.validation_data import crds_dir
 
@@ -30,7 +30,7 @@ def upstream_release(folder: str) -> str:
 @pytest.fixture(scope="module")
 def packages() -> dict[str, dict]:
     """The packages and the runtime config of dev by name (the ServiceAccount of the same name is left out)."""
-    return {doc["metadata"]["name"]: doc for doc in render(DEV_PACKAGES) if doc["kind"] != "ServiceAccount"}
+    return {doc["metadata"]["name"]: doc for doc in kustomize(DEV_PACKAGES) if doc["kind"] != "ServiceAccount"}
 
 
 def providers(packages):
@@ -70,7 +70,7 @@ def test_our_function_is_the_only_one_pinned_to_a_commit_and_named_as_the_pipeli
 
 
 def test_providers_run_as_the_irsa_service_account():
-    documents = render(PACKAGES)
+    documents = kustomize(PACKAGES)
     (runtime,) = [doc for doc in documents if doc["kind"] == "DeploymentRuntimeConfig"]
     assert runtime["metadata"]["name"] == "provider-aws"
     assert runtime_service_account(runtime) == "provider-aws"
@@ -86,7 +86,7 @@ def test_providers_run_as_the_irsa_service_account():
 
 
 def test_provider_config_uses_irsa_and_skips_dry_run_until_its_crd_exists():
-    [config] = render(CROSSPLANE_DIR / "provider-config")
+    [config] = kustomize(CROSSPLANE_DIR / "provider-config")
     assert (config["kind"], config["metadata"]["name"]) == ("ProviderConfig", "default")
     assert config["spec"]["credentials"] == {"source": "IRSA"}
     assert config["metadata"]["annotations"]["argocd.argoproj.io/sync-options"] == "SkipDryRunOnMissingResource=true"
@@ -96,8 +96,8 @@ def test_sync_waves_order_runtime_config_packages_config_definitions_composition
     def wave(doc) -> int:
         return int(doc["metadata"]["annotations"][WAVE])
 
-    [config] = render(CROSSPLANE_DIR / "provider-config")
-    apis = render(CROSSPLANE_DIR / "apis")
+    [config] = kustomize(CROSSPLANE_DIR / "provider-config")
+    apis = kustomize(CROSSPLANE_DIR / "apis")
     definitions = [wave(doc) for doc in apis if doc["kind"] == "CompositeResourceDefinition"]
     compositions = [wave(doc) for doc in apis if doc["kind"] == "Composition"]
     package_waves = [wave(doc) for doc in packages.values() if doc["kind"] in ("Provider", "Function")]

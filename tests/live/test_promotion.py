@@ -26,7 +26,7 @@ from tests.live.conftest import LiveCluster, say
 from tools.cluster.kube import Kube, Object
 from tools.cluster.served_repo import CHART_VERSION_ANNOTATION, commit, revert
 from tools.cluster.sync import APPLICATIONS, push_webhook, state_of, wait_until
-from tools.manifests import render
+from tools.manifests import kustomize
 from tools.promote import read_tag
 from tools.repository import ENVIRONMENTS
 
@@ -77,12 +77,12 @@ def platform_versions(copy: Path, environment: str) -> dict[str, str]:
     each Crossplane package."""
     cluster = copy / "clusters" / environment
     found = {}
-    for app in render(cluster):
+    for app in kustomize(cluster):
         if app["kind"] == "Application" and (sources := app["spec"].get("sources") or [app["spec"]["source"]]):
             version = (sources[0].get("kustomize") or {}).get("commonAnnotations", {}).get(CHART_VERSION_ANNOTATION)
             if version:
                 found[f"chart/{app['metadata']['name']}"] = version
-    for package in render(cluster / "crossplane-packages"):
+    for package in kustomize(cluster / "crossplane-packages"):
         if package["apiVersion"].startswith("pkg.crossplane.io/") and "package" in package.get("spec", {}):
             found[f"{package['kind']}/{package['metadata']['name']}"] = package["spec"]["package"]
     return found
@@ -91,7 +91,7 @@ def platform_versions(copy: Path, environment: str) -> dict[str, str]:
 def live_platform_versions(kube: Kube, copy: Path, environment: str) -> dict[str, str]:
     """The same, read from the cluster: each stand-in ConfigMap's chart-version annotation, each package."""
     found = {}
-    for app in render(copy / "clusters" / environment):
+    for app in kustomize(copy / "clusters" / environment):
         name = app["metadata"]["name"]
         if app["kind"] != "Application":
             continue

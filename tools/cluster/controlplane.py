@@ -36,7 +36,7 @@ from tools.cluster.fake_controllers import external_secrets, prometheus_adapter
 from tools.cluster.fake_controllers.status import TIME_SCALE
 from tools.cluster.kube import Kube
 from tools.cluster.versions import component_dir, makefile_pins
-from tools.manifests import render, tool_path
+from tools.manifests import kustomize, tool_path
 from tools.repository import ENVIRONMENTS, REPO_ROOT
 from tools.validation_data import argocd_crds_dir, crds_dir
 
@@ -319,7 +319,7 @@ class ControlPlane:
     def local_secret_values(self) -> dict[str, dict[str, str]]:
         """What this plane's Secrets Manager stand-in answers instead of a placeholder: the on-call webhook's URL
         (the secret and property of clusters/<env>/argocd-notifications' ExternalSecret) is the local receiver."""
-        [external] = [doc for doc in render(REPO_ROOT / "clusters" / self.environment / "argocd-notifications")
+        [external] = [doc for doc in kustomize(REPO_ROOT / "clusters" / self.environment / "argocd-notifications")
                       if doc["kind"] == "ExternalSecret"]  # fmt: skip
         [reference] = [item["remoteRef"] for item in external["spec"]["data"]]
         return {reference["key"]: {reference["property"]: f"http://127.0.0.1:{self.ports['on-call']}/"}}
