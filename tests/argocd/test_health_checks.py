@@ -178,7 +178,7 @@ def test_provider_config_usages_are_excluded_from_every_group() -> None:
 
 
 # Transitional states that real controllers report on a first sync: Progressing while transitional, Degraded once
-# they are failures. The same scripts run in Argo CD's own binary in tests/live/test_health_overrides.py.
+# they are failures. The same scripts run in Argo CD's own binary in tests/argocd/test_health_in_argocd.py.
 def package(kind: str, *conditions: dict[str, str]) -> dict[str, Any]:
     return {"apiVersion": "pkg.crossplane.io/v1", "kind": kind, "metadata": {"name": "provider-aws-rds"},
             "status": {"conditions": list(conditions)}}  # fmt: skip

@@ -16,8 +16,7 @@ from tools.manifests import kustomize
 from tools.repository import ENVIRONMENTS, REPO_ROOT
 from tools.validation_data import argocd_crds_dir, crds_dir
 
-MODULES = ["build", "argocd_ui", "kwok_nodes", "argocd_settings", "served_repo",
-           "fake_controllers", "sync", "up", "down"]  # fmt: skip
+MODULES = ["build", "argocd_ui", "fake_controllers", "up", "down"]
 
 
 @pytest.mark.parametrize("module", MODULES)

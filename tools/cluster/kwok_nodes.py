@@ -4,19 +4,15 @@ managed node that the zone's node group would start (zone, region, instance type
 kwok fakes what a kubelet would do for Nodes carrying the annotation `kwok.x-k8s.io/node: fake`: they report Ready, and
 the Pods scheduled onto them turn Running and Ready (and those of Jobs complete) without any container running; kwok
 serves their resource metrics (the CPU the `traffic` stand-in sets on each pod) for metrics-server.
-
-    python -m tools.cluster.kwok_nodes --env dev
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
 from typing import Any
 
 import yaml
 
-from tools.repository import ENVIRONMENTS, INSTANCE_TYPES, REPO_ROOT
+from tools.repository import INSTANCE_TYPES, REPO_ROOT
 
 KWOK_ANNOTATION = {"kwok.x-k8s.io/node": "fake"}
 # Where metrics-server scrapes a Node's resource metrics (metrics-server pkg/scraper/client/resource/client.go): kwok
@@ -67,15 +63,3 @@ def nodes(environment: str) -> list[dict[str, Any]]:
             raise ValueError(f"clusters/{environment}/eksctl.yaml: no managed node group covers {zone}")
         found.append(node_for(zone, region, groups[0], cluster))
     return found
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--env", choices=ENVIRONMENTS, default="dev")
-    args = parser.parse_args(argv)
-    print(yaml.safe_dump_all(nodes(args.env), sort_keys=False), end="")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

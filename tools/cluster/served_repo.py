@@ -11,15 +11,11 @@ it syncable without the internet, and says so:
   production, with its cluster's chart version (`clusters/<env>/versions/`) and Helm values; the swap then keeps that
   version as an annotation on everything the stand-in deploys (`notejam.io/chart-version`). A chart bump in git is
   therefore a sync here too, and it reaches a cluster only when its own versions folder says so.
-
-    python -m tools.cluster.served_repo --dest /tmp/served --url git://127.0.0.1:9418/notejam-gitops
 """
 
 from __future__ import annotations
 
-import argparse
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -212,20 +208,3 @@ def revert(copy: Path, revision: str = "HEAD") -> str:
 def daemon_command(base: Path, port: int) -> list[str]:
     return ["git", "daemon", "--reuseaddr", "--export-all", "--listen=127.0.0.1", f"--port={port}",
             f"--base-path={base}"]  # fmt: skip
-
-
-def main(argv: list[str] | None = None) -> int:
-    from tools.validation_data import argocd_crds_dir, crds_dir
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dest", type=Path, required=True, help="folder to hold the served copy")
-    parser.add_argument(
-        "--url", required=True, help="the URL Argo CD will use, e.g. git://127.0.0.1:9418/notejam-gitops"
-    )
-    args = parser.parse_args(argv)
-    print(make_served_copy(args.dest, args.url, crds_dir(), argocd_crds_dir()))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

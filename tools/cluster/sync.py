@@ -1,23 +1,17 @@
 """Apply an environment's root Application, pointed at the local git daemon, and wait until the tree is Synced and
-Healthy, printing progress.
-
-    python -m tools.cluster.sync --env dev      # against the control plane `make cluster` started
-"""
+Healthy, printing progress (`make cluster`, the live tests)."""
 
 from __future__ import annotations
 
-import argparse
 import copy
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import yaml
 
 from tools.cluster.kube import Kube, Object
-from tools.repository import ENVIRONMENTS, REPO_ROOT
+from tools.repository import REPO_ROOT
 
 APPLICATIONS = "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications"
 # A commit whose manifests cannot be generated (kustomize or Helm failing on it) does not heal by waiting: once the
@@ -161,22 +155,3 @@ def root_project(git_url: str) -> Object:
 def apply_root(kube: Kube, environment: str, git_url: str) -> None:
     """What docs/bootstrap.md applies by hand: the root's project, then the root."""
     kube.apply([root_project(git_url), root_application(environment, git_url)])
-
-
-def main(argv: list[str] | None = None) -> int:
-    from tools.cluster.controlplane import ControlPlane
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--env", choices=ENVIRONMENTS, default="dev")
-    parser.add_argument("--state", type=Path, default=REPO_ROOT / ".cache" / "cluster")
-    parser.add_argument("--timeout", type=float, default=600)
-    args = parser.parse_args(argv)
-    plane = ControlPlane(args.state, args.env)
-    kube = plane.kube()
-    apply_root(kube, args.env, plane.info()["git_url"])
-    wait_until_synced(kube, args.timeout)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
