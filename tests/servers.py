@@ -5,17 +5,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import free_port
 from tools.repository import REPO_ROOT
+from tools.waiting import answers, serving
 
 BIN = Path(sys.executable).parent
 
@@ -42,19 +40,6 @@ def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, str]:
         return response.status, response.read().decode()
 
 
-def wait_until_up(url: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"server exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            if get(url)[0] == 200:
-                return
-        except OSError:
-            time.sleep(0.2)
-    pytest.fail(f"server did not come up:\n{log.read_text()}")
-
-
 def flask_db(env: dict[str, str], command: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [BIN / "flask", "--app", "notejam", "db", command], env=env, capture_output=True, text=True, check=False
@@ -79,12 +64,6 @@ def gunicorn(tmp: Path, env: dict[str, str], workers: int) -> Iterator[Served]:
     log = tmp / "gunicorn.log"
     command = [BIN / "gunicorn", "--config", "python:notejam.gunicorn_conf"]
     command += ["--bind", f"127.0.0.1:{port}", "--workers", str(workers), "notejam:create_app()"]
-    with log.open("w") as output:
-        process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT, cwd=tmp)
     base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(base + "/healthz", process, log)
+    with serving(command, ready=lambda: answers(base + "/healthz"), log=log, env=env, cwd=tmp):
         yield Served(base=base, probe_base=f"http://127.0.0.1:{env['PROBE_PORT']}", log=log, tmp=tmp, env=env)
-    finally:
-        process.terminate()
-        process.wait(timeout=40)

@@ -20,6 +20,7 @@ from function.fn import FunctionRunner
 from function.state import to_dict
 from tests.conftest import free_port
 from tools.repository import REPO_ROOT
+from tools.waiting import listening, serving
 
 APIS = REPO_ROOT / "crossplane" / "apis"
 
@@ -231,24 +232,17 @@ def test_main_has_help():
     assert "--insecure" in result.stdout and "--address" in result.stdout
 
 
-def test_served_over_grpc_it_answers_like_in_process():
+def test_served_over_grpc_it_answers_like_in_process(tmp_path):
     """The container's entry point, run as `crossplane render` runs it (--insecure), on a local port."""
-    address = f"127.0.0.1:{free_port()}"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "function.main", "--insecure", "--address", address],
-        cwd=REPO_ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        req = request(composite("XPostgreSQLInstance", POSTGRESQL), "postgresql")
-        with grpc.insecure_channel(address) as channel:
-            grpc.channel_ready_future(channel).result(timeout=30)
-            rsp = grpcv1.FunctionRunnerServiceStub(channel).RunFunction(req, timeout=30)
-        assert rsp.desired == run(req).desired
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    port = free_port()
+    command = [sys.executable, "-m", "function.main", "--insecure", "--address", f"127.0.0.1:{port}"]
+    req = request(composite("XPostgreSQLInstance", POSTGRESQL), "postgresql")
+    with (
+        serving(command, lambda: listening(port), tmp_path / "function.log", cwd=REPO_ROOT),
+        grpc.insecure_channel(f"127.0.0.1:{port}") as channel,
+    ):
+        rsp = grpcv1.FunctionRunnerServiceStub(channel).RunFunction(req, timeout=30)
+    assert rsp.desired == run(req).desired
 
 
 def test_roles_carry_the_accounts_permissions_boundary_and_the_archive_outlives_its_claim():

@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from tools import waiting
 from tools.cluster.kube import Kube, Object
 from tools.repository import REPO_ROOT
 
@@ -59,13 +60,9 @@ def push_webhook(kube: Kube) -> None:
         refresh(kube, name)
 
 
-def wait_until(what: str, done: Callable[[], Any], timeout: float = 180, every: float = 2) -> Any:
-    """Poll `done` until it returns something true, and return that; fail naming `what` after `timeout` s."""
-    deadline = time.monotonic() + timeout
-    while not (found := done()):
-        assert time.monotonic() < deadline, f"{what}: not after {timeout:.0f} s"
-        time.sleep(every)
-    return found
+def wait_until(what: str, done: Callable[[], Any], timeout: float = 180) -> Any:
+    """tools.waiting.wait_until at the pace of the live tests' checks on Argo CD's state: every 2 s."""
+    return waiting.wait_until(what, done, timeout, every=2)
 
 
 def tree_is_ready(apps: dict[str, Object]) -> bool:
