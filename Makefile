@@ -53,12 +53,8 @@ PY := $(VENV)/bin/python
 TOOLS := $(CURDIR)/.tools/bin
 # One folder per Renovate version, so that a bump installs afresh.
 export NOTEJAM_RENOVATE := $(CURDIR)/.tools/renovate-$(RENOVATE_VERSION)/node_modules/.bin/renovate
-# Read-only data that is never copied into git: CRD JSON schemas and upstream CRDs (see docs/validation.md).
-SHARED_DIR ?= $(abspath $(CURDIR)/../shared)
-export NOTEJAM_SCHEMAS_DIR ?= $(SHARED_DIR)/kubeconform-schemas
-export NOTEJAM_CRDS_DIR ?= $(SHARED_DIR)/crds
-# The Argo CD UI's argo-ui package (its lockfile's GitHub tarball is unreachable offline); empty: the lockfile's.
-export NOTEJAM_ARGO_UI_TARBALL ?= $(SHARED_DIR)/vendor/argo-ui/argo-ui-ad616de.tgz
+# Read-only data that is never copied into git (CRDs, their JSON schemas, the argo-ui package): ../shared, or
+# SHARED_DIR=<folder>, or NOTEJAM_CRDS_DIR, NOTEJAM_SCHEMAS_DIR, NOTEJAM_ARGO_UI_TARBALL one by one (tools/repository.py).
 export NOTEJAM_KUBERNETES_VERSION := $(KUBERNETES_VERSION)
 export PATH := $(TOOLS):$(PATH)
 export PYTHONPATH := $(CURDIR)/src:$(CURDIR)

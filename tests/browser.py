@@ -17,7 +17,7 @@ from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from tools.manifests import REPO_ROOT
+from tools.repository import REPO_ROOT
 
 # Debian's packages by default (.ci/run installs them); GitHub's runners point these at their Chrome.
 CHROMIUM = os.environ.get("NOTEJAM_CHROMIUM", "/usr/bin/chromium")

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 
-from tools.manifests import ENVIRONMENTS
+from tools.repository import ENVIRONMENTS
 
 
 def free_port() -> int:

@@ -44,9 +44,8 @@ from botocore.credentials import Credentials
 from botocore.exceptions import BotoCoreError, ClientError
 
 from tools.environment_facts import facts
-from tools.manifests import ENVIRONMENTS
+from tools.repository import ENVIRONMENTS, REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 RELEASE_ENVIRONMENT = "prod"  # its account holds GitHub's OIDC provider and the upload role
 UPLOAD_ROLE = "notejam-artifacts-upload"
 LAMBDA_CODE_PREFIX = "backup-lambda/"  # where release-lambda writes (tools/lambda_package.py)

@@ -32,7 +32,8 @@ from typing import Any
 import yaml
 
 from tools.gunicorn_settings import resolve
-from tools.manifests import REPO_ROOT, Document, render_overlay
+from tools.manifests import Document, kustomize_overlay
+from tools.repository import INSTANCE_TYPES, REPO_ROOT
 
 NORMAL_RPS = 50.0  # business-hours requests/s, the documented assumption (docs/capacity.md)
 EVENT_FACTOR = 4.0  # the event's traffic / normal
@@ -45,12 +46,6 @@ SYSTEM_PODS_PER_NODE = 3
 SYSTEM_CPU_PER_NODE = 0.25  # cores
 SYSTEM_MIB_PER_NODE = 512
 # fmt: off
-# EC2 instance types: vCPUs and memory (AWS EC2 "Instance types" pages), and the pods the VPC CNI allows
-# (amazon-eks-ami's eni-max-pods.txt: ENIs x (IPv4 per ENI - 1) + 2).
-INSTANCE_TYPES: dict[str, tuple[int, int, int]] = {  # name: (vCPUs, MiB, max pods)
-    "t3.small": (2, 2048, 11), "t3.medium": (2, 4096, 17), "t3.large": (2, 8192, 35), "m5.large": (2, 8192, 29),
-    "m6i.large": (2, 8192, 29), "m6i.xlarge": (4, 16384, 58), "m7i.large": (2, 8192, 29), "c6i.large": (2, 4096, 29),
-}
 # RDS instance classes: memory in GiB (Amazon RDS "DB instance classes", hardware specifications table).
 RDS_MEMORY_GIB = {
     "db.t4g.micro": 1, "db.t4g.small": 2, "db.t4g.medium": 4, "db.t4g.large": 8,
@@ -113,7 +108,7 @@ def load_prod(root: Path = REPO_ROOT) -> Prod:
     """prod's settings, from the rendered overlay and clusters/prod/eksctl.yaml under `root`."""
     from tools.render import is_claim, render_settled
 
-    app = render_overlay("prod", root)
+    app = kustomize_overlay("prod", root)
     named = {(doc["kind"], doc["metadata"]["name"]): doc for doc in app}
     hpa = parse_hpa(named["HorizontalPodAutoscaler", "notejam"])
     deployment = named["Deployment", "notejam"]["spec"]
@@ -181,7 +176,7 @@ def node_allocatable(instance_type: str) -> tuple[float, int, int]:
     (amazon-eks-ami: CPU 6% of the first core, 1% of the second, 0.5% of cores 3-4, 0.25% above; memory
     11 MiB per pod + 255 MiB; evictionHard memory.available 100Mi)."""
     if instance_type not in INSTANCE_TYPES:
-        raise ValueError(f"instance type {instance_type} is not in tools/capacity.py's INSTANCE_TYPES: add it")
+        raise ValueError(f"instance type {instance_type} is not in tools/repository.INSTANCE_TYPES: add it")
     cpus, mib, pods = INSTANCE_TYPES[instance_type]
     shares = [0.06, 0.01, 0.005, 0.005] + [0.0025] * max(cpus - 4, 0)
     return cpus - sum(shares[:cpus]), mib - (255 + 11 * pods) - 100, pods

@@ -36,9 +36,8 @@ import yaml
 from botocore.exceptions import BotoCoreError, ClientError
 
 from tools.environment_facts import FactsError, facts
-from tools.manifests import ENVIRONMENTS
+from tools.repository import ENVIRONMENTS, REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_REGION = "eu-west-1"
 PRIVATE_SUBNET_TAG = "kubernetes.io/role/internal-elb"  # eksctl's tag on the private subnets
 PUBLIC_SUBNET_TAG = "kubernetes.io/role/elb"  # and on the public ones, where an internet-facing ALB lives

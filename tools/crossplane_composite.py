@@ -35,8 +35,9 @@ import jsonschema
 import yaml
 
 from function.state import to_dict
+from tools.repository import REPO_ROOT
 
-APIS_DIR = Path(__file__).resolve().parents[1] / "crossplane" / "apis"
+APIS_DIR = REPO_ROOT / "crossplane" / "apis"
 RESOURCE_NAME_ANNOTATION = "crossplane.io/composition-resource-name"
 COMPOSITE_LABEL = "crossplane.io/composite"
 CLAIM_NAME_LABEL = "crossplane.io/claim-name"
@@ -45,7 +46,7 @@ CLAIM_NAMESPACE_LABEL = "crossplane.io/claim-namespace"
 Object = dict[str, Any]
 
 
-class RenderError(Exception):
+class CompositionRenderError(Exception):
     """A claim or composition that Crossplane would refuse; the message says why."""
 
 
@@ -64,7 +65,7 @@ class PlatformAPI:
         for candidate in self.definition["spec"]["versions"]:
             if candidate["name"] == version and candidate.get("served"):
                 return candidate["schema"]["openAPIV3Schema"]
-        raise RenderError(f"{self.claim_kind}: version {version} is not served by the XRD")
+        raise CompositionRenderError(f"{self.claim_kind}: version {version} is not served by the XRD")
 
 
 def load_apis(apis_dir: Path = APIS_DIR) -> dict[str, PlatformAPI]:
@@ -113,18 +114,18 @@ def claim_to_composite(claim: Mapping[str, Any], api: PlatformAPI) -> Object:
     group, _, version = claim.get("apiVersion", "").partition("/")
     spec = api.definition["spec"]
     if group != spec["group"]:
-        raise RenderError(f"claim apiVersion {claim.get('apiVersion')!r} is not in group {spec['group']}")
+        raise CompositionRenderError(f"claim apiVersion {claim.get('apiVersion')!r} is not in group {spec['group']}")
     metadata = claim.get("metadata") or {}
     name, namespace = metadata.get("name"), metadata.get("namespace")
     if not name or not namespace:
-        raise RenderError(f"{claim.get('kind')} claim needs metadata.name and metadata.namespace")
+        raise CompositionRenderError(f"{claim.get('kind')} claim needs metadata.name and metadata.namespace")
     spec_schema = api.schema(version)["properties"]["spec"]
     claim_spec = _apply_defaults(spec_schema, copy.deepcopy(claim.get("spec") or {}))
     try:
         jsonschema.validate(claim_spec, spec_schema)
     except jsonschema.ValidationError as error:
         where = ".".join(str(part) for part in error.absolute_path) or "spec"
-        raise RenderError(f"{claim['kind']} {namespace}/{name}: spec.{where}: {error.message}") from error
+        raise CompositionRenderError(f"{claim['kind']} {namespace}/{name}: spec.{where}: {error.message}") from error
     composite_name = f"{name}-{hashlib.sha256(f'{namespace}/{name}'.encode()).hexdigest()[:5]}"
     uid = _uid(composite_name)
     labels = {
@@ -183,7 +184,7 @@ def observed_by_name(resources: list[Mapping[str, Any]]) -> dict[str, Object]:
     for observed in resources:
         name = ((observed.get("metadata") or {}).get("annotations") or {}).get(RESOURCE_NAME_ANNOTATION)
         if not name:
-            raise RenderError(f"observed {observed.get('kind')} lacks annotation {RESOURCE_NAME_ANNOTATION}")
+            raise CompositionRenderError(f"observed {observed.get('kind')} lacks annotation {RESOURCE_NAME_ANNOTATION}")
         by_name[name] = copy.deepcopy(dict(observed))
     return by_name
 

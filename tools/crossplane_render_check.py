@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from tools.crossplane_composite import APIS_DIR, RESOURCE_NAME_ANNOTATION, Object, load_apis
-from tools.render import FUNCTION_NAME, Rendering, assume_created, example_claims, render, render_settled
+from tools.render import FUNCTION_NAME, Rendering, assume_created, example_claims, render_claim, render_settled
 
 FUNCTION_MANIFEST = APIS_DIR.parent / "packages" / "function-notejam.yaml"
 
@@ -43,9 +43,9 @@ def cases() -> list[Case]:
     found = []
     apis = load_apis()
     for claim in example_claims():
-        first = render(claim)
+        first = render_claim(claim)
         observed = assume_created(render_settled(claim).resources)
-        settled = render(claim, observed)
+        settled = render_claim(claim, observed)
         composition = apis[claim["kind"]].composition
         found.append(Case(f"{claim['kind']} new", first.composite, [], first, composition))
         found.append(Case(f"{claim['kind']} settled", settled.composite, observed, settled, composition))

@@ -20,7 +20,8 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from tools.manifests import REPO_ROOT, RenderError, build_kustomization
+from tools.manifests import KustomizeError, build_kustomization
+from tools.repository import REPO_ROOT
 
 
 class DiffError(RuntimeError):
@@ -93,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         diffs = diff_environments(args.base, args.repo.resolve())
-    except (DiffError, RenderError) as error:
+    except (DiffError, KustomizeError) as error:
         parser.exit(2, f"error: {error}\n")
     for folder, text in diffs.items():
         print(f"## {folder}: {'changes' if text else 'no changes'}")

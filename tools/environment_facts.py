@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from tools.repository import REPO_ROOT
 
 
 class FactsError(ValueError):

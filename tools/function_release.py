@@ -13,17 +13,14 @@ The edit is a line edit of the package's `newTag:` in that kustomization, so the
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 
 from tools.promote import PromotionError, image_tag, set_image_tag
+from tools.repository import RELEASE_TAG, REPO_ROOT
 
 PACKAGE = "ghcr.io/notejam/function-notejam"
-MANIFEST = (
-    Path(__file__).resolve().parents[1] / "clusters" / "dev" / "versions" / "crossplane-packages" / "kustomization.yaml"
-)
-TAG_PATTERN = re.compile(r"^[0-9a-f]{40}$")
+MANIFEST = REPO_ROOT / "clusters" / "dev" / "versions" / "crossplane-packages" / "kustomization.yaml"
 
 
 class ReleaseError(Exception):
@@ -39,7 +36,7 @@ def package(manifest: Path = MANIFEST) -> str:
 
 def set_tag(tag: str, manifest: Path = MANIFEST) -> bool:
     """Point dev's Function at PACKAGE:<tag>; False when it already does."""
-    if not TAG_PATTERN.fullmatch(tag):
+    if not RELEASE_TAG.fullmatch(tag):
         raise ReleaseError(f"tag {tag!r} is not a full git commit SHA (40 lowercase hex characters)")
     try:
         return set_image_tag(manifest, PACKAGE, tag)

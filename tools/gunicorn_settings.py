@@ -3,20 +3,17 @@
 The config computes its worker count from the CPUs the process may use, so it is evaluated in a child Python pinned
 to that many CPUs with `taskset` (util-linux), which is what `os.sched_getaffinity` reports, exactly as in a container
 limited to that many CPUs. Used by `make capacity` (database connections per pod) and printed by `make bench`.
-
-    python -m tools.gunicorn_settings --cpus 1
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-from tools.manifests import REPO_ROOT
+from tools.repository import REPO_ROOT
 
 _PROBE = (
     "import json, notejam.gunicorn_conf as c; "
@@ -38,14 +35,3 @@ def resolve(cpus: int | None = None, src: Path = REPO_ROOT / "src") -> dict[str,
     if result.returncode != 0:
         raise RuntimeError(f"reading notejam.gunicorn_conf failed: {result.stderr.strip()}")
     return json.loads(result.stdout)
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m tools.gunicorn_settings", description=__doc__.splitlines()[0])
-    parser.add_argument("--cpus", type=int, default=None, help="CPUs the process may use (default: ours)")
-    args = parser.parse_args(argv)
-    print(json.dumps(resolve(args.cpus)))
-
-
-if __name__ == "__main__":
-    main()

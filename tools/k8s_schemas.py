@@ -9,17 +9,13 @@ stop kubeconform v0.7.0 from using them as they are:
 * every file carries an `$id` (`https://kubernetes.io/api/...`), which makes the resolver fetch refs from that URL.
 
 So we copy the files into a git-ignored cache with the refs made relative and `$id` dropped; nothing else changes.
-The copy is redone when the package version or the Kubernetes version changes.
-
-    python -m tools.k8s_schemas --help
+The copy is redone when the package version or the Kubernetes version changes (by `make validate`).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import re
 import shutil
 import tempfile
 from importlib import metadata
@@ -27,20 +23,16 @@ from pathlib import Path
 
 import kubernetes_validate
 
-from tools.manifests import REPO_ROOT
+from tools.repository import REPO_ROOT, makefile_pin
 
 ABSOLUTE_REF = '"/api/_definitions.json#'
 RELATIVE_REF = '"_definitions.json#'
 MARKER = ".generated-from"
-MAKEFILE_PIN = re.compile(r"^KUBERNETES_VERSION := (\S+)$", re.MULTILINE)
 
 
 def pinned_kubernetes_version() -> str:
     """The Makefile's KUBERNETES_VERSION: the one pin, also when a tool runs without make."""
-    match = MAKEFILE_PIN.search((REPO_ROOT / "Makefile").read_text())
-    if not match:
-        raise ValueError("Makefile: no `KUBERNETES_VERSION := <version>` line")
-    return match.group(1)
+    return makefile_pin("KUBERNETES_VERSION")
 
 
 def kubernetes_version() -> str:
@@ -101,20 +93,3 @@ def ensure_schemas(version: str | None = None, cache_dir: Path | None = None) ->
 def schema_location(directory: Path) -> str:
     """The kubeconform `-schema-location` template for a directory made by `ensure_schemas`."""
     return f"{directory}/{{{{.ResourceKind}}}}{{{{.KindSuffix}}}}.json"
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m tools.k8s_schemas",
-        description="Rewrite kubernetes-validate's strict schemas into a kubeconform-readable cache.",
-    )
-    parser.add_argument("--kubernetes-version", default=kubernetes_version(), help="e.g. 1.35.0")
-    parser.add_argument("--cache-dir", type=Path, default=default_cache_dir(), help="where to write")
-    args = parser.parse_args(argv)
-    directory = ensure_schemas(args.kubernetes_version, args.cache_dir)
-    print(schema_location(directory))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

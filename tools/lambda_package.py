@@ -16,8 +16,9 @@ import sys
 import zipfile
 from pathlib import Path
 
-REPOSITORY = Path(__file__).resolve().parent.parent
-DEFAULT_SOURCE = REPOSITORY / "src" / "backup"
+from tools.repository import ENVIRONMENTS, REPO_ROOT
+
+DEFAULT_SOURCE = REPO_ROOT / "src" / "backup"
 CLAIM = "base/backup-claim.yaml"  # the one DatabaseBackup claim, which names the code by its hash
 # The earliest date a zip can hold; any fixed value works, this one says "not a real time".
 FIXED_DATE_TIME = (1980, 1, 1, 0, 0, 0)
@@ -54,13 +55,12 @@ def build(source: Path, output: Path) -> str:
     return hashlib.sha256(output.read_bytes()).hexdigest()
 
 
-def claimed_locations(root: Path = REPOSITORY) -> list[tuple[str, str, str]]:
+def claimed_locations(root: Path = REPO_ROOT) -> list[tuple[str, str, str]]:
     """(environment, bucket, key) of the code each environment's DatabaseBackup claim points its Lambdas at: the key
     of base/backup-claim.yaml in the artifacts bucket of each environment's account (its facts)."""
     import yaml  # only this helper needs it; the build itself is standard library
 
     from tools.environment_facts import facts
-    from tools.manifests import ENVIRONMENTS
 
     key = yaml.safe_load((root / CLAIM).read_text())["spec"]["parameters"]["lambdaCode"]["key"]
     return [(env, facts(env, root).artifacts_bucket, key) for env in ENVIRONMENTS]

@@ -15,13 +15,12 @@ from typing import Any
 
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-ENVIRONMENTS = ("dev", "staging", "prod")
+from tools.repository import REPO_ROOT
 
 Document = dict[str, Any]
 
 
-class RenderError(RuntimeError):
+class KustomizeError(RuntimeError):
     """kustomize could not build a kustomization; the message carries its stderr."""
 
 
@@ -45,7 +44,7 @@ def build_kustomization(directory: Path) -> str:
         check=False,
     )
     if result.returncode != 0:
-        raise RenderError(f"kustomize build {directory} failed:\n{result.stderr.strip()}")
+        raise KustomizeError(f"kustomize build {directory} failed:\n{result.stderr.strip()}")
     return result.stdout
 
 
@@ -54,22 +53,22 @@ def load_documents(text: str) -> list[Document]:
     return [doc for doc in yaml.safe_load_all(text) if doc is not None]
 
 
-def render(directory: Path) -> list[Document]:
+def kustomize(directory: Path) -> list[Document]:
     """The objects a kustomization renders."""
     return load_documents(build_kustomization(directory))
 
 
-# What a copy of the repository for `render_source` leaves out: not read by any kustomization, and large.
+# What a copy of the repository for `kustomize_source` leaves out: not read by any kustomization, and large.
 NOT_RENDERED = shutil.ignore_patterns(".git", ".venv", ".tools", ".cache", "node_modules", "__pycache__", "dist")
 
 
-def render_source(source: Document, root: Path = REPO_ROOT) -> list[Document]:
+def kustomize_source(source: Document, root: Path = REPO_ROOT) -> list[Document]:
     """The objects Argo CD generates from an Application source of this repository (`path`, and `kustomize.components`
     if any). Argo CD adds the components to the kustomization in its checkout (`kustomize edit add component`, then
     `kustomize build`: util/kustomize/kustomize.go); this does the same in a copy, so the work tree is not touched."""
     components = (source.get("kustomize") or {}).get("components") or []
     if not components:
-        return render(root / source["path"])
+        return kustomize(root / source["path"])
     with tempfile.TemporaryDirectory(prefix="render-source-") as temporary:
         copy = Path(temporary) / "repository"
         shutil.copytree(root, copy, ignore=NOT_RENDERED, symlinks=True)
@@ -81,13 +80,13 @@ def render_source(source: Document, root: Path = REPO_ROOT) -> list[Document]:
             check=False,
         )
         if edit.returncode != 0:
-            raise RenderError(f"kustomize edit add component {' '.join(components)} failed:\n{edit.stderr.strip()}")
-        return render(copy / source["path"])
+            raise KustomizeError(f"kustomize edit add component {' '.join(components)} failed:\n{edit.stderr.strip()}")
+        return kustomize(copy / source["path"])
 
 
-def render_overlay(environment: str, root: Path = REPO_ROOT) -> list[Document]:
+def kustomize_overlay(environment: str, root: Path = REPO_ROOT) -> list[Document]:
     """The objects Argo CD applies for one environment (`overlays/<environment>`)."""
-    return render(root / "overlays" / environment)
+    return kustomize(root / "overlays" / environment)
 
 
 def object_id(doc: Document) -> str:

@@ -22,10 +22,9 @@ from pathlib import Path
 
 import yaml
 
-from tools.manifests import ENVIRONMENTS, REPO_ROOT
+from tools.repository import ENVIRONMENTS, RELEASE_TAG, REPO_ROOT
 
 IMAGE = "ghcr.io/notejam/notejam"
-TAG_PATTERN = re.compile(r"^[0-9a-f]{40}$")
 # clusters/<env>/versions/: the chart versions of the add-ons and the Crossplane package tags of one cluster.
 VERSIONS = "versions"
 # What would make a copied versions file wrong in the next environment: a cluster name or a path into one cluster.
@@ -77,7 +76,7 @@ def read_tag(env: str, root: Path = REPO_ROOT) -> str:
 
 def set_tag(env: str, tag: str, root: Path = REPO_ROOT) -> bool:
     """Set the image tag of one environment; returns False when it already had that tag."""
-    if not TAG_PATTERN.fullmatch(tag):
+    if not RELEASE_TAG.fullmatch(tag):
         raise PromotionError(f"tag {tag!r} is not a full git commit SHA (40 lowercase hex characters)")
     return set_image_tag(kustomization_path(env, root), IMAGE, tag)
 

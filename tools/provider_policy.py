@@ -26,8 +26,8 @@ import yaml
 
 from function.backup import ROLE_PATH
 from tools.render_output import Composed, rendered
+from tools.repository import ENVIRONMENTS, REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 ACTIONS_FILE = REPO_ROOT / "crossplane" / "iam" / "provider-actions.yaml"
 BOUNDARY_FILE = REPO_ROOT / "crossplane" / "iam" / "role-boundary.json"
 PROVIDER_ROLE = "notejam-{environment}-crossplane-provider-aws"
@@ -283,14 +283,10 @@ def provider_account(config: dict[str, Any], environment: str) -> dict[str, Any]
     return account
 
 
-def environments() -> list[str]:
-    return sorted(path.parent.name for path in REPO_ROOT.glob("clusters/*/eksctl.yaml"))
-
-
 def check() -> list[str]:
     """Environments whose eksctl.yaml does not attach exactly the generated policy."""
     stale = []
-    for environment in environments():
+    for environment in ENVIRONMENTS:
         config = yaml.safe_load(eksctl_file(environment).read_text())
         if provider_account(config, environment).get("attachPolicy") != policy_document(environment):
             stale.append(environment)
@@ -322,12 +318,12 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("check", help="exit 1 if an eksctl.yaml's provider policy differs from the generated one")
     commands.add_parser("write", help="write the generated policy into every clusters/<env>/eksctl.yaml")
     show = commands.add_parser("print", help="print one environment's policy document as JSON")
-    show.add_argument("environment", choices=environments())
+    show.add_argument("environment", choices=ENVIRONMENTS)
     args = parser.parse_args(argv)
     if args.command == "print":
         print(json.dumps(policy_document(args.environment), indent=2))
     elif args.command == "write":
-        for environment in environments():
+        for environment in ENVIRONMENTS:
             write(environment)
     else:
         stale = check()

@@ -28,9 +28,9 @@ from tools import manifests
 from tools.crossplane_composite import (
     APIS_DIR,
     RESOURCE_NAME_ANNOTATION,
+    CompositionRenderError,
     Object,
     PlatformAPI,
-    RenderError,
     claim_to_composite,
     composed_resources,
     load_apis,
@@ -39,10 +39,9 @@ from tools.crossplane_composite import (
     request,
     written_status,
 )
+from tools.repository import PLATFORM_GROUP, REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 OVERLAYS_DIR = REPO_ROOT / "overlays"
-PLATFORM_GROUP = "platform.notejam.io"
 # The name of our Function package (crossplane/packages/function-notejam.yaml): the steps render runs in-process.
 FUNCTION_NAME = "function-notejam"
 PLACEHOLDER_ACCOUNT = "000000000000"
@@ -68,12 +67,14 @@ def run_pipeline(
     """One reconcile: every step of the Composition's pipeline, each given the previous step's desired state."""
     composition = api.composition
     if composition["spec"].get("mode") != "Pipeline":
-        raise RenderError(f"composition {composition['metadata']['name']}: only mode Pipeline exists in Crossplane v2")
+        raise CompositionRenderError(
+            f"composition {composition['metadata']['name']}: only mode Pipeline exists in Crossplane v2"
+        )
     desired, results = fnv1.State(), []
     for step in composition["spec"]["pipeline"]:
         function = step["functionRef"]["name"]
         if function != FUNCTION_NAME:
-            raise RenderError(
+            raise CompositionRenderError(
                 f"step {step.get('step')!r} calls {function!r}: only {FUNCTION_NAME} runs in-process "
                 "(use `crossplane render` for other functions)"
             )
@@ -82,13 +83,13 @@ def run_pipeline(
         for result in rsp.results:
             severity = fnv1.Severity.Name(result.severity).removeprefix("SEVERITY_").title()
             if result.severity == fnv1.SEVERITY_FATAL:
-                raise RenderError(f"step {step.get('step')!r}: {result.message}")
+                raise CompositionRenderError(f"step {step.get('step')!r}: {result.message}")
             results.append(f"{severity}: {result.message}")
         desired = rsp.desired
     return desired, results
 
 
-def render(
+def render_claim(
     claim: Mapping[str, Any],
     observed: Sequence[Mapping[str, Any]] | None = None,
     connection_secrets: Mapping[str, Mapping[str, str]] | None = None,
@@ -99,7 +100,7 @@ def render(
     apis = load_apis() if apis is None else apis
     api = apis.get(claim.get("kind", ""))
     if api is None:
-        raise RenderError(f"no platform API offers claim kind {claim.get('kind')!r} (known: {sorted(apis)})")
+        raise CompositionRenderError(f"no platform API offers claim kind {claim.get('kind')!r} (known: {sorted(apis)})")
     by_name = observed_by_name(list(observed or []))
     secrets = connection_secrets or {}
     composite = claim_to_composite(claim, api)
@@ -148,9 +149,9 @@ def render_settled(
 ) -> Rendering:
     """Render as after enough reconciles: every rendered resource is assumed created (`created`), which lets
     resources waiting for an ARN appear, until nothing new appears."""
-    rendering = render(claim)
+    rendering = render_claim(claim)
     while True:
-        again = render(claim, created(rendering.resources, account), connection_secrets)
+        again = render_claim(claim, created(rendering.resources, account), connection_secrets)
         if len(again.resources) == len(rendering.resources):
             return again
         rendering = again
@@ -171,7 +172,7 @@ def is_claim(document: Any) -> bool:
 def overlay_claims(overlays_dir: Path = OVERLAYS_DIR) -> dict[str, list[Object]]:
     """Each overlay's claims, built with kustomize; empty when no overlay exists yet."""
     return {
-        overlay.parent.name: [doc for doc in manifests.render(overlay.parent) if is_claim(doc)]
+        overlay.parent.name: [doc for doc in manifests.kustomize(overlay.parent) if is_claim(doc)]
         for overlay in sorted(overlays_dir.glob("*/kustomization.yaml"))
     }
 
@@ -213,14 +214,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             groups = overlay_claims() or {"examples": example_claims()}
         for environment, claims in groups.items():
             for claim in claims:
-                rendering = render_settled(claim) if args.assume_created else render(claim, observed)
+                rendering = render_settled(claim) if args.assume_created else render_claim(claim, observed)
                 meta = claim["metadata"]
                 print(f"# environment: {environment}; {claim['kind']} {meta['namespace']}/{meta['name']}")
                 for result in rendering.results:
                     print(f"# {result}")
                 print(_dump([rendering.composite, *rendering.resources]), end="")
                 print("---")
-    except (RenderError, OSError, yaml.YAMLError) as error:
+    except (CompositionRenderError, OSError, yaml.YAMLError) as error:
         print(f"render failed: {error}", file=sys.stderr)
         return 1
     return 0

@@ -13,14 +13,13 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from tools.repository import PLATFORM_GROUP, REPO_ROOT
+
 HEADER = re.compile(r"^# environment: (\S+); (\S+) (\S+)$")
-PLATFORM_GROUP = "platform.notejam.io"
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,4 @@
-"""Run Renovate's own extraction over this repository, offline, and list the dependencies it finds.
-
-    python -m tools.renovate_extract                     # every dependency Renovate extracts, by file
-    python -m tools.renovate_extract --report out.json   # also keep Renovate's report file
+"""Run Renovate's own extraction over this repository, offline, and list the dependencies it finds (tests/renovate).
 
 This is Renovate itself (`renovate --platform=local --dry-run=extract`, the pinned version that `make tools` installs
 into `.tools/`), reading `renovate.json5`. The local platform lists files with `git ls-files`, so Renovate runs in a
@@ -12,19 +9,18 @@ fail at once instead of waiting for a registry.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from tools.repository import REPO_ROOT
+
 # Renovate's environment: its scratch folders, no re2 (not installed, see the Makefile), every host disabled.
 OFFLINE_ENV = {
     "RENOVATE_X_IGNORE_RE2": "true",
@@ -169,26 +165,3 @@ def extract(root: Path = REPO_ROOT, extra_files: dict[str, str] | None = None, t
     if problems:
         raise ExtractionError(f"Renovate reported errors: {problems}")
     return Extraction(dependencies=dependencies_of(report), seconds=seconds, report=report)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--report", type=Path, help="also write Renovate's report (JSON) here")
-    parser.add_argument("--root", type=Path, default=REPO_ROOT, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    try:
-        extraction = extract(args.root)
-    except ExtractionError as error:
-        print(f"renovate_extract: {error}", file=sys.stderr)
-        return 2
-    for dep in extraction.dependencies:
-        skipped = f"  (skipped: {dep.skip_reason})" if dep.skip_reason else ""
-        print(f"{dep.file}\t{dep.manager}\t{dep.name}\t{dep.current_value}\t{dep.datasource}{skipped}")
-    print(f"{len(extraction.dependencies)} dependencies extracted in {extraction.seconds:.1f} s", file=sys.stderr)
-    if args.report:
-        args.report.write_text(json.dumps(extraction.report, indent=2) + "\n")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

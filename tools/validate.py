@@ -32,7 +32,8 @@ from pathlib import Path
 import yaml
 
 from tools import k8s_schemas, validation_data, xrd_schemas
-from tools.manifests import REPO_ROOT, Document, RenderError, build_kustomization, load_documents, tool_path
+from tools.manifests import Document, KustomizeError, build_kustomization, load_documents, tool_path
+from tools.repository import REPO_ROOT
 
 KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 
@@ -181,7 +182,7 @@ def validate_kustomization(directory: Path, root: Path, locations: list[str]) ->
     source = directory.relative_to(root).as_posix() or "."
     try:
         docs = load_documents(build_kustomization(directory))
-    except (RenderError, yaml.YAMLError) as error:
+    except (KustomizeError, yaml.YAMLError) as error:
         return Report(source=source, errors=1, failures=[Failure(source, "kustomize build", str(error))])
     if not docs:
         return Report(source=source, errors=1, failures=[Failure(source, "kustomize build", "renders nothing")])

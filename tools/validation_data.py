@@ -2,7 +2,7 @@
 
 Validation never uses data committed here: it reads NOTEJAM_CRDS_DIR (upstream CRD YAML) and NOTEJAM_SCHEMAS_DIR
 (kubeconform schemas in the datreeio/CRDs-catalog layout, `<group>/<kind>_<version>.json`), which default to
-`../shared/`. On a machine without that folder:
+`../shared/` (or `$SHARED_DIR/`). On a machine without that folder:
 
     python -m tools.validation_data fetch --dest ../shared    # download the CRDs below and convert them
 
@@ -26,15 +26,14 @@ from typing import Any
 
 import yaml
 
-SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: the CRDs are megabytes
+from tools.repository import shared_dir
 
-# The one place that says where the validation data is: beside the repository unless the environment says otherwise.
-SHARED_DIR = Path(__file__).resolve().parents[2] / "shared"
+SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: the CRDs are megabytes
 
 
 def schemas_location() -> str:
     """NOTEJAM_SCHEMAS_DIR: a directory, or for kubeconform alone a URL prefix such as the CRDs-catalog's."""
-    return os.environ.get("NOTEJAM_SCHEMAS_DIR", str(SHARED_DIR / "kubeconform-schemas")).rstrip("/")
+    return os.environ.get("NOTEJAM_SCHEMAS_DIR", str(shared_dir() / "kubeconform-schemas")).rstrip("/")
 
 
 def schemas_dir() -> Path:
@@ -44,7 +43,7 @@ def schemas_dir() -> Path:
 
 def crds_dir() -> Path:
     """NOTEJAM_CRDS_DIR: the upstream CRD YAML the schemas were made from."""
-    return Path(os.environ.get("NOTEJAM_CRDS_DIR", str(SHARED_DIR / "crds")))
+    return Path(os.environ.get("NOTEJAM_CRDS_DIR", str(shared_dir() / "crds")))
 
 
 def argocd_crds_dir() -> Path:
@@ -168,18 +167,8 @@ SOURCES: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
     ),
 }
 
-# Which add-on chart's manifests carry the CRDs of which folder above, so Argo CD applies them
-# (tests/argocd/test_server_side_apply.py sizes them against client-side apply's annotation limit). The other
-# folders are never applied by Argo CD: Crossplane's init container applies its own CRDs from its image
-# (`crossplane core init`, initializer.NewCoreCRDs), its package manager the providers', and
-# function-patch-and-transform's input CRD (still in ../shared, unused since our own function composes) only
-# described pipeline input.
-CHART_CRD_FOLDERS: dict[str, str] = {
-    "argo-cd": "argo-cd",
-    "external-secrets": "external-secrets",
-    "kube-prometheus-stack": "prometheus-operator",
-}
-NOT_APPLIED_BY_ARGO_CD = ("crossplane", "provider-upjet-aws", "function-patch-and-transform")
+# The folders above that no add-on chart applies (tools/repository.CHART_CRD_FOLDERS says which chart applies which).
+NOT_APPLIED_BY_ARGO_CD = ("crossplane", "provider-upjet-aws")
 
 
 def upstream_url(folder: str, file_name: str) -> str:

@@ -8,14 +8,11 @@ crossplane/crossplane), then closes every object that lists `properties` (`addit
 kubeconform's openapi2jsonschema does for CRDs, so a misspelt parameter is reported as invalid.
 
 Files are laid out like the datreeio/CRDs-catalog (`<group>/<kind lower-case>_<version>.json`), so kubeconform reads
-them with one more `-schema-location`.
-
-    python -m tools.xrd_schemas --help
+them with one more `-schema-location` (`make validate` writes them).
 """
 
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import os
@@ -24,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from tools.manifests import REPO_ROOT
+from tools.repository import REPO_ROOT
 
 Schema = dict[str, Any]
 XRD_API_VERSION = "apiextensions.crossplane.io/v1"
@@ -206,10 +203,6 @@ def find_xrds(root: Path = REPO_ROOT) -> list[Path]:
     return found
 
 
-def default_output_dir() -> Path:
-    return REPO_ROOT / ".cache" / "schemas" / "xrd"
-
-
 def write_schemas(xrd_paths: list[Path], output_dir: Path) -> list[Path]:
     """Generate the schemas of every XRD in `xrd_paths` into `output_dir`; stale files there are removed."""
     generated: dict[Path, str] = {}
@@ -233,24 +226,3 @@ def write_schemas(xrd_paths: list[Path], output_dir: Path) -> list[Path]:
 def schema_location(output_dir: Path) -> str:
     """The kubeconform `-schema-location` template for `output_dir`."""
     return f"{output_dir}/{SCHEMA_LOCATION_TEMPLATE}"
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m tools.xrd_schemas",
-        description="Generate kubeconform schemas for the claim and composite kinds of our Crossplane XRDs.",
-    )
-    parser.add_argument("xrds", nargs="*", type=Path, help="XRD files (default: every XRD under crossplane/)")
-    parser.add_argument("--output", type=Path, default=default_output_dir(), help="schema directory")
-    args = parser.parse_args(argv)
-    try:
-        written = write_schemas(args.xrds or find_xrds(), args.output)
-    except XRDError as error:
-        parser.exit(2, f"error: {error}\n")
-    for path in written:
-        print(path)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

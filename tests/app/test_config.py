@@ -11,6 +11,7 @@ from sqlalchemy.engine import make_url
 
 from notejam import create_app
 from notejam.config import ConfigError, database_url, load_settings, redacted_database_url
+from tools.repository import REPO_ROOT
 
 INSTANCE = "/srv/instance"
 BASE = {"SECRET_KEY": "s"}
@@ -71,7 +72,7 @@ def test_create_app_refuses_to_start_without_secret_key(monkeypatch):
 def test_flask_cli_refuses_to_start_without_secret_key(tmp_path):
     result = subprocess.run(
         [Path(sys.executable).parent / "flask", "--app", "notejam", "db", "current"],
-        env={"PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src"), "HOME": str(tmp_path)},
+        env={"PYTHONPATH": str(REPO_ROOT / "src"), "HOME": str(tmp_path)},
         capture_output=True,
         text=True,
         check=False,
@@ -130,7 +131,7 @@ def test_redacted_database_url_hides_the_password():
 
 
 def test_only_config_module_reads_the_environment():
-    package = Path(__file__).resolve().parents[2] / "src" / "notejam"
+    package = REPO_ROOT / "src" / "notejam"
     readers = [
         path.name for path in package.rglob("*.py") if "os.environ" in path.read_text() or "getenv" in path.read_text()
     ]

@@ -20,13 +20,13 @@ from sqlalchemy.exc import OperationalError
 from notejam.config import RDS_CA_BUNDLE, ConfigError, load_settings
 from notejam.database import make_engine
 from tests.conftest import PostgresServer
+from tools.repository import REPO_ROOT
 
-REPO = Path(__file__).resolve().parents[2]
 INSTANCE = "/nonexistent-instance"
 
 
 def config_env() -> dict[str, str]:
-    lines = (REPO / "base" / "config.env").read_text().splitlines()
+    lines = (REPO_ROOT / "base" / "config.env").read_text().splitlines()
     return dict(line.split("=", 1) for line in lines if line.strip() and not line.startswith("#"))
 
 
@@ -88,7 +88,7 @@ def test_the_image_settings_verify_the_server_and_its_name() -> None:
     env = config_env()
     assert env["PGSSLMODE"] == "verify-full"
     assert env["PGSSLROOTCERT"] == RDS_CA_BUNDLE
-    assert f" {RDS_CA_BUNDLE}\n" in (REPO / "Dockerfile").read_text()
+    assert f" {RDS_CA_BUNDLE}\n" in (REPO_ROOT / "Dockerfile").read_text()
 
 
 def test_connects_over_tls_to_the_server_the_ca_vouches_for(tls_postgres: PostgresServer, ca_file: Path) -> None:

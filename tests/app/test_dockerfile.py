@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import re
 import shlex
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tools.repository import REPO_ROOT
 
 
 def parse(text: str) -> list[list[tuple[str, str]]]:
@@ -27,7 +26,7 @@ def parse(text: str) -> list[list[tuple[str, str]]]:
 
 @pytest.fixture(scope="module")
 def stages() -> list[list[tuple[str, str]]]:
-    return parse((REPO / "Dockerfile").read_text())
+    return parse((REPO_ROOT / "Dockerfile").read_text())
 
 
 def args(stage: list[tuple[str, str]], instruction: str) -> list[str]:
@@ -75,6 +74,8 @@ def test_command_and_port_match_the_interface(stages):
 
 
 def test_dockerignore_keeps_tests_and_local_state_out_of_the_context():
-    lines = [line for line in (REPO / ".dockerignore").read_text().splitlines() if line and not line.startswith("#")]
+    lines = [
+        line for line in (REPO_ROOT / ".dockerignore").read_text().splitlines() if line and not line.startswith("#")
+    ]
     assert lines[0] == "*"  # everything excluded, then only what the image needs
     assert set(line for line in lines if line.startswith("!")) == {"!requirements/app.txt", "!src/notejam/"}

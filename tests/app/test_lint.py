@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tools.repository import REPO_ROOT
+
 BIN = Path(sys.executable).parent
 
 
 def run(*command: str | Path) -> subprocess.CompletedProcess:
-    return subprocess.run([str(part) for part in command], cwd=REPO, capture_output=True, text=True, check=False)
+    return subprocess.run([str(part) for part in command], cwd=REPO_ROOT, capture_output=True, text=True, check=False)
 
 
 def test_ruff_check_is_clean():

@@ -17,13 +17,14 @@ import yaml
 
 from notejam import gunicorn_conf, smoke
 from notejam.config import DEFAULT_PROBE_PORT
-from tests.servers import REPO, Served, app_env, gunicorn
+from tests.servers import Served, app_env, gunicorn
+from tools.repository import REPO_ROOT
 
 WORKERS = 2
 
 
 def deployment_container() -> dict:
-    deployment = yaml.safe_load((REPO / "base" / "deployment.yaml").read_text())
+    deployment = yaml.safe_load((REPO_ROOT / "base" / "deployment.yaml").read_text())
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     return container
 

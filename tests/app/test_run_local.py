@@ -6,19 +6,17 @@ import os
 import subprocess
 import sys
 import urllib.request
-from pathlib import Path
 
 from tests.conftest import free_port
-from tests.servers import wait_until_up
-
-REPO = Path(__file__).resolve().parents[2]
+from tools.repository import REPO_ROOT
+from tools.waiting import answers, serving
 
 
 def test_help():
     result = subprocess.run(
         [sys.executable, "-m", "tools.run_local", "--help"],
-        cwd=REPO,
-        env=os.environ | {"PYTHONPATH": f"{REPO / 'src'}:{REPO}"},
+        cwd=REPO_ROOT,
+        env=os.environ | {"PYTHONPATH": f"{REPO_ROOT / 'src'}:{REPO_ROOT}"},
         capture_output=True,
         text=True,
         check=True,
@@ -31,24 +29,16 @@ def test_run_local_migrates_sqlite_and_serves(tmp_path):
     log = tmp_path / "run.log"
     env = {
         "PATH": os.environ["PATH"],
-        "PYTHONPATH": f"{REPO / 'src'}:{REPO}",
+        "PYTHONPATH": f"{REPO_ROOT / 'src'}:{REPO_ROOT}",
         "HOME": str(tmp_path),
         # The instance folder's SQLite file, but in a temporary place instead of the working tree.
         "DB_URI": f"sqlite:///{tmp_path / 'notejam.sqlite'}",
     }
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "tools.run_local", "--port", str(port)],
-            cwd=REPO,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_until_up(f"http://127.0.0.1:{port}/readyz", process, log)  # 200 only once migrated
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/signin/", timeout=5) as response:
-            assert "Sign in" in response.read().decode()
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-    assert f"http://127.0.0.1:{port}/" in log.read_text()
+    command = [sys.executable, "-m", "tools.run_local", "--port", str(port)]
+    base = f"http://127.0.0.1:{port}"
+    with (
+        serving(command, lambda: answers(f"{base}/readyz"), log, cwd=REPO_ROOT, env=env),  # 200 once migrated
+        urllib.request.urlopen(f"{base}/signin/", timeout=5) as response,
+    ):
+        assert "Sign in" in response.read().decode()
+    assert f"{base}/" in log.read_text()

@@ -9,7 +9,8 @@ from typing import Any
 import yaml
 
 from tools.environment_facts import facts
-from tools.manifests import ENVIRONMENTS, REPO_ROOT, Document, render, render_overlay, render_source
+from tools.manifests import Document, kustomize, kustomize_overlay, kustomize_source
+from tools.repository import ENVIRONMENTS, REPO_ROOT
 
 REPO_URL = "https://github.com/notejam/notejam-gitops.git"
 TARGET_REVISION = "main"
@@ -22,13 +23,13 @@ WAVE_ANNOTATION = "argocd.argoproj.io/sync-wave"
 @cache
 def cluster_objects(environment: str) -> tuple[Document, ...]:
     """What the root Application of `environment` applies: `kustomize build clusters/<environment>`."""
-    return tuple(render(REPO_ROOT / "clusters" / environment))
+    return tuple(kustomize(REPO_ROOT / "clusters" / environment))
 
 
 @cache
 def overlay_objects(environment: str) -> tuple[Document, ...]:
     """What the notejam Application of `environment` applies: `kustomize build overlays/<environment>`."""
-    return tuple(render_overlay(environment))
+    return tuple(kustomize_overlay(environment))
 
 
 def of_kind(docs: tuple[Document, ...] | list[Document], kind: str) -> dict[str, Document]:
@@ -60,7 +61,7 @@ def source_objects(environment: str, application: str, path: str) -> tuple[Docum
     """What an Application of `environment` applies from its source at `path` of this repository, rendered as Argo CD
     does (with the source's `kustomize.components`, which add the cluster's facts)."""
     [source] = [s for s in sources(applications(environment)[application]) if s.get("path") == path]
-    return tuple(render_source(source))
+    return tuple(kustomize_source(source))
 
 
 def helm_sources(application: Document) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from tests.argocd.test_alerting import stack
-from tools.manifests import ENVIRONMENTS
+from tools.repository import ENVIRONMENTS
 
 # alert labels -> the receiver that must get it
 ROUTES = {

@@ -14,7 +14,7 @@ from tests.argocd.argo_objects import applications, eksctl_config, git_paths, he
 from tests.argocd.test_argocd_alerts import argocd_rules
 from tests.argocd.test_cluster_wiring import irsa_role
 from tools.bootstrap_account import secret_names
-from tools.manifests import ENVIRONMENTS, REPO_ROOT
+from tools.repository import ENVIRONMENTS, REPO_ROOT
 
 RUNBOOK = REPO_ROOT / "docs" / "runbook.md"
 RUNBOOK_URL = "https://github.com/notejam/notejam-gitops/blob/main/docs/runbook.md#"

@@ -20,7 +20,8 @@ from tests.argocd.argo_objects import (
     sources,
     wave,
 )
-from tools.manifests import ENVIRONMENTS, REPO_ROOT, render
+from tools.manifests import kustomize
+from tools.repository import ENVIRONMENTS, REPO_ROOT
 from tools.validate import discover_targets
 
 ARGOCD_RELEASE_REPO = "https://github.com/argoproj/argo-cd.git"
@@ -37,7 +38,7 @@ def is_exact_version(version: str) -> bool:
 @cache
 def rendered(path: str) -> tuple:
     """`kustomize build <path>`, once per path for all clusters."""
-    return tuple(render(REPO_ROOT / path))
+    return tuple(kustomize(REPO_ROOT / path))
 
 
 @cache

@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from tests.argocd.argo_objects import IN_CLUSTER, REPO_URL, cluster_objects, overlay_objects, projects
-from tools.manifests import ENVIRONMENTS, Document
+from tools.manifests import Document
+from tools.repository import ENVIRONMENTS
 from tools.validation_data import crds_dir
 
 # Built-in kinds that are not namespaced (the ones an app overlay could plausibly render).

@@ -18,7 +18,7 @@ import yaml
 
 from tests.argocd.argo_objects import applications, helm_sources, helm_values
 from tests.manifests.test_alert_rules import promtool, run_unit_test, unit_test
-from tools.manifests import ENVIRONMENTS, REPO_ROOT
+from tools.repository import ENVIRONMENTS, REPO_ROOT
 
 VALUES = REPO_ROOT / "apps" / "argocd" / "values.yaml"
 # One Application's argocd_app_info as Prometheus stores it: the target's labels (the chart's metrics Service), and

@@ -7,7 +7,7 @@ import re
 import yaml
 
 from tools.cluster.versions import makefile_pins
-from tools.manifests import REPO_ROOT
+from tools.repository import REPO_ROOT
 
 ARGOCD = REPO_ROOT / "apps" / "argocd"
 RELEASE_REPO = "https://github.com/argoproj/argo-cd.git"

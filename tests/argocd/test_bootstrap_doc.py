@@ -8,8 +8,8 @@ import pytest
 
 from tests.argocd.argo_objects import applications, git_paths, helm_sources, overlay_objects, source_objects, wave
 from tools.bootstrap_account import boundary_policy_name, secret_names
-from tools.manifests import ENVIRONMENTS, REPO_ROOT
 from tools.render_output import rendered
+from tools.repository import ENVIRONMENTS, REPO_ROOT
 
 BOOTSTRAP = REPO_ROOT / "docs" / "bootstrap.md"
 README = REPO_ROOT / "README.md"

@@ -21,7 +21,7 @@ from tests.argocd.argo_objects import (
     source_objects,
 )
 from tests.crossplane.package_manager import runtime_service_account
-from tools.manifests import ENVIRONMENTS, REPO_ROOT
+from tools.repository import ENVIRONMENTS, REPO_ROOT
 
 ROLE_ANNOTATION = "eks.amazonaws.com/role-arn"
 ACCOUNT_IN_ARN = re.compile(r"arn:aws:[a-z0-9-]*:[a-z0-9-]*:(\d{12}):")

@@ -10,7 +10,7 @@ import yaml
 
 from tests.argocd.argo_objects import ACCOUNTS, REGION, applications, eksctl_config, overlay_objects
 from tools.k8s_schemas import kubernetes_version
-from tools.manifests import ENVIRONMENTS
+from tools.repository import ENVIRONMENTS, REPO_ROOT
 
 # Node group bounds of the first three environments (issue 6): prod starts with a node per zone and grows for a 4x
 # traffic jump. Totals over the node groups; prod has one group per zone (see the zone-spread test below). Another
@@ -44,6 +44,10 @@ def addons(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
 @pytest.fixture(params=ENVIRONMENTS)
 def environment(request: pytest.FixtureRequest) -> str:
     return request.param
+
+
+def test_the_environments_are_the_cluster_folders() -> None:
+    assert sorted(ENVIRONMENTS) == sorted(path.parent.name for path in REPO_ROOT.glob("clusters/*/eksctl.yaml"))
 
 
 def test_cluster_is_named_for_its_environment_in_the_region(environment: str) -> None:

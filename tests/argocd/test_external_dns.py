@@ -7,7 +7,7 @@ import pytest
 from tests.argocd.argo_objects import applications, eksctl_config, helm_sources, helm_values, overlay_objects, wave
 from tests.argocd.test_cluster_wiring import irsa_role
 from tests.argocd.test_eksctl_configs import service_accounts
-from tools.manifests import ENVIRONMENTS
+from tools.repository import ENVIRONMENTS
 
 
 @pytest.fixture(params=ENVIRONMENTS)

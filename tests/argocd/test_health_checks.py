@@ -9,11 +9,10 @@ import pytest
 import yaml
 from lupa import LuaRuntime
 
-from tools.manifests import REPO_ROOT
+from tools.repository import PLATFORM_GROUP, REPO_ROOT
 
 VALUES = REPO_ROOT / "apps" / "argocd" / "values.yaml"
 HEALTH_PREFIX = "resource.customizations.health."
-CLAIM_GROUP = "platform.notejam.io"
 
 
 @cache
@@ -39,14 +38,14 @@ def claim_kinds() -> list[str]:
     kinds = []
     for definition in sorted((REPO_ROOT / "crossplane" / "apis").glob("*/definition.yaml")):
         xrd = yaml.safe_load(definition.read_text())
-        assert xrd["spec"]["group"] == CLAIM_GROUP
+        assert xrd["spec"]["group"] == PLATFORM_GROUP
         kinds.append(xrd["spec"]["claimNames"]["kind"])
     return kinds
 
 
 def claim(conditions: list[dict[str, str]] | None = None, annotations: dict[str, str] | None = None) -> dict:
     obj: dict[str, Any] = {
-        "apiVersion": f"{CLAIM_GROUP}/v1alpha1",
+        "apiVersion": f"{PLATFORM_GROUP}/v1alpha1",
         "kind": "PostgreSQLInstance",
         "metadata": {"name": "notejam-db", "namespace": "notejam-dev", "annotations": annotations or {}},
         "spec": {"parameters": {"size": "small"}},
@@ -64,7 +63,7 @@ def test_every_claim_kind_of_our_api_has_a_health_check() -> None:
     kinds = claim_kinds()
     assert {"PostgreSQLInstance", "DatabaseBackup"} <= set(kinds)
     for kind in kinds:
-        assert health_script(CLAIM_GROUP, kind).strip()
+        assert health_script(PLATFORM_GROUP, kind).strip()
 
 
 def test_no_health_check_key_uses_a_wildcard() -> None:
@@ -74,7 +73,7 @@ def test_no_health_check_key_uses_a_wildcard() -> None:
 
 @pytest.fixture(params=["PostgreSQLInstance", "DatabaseBackup"])
 def claim_script(request: pytest.FixtureRequest) -> str:
-    return health_script(CLAIM_GROUP, request.param)
+    return health_script(PLATFORM_GROUP, request.param)
 
 
 def test_ready_and_synced_claim_is_healthy(claim_script: str) -> None:
@@ -179,7 +178,7 @@ def test_provider_config_usages_are_excluded_from_every_group() -> None:
 
 
 # Transitional states that real controllers report on a first sync: Progressing while transitional, Degraded once
-# they are failures. The same scripts run in Argo CD's own binary in tests/live/test_health_overrides.py.
+# they are failures. The same scripts run in Argo CD's own binary in tests/argocd/test_health_in_argocd.py.
 def package(kind: str, *conditions: dict[str, str]) -> dict[str, Any]:
     return {"apiVersion": "pkg.crossplane.io/v1", "kind": kind, "metadata": {"name": "provider-aws-rds"},
             "status": {"conditions": list(conditions)}}  # fmt: skip

@@ -11,14 +11,15 @@ from __future__ import annotations
 import pytest
 
 from tests.argocd.argo_objects import applications, cluster_objects, git_paths, helm_values, overlay_objects
-from tools.manifests import ENVIRONMENTS, REPO_ROOT, render
+from tools.manifests import kustomize
+from tools.repository import ENVIRONMENTS, REPO_ROOT
 
 
 def load_balancer_services(environment: str) -> list[str]:
     documents = [*cluster_objects(environment), *overlay_objects(environment)]
     for application in applications(environment).values():
         for path in git_paths(application):
-            documents.extend(render(REPO_ROOT / path))
+            documents.extend(kustomize(REPO_ROOT / path))
     return [
         f"{doc['metadata'].get('namespace', '')}/{doc['metadata']['name']}"
         for doc in documents

@@ -14,7 +14,7 @@ from tests.argocd.test_alerting import RUNBOOK_URL, runbook_anchors
 from tests.argocd.test_cluster_wiring import ROLE_ANNOTATION, irsa_role
 from tools.cluster import argocd_settings
 from tools.cluster.fake_controllers.external_secrets import documented_secrets
-from tools.manifests import ENVIRONMENTS
+from tools.repository import ENVIRONMENTS
 
 TRIGGERS = {"on-sync-failed", "on-health-degraded", "on-deployed"}
 SECRET_NAME = "argocd-notifications-secret"  # the controller's --secret-name default

@@ -9,7 +9,7 @@ import pytest
 
 from notejam.metrics import LABELS, REQUESTS_TOTAL
 from tests.argocd.argo_objects import applications, helm_sources, helm_values, overlay_objects
-from tools.manifests import ENVIRONMENTS
+from tools.repository import ENVIRONMENTS
 
 # Labels Prometheus adds to every series it scrapes through a ServiceMonitor; the rule maps them to objects.
 SCRAPE_LABELS = {"namespace", "pod", "service", "container", "endpoint", "job", "instance"}

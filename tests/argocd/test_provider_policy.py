@@ -15,7 +15,6 @@ import pytest
 
 from function.backup import ROLE_PATH
 from tests.argocd.argo_objects import ACCOUNTS, eksctl_config
-from tools.manifests import ENVIRONMENTS
 from tools.provider_policy import (
     BOUNDARY_FILE,
     boundary_arn,
@@ -25,6 +24,7 @@ from tools.provider_policy import (
     required_actions,
 )
 from tools.render_output import rendered
+from tools.repository import ENVIRONMENTS
 
 # Actions that would let the provider escape the boundary or widen its own rights.
 NEVER_GRANTED = {

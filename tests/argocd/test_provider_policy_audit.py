@@ -21,7 +21,6 @@ from parliament import analyze_policy_string
 from function.backup import ROLE_PATH
 from tests.argocd.argo_objects import ACCOUNTS, eksctl_config
 from tests.argocd.test_provider_policy import as_list, composed, granted, provider_policy, statements
-from tools.manifests import ENVIRONMENTS
 from tools.provider_policy import (
     DB_INSTANCE,
     DB_SUBNET_GROUP,
@@ -30,6 +29,7 @@ from tools.provider_policy import (
     crossplane_kind,
     environment_facts,
 )
+from tools.repository import ENVIRONMENTS
 
 # parliament findings we accept, keyed by finding_key(), each with its reason.
 PARLIAMENT_ACCEPTED = {

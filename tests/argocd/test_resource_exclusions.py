@@ -13,7 +13,8 @@ import pytest
 import yaml
 
 from tests.argocd.argo_objects import IN_CLUSTER, applications, git_paths
-from tools.manifests import ENVIRONMENTS, REPO_ROOT, render
+from tools.manifests import kustomize
+from tools.repository import ENVIRONMENTS, REPO_ROOT
 
 # Kinds the add-on charts install that the platform depends on: the aggregated metrics APIs the HPA reads
 # (metrics-server: v1beta1.metrics.k8s.io, prometheus-adapter: v1beta1.custom.metrics.k8s.io), the admission
@@ -74,7 +75,7 @@ def test_no_kind_from_git_is_excluded(environment: str) -> None:
     rules = exclusions()
     for name, application in applications(environment).items():
         for path in git_paths(application):
-            for doc in render(REPO_ROOT / path):
+            for doc in kustomize(REPO_ROOT / path):
                 group = group_of(doc["apiVersion"])
                 assert not is_excluded(rules, group, doc["kind"]), f"{name}: {path} applies {group}/{doc['kind']}"
 

@@ -14,8 +14,9 @@ import pytest
 import yaml
 
 from tests.argocd.argo_objects import applications, helm_sources
-from tools.manifests import ENVIRONMENTS, Document
-from tools.validation_data import CHART_CRD_FOLDERS, NOT_APPLIED_BY_ARGO_CD, SafeLoader, crds_dir
+from tools.manifests import Document
+from tools.repository import CHART_CRD_FOLDERS, ENVIRONMENTS
+from tools.validation_data import NOT_APPLIED_BY_ARGO_CD, SOURCES, SafeLoader, crds_dir
 
 # k8s.io/apimachinery TotalAnnotationSizeLimitB: the sum of every annotation's key and value.
 ANNOTATION_LIMIT_BYTES = 256 * 1024
@@ -66,11 +67,9 @@ def test_the_size_rule_sees_the_external_secrets_store_crd() -> None:
 
 
 def test_every_crd_folder_is_known_to_come_from_a_chart_or_not_from_argo_cd() -> None:
-    """A CRD folder added to the validation data later is sized too: it must say which chart installs it."""
-    folders = {path.name for path in crds_dir().iterdir() if path.is_dir()}
-    assert folders, f"no CRD folders in {crds_dir()}"
-    unknown = folders - set(CHART_CRD_FOLDERS.values()) - set(NOT_APPLIED_BY_ARGO_CD)
-    assert not unknown, f"add these CRD folders to tools/validation_data.CHART_CRD_FOLDERS: {sorted(unknown)}"
+    """A CRD folder added to the validation data later is sized too: it must say which chart installs it. (The
+    offline copy may hold folders no longer pinned, such as function-patch-and-transform's: nothing reads those.)"""
+    assert set(SOURCES) == set(CHART_CRD_FOLDERS.values()) | set(NOT_APPLIED_BY_ARGO_CD)
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)

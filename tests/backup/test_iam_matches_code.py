@@ -30,9 +30,9 @@ from backup import export, snapshot
 from backup.naming import MANAGED_BY_TAG, snapshot_id
 from backup.settings import env_names, load
 from tools.crossplane_composite import RESOURCE_NAME_ANNOTATION
-from tools.render import render
+from tools.render import render_claim
+from tools.repository import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 CLAIM = REPO_ROOT / "crossplane" / "apis" / "backup" / "examples" / "claim.yaml"
 
 # Actions AWS authorises on top of an operation's own, given how our code calls it.
@@ -151,9 +151,9 @@ def observe(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def rendered() -> list[dict[str, Any]]:
     """The example claim's resources once every ARN is known (as after a few reconciles)."""
     claim = yaml.safe_load(CLAIM.read_text())
-    resources = render(claim).resources
+    resources = render_claim(claim).resources
     for _ in range(6):
-        again = render(claim, observe(resources)).resources
+        again = render_claim(claim, observe(resources)).resources
         if len(again) == len(resources):
             return again
         resources = again

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 
 from tools import lambda_package
-from tools.manifests import ENVIRONMENTS, render_overlay
+from tools.manifests import kustomize_overlay
+from tools.repository import ENVIRONMENTS, REPO_ROOT
 
-SOURCE = Path(__file__).resolve().parents[2] / "src" / "backup"
+SOURCE = REPO_ROOT / "src" / "backup"
 
 
 @pytest.fixture
@@ -92,7 +93,7 @@ def test_cli_refuses_a_folder_that_is_not_a_package(tmp_path, capsys):
 
 def rendered_backup_code(environment: str) -> dict:
     """lambdaCode of the DatabaseBackup claim as Argo CD applies it in `environment` (overlays/<env>, rendered)."""
-    [claim] = [doc for doc in render_overlay(environment) if doc["kind"] == "DatabaseBackup"]
+    [claim] = [doc for doc in kustomize_overlay(environment) if doc["kind"] == "DatabaseBackup"]
     return claim["spec"]["parameters"]["lambdaCode"]
 
 

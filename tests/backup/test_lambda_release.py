@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError
 
 from tools import lambda_package, lambda_release
 from tools.lambda_package import claimed_locations
+from tools.repository import REPO_ROOT
 
 REGION = "eu-west-1"
 
@@ -88,6 +89,6 @@ def test_a_missing_zip_is_a_clear_error(tmp_path, capsys) -> None:
 
 
 def test_the_release_workflow_runs_it_after_building_the_zip() -> None:
-    workflow = (lambda_package.REPOSITORY / ".github/workflows/release-lambda.yaml").read_text()
+    workflow = (REPO_ROOT / ".github/workflows/release-lambda.yaml").read_text()
     assert "python -m tools.lambda_package --output dist/backup-lambda.zip" in workflow
     assert "python -m tools.lambda_release dist/backup-lambda.zip" in workflow

@@ -7,12 +7,12 @@ import shlex
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from backup import restore
+from tools.repository import REPO_ROOT
 
 SOURCE = "notejam-dev-notejam-db"
 
@@ -159,7 +159,7 @@ def test_help_runs_as_a_module():
 
 
 def test_the_runbooks_commands_are_ones_the_cli_accepts():
-    runbook = (Path(__file__).resolve().parents[2] / "docs" / "restore.md").read_text()
+    runbook = (REPO_ROOT / "docs" / "restore.md").read_text()
     commands = [
         shlex.split(command.split("-m backup.restore", 1)[1])
         for command in runbook.replace("\\\n", " ").splitlines()

@@ -27,7 +27,8 @@ from tools.bootstrap_account import (
     ses_smtp_password,
 )
 from tools.lambda_package import claimed_locations
-from tools.manifests import ENVIRONMENTS, REPO_ROOT, render_overlay
+from tools.manifests import kustomize_overlay
+from tools.repository import ENVIRONMENTS, REPO_ROOT
 
 GIVEN = {
     "alertmanager_url": "https://on-call.example/alertmanager",
@@ -79,7 +80,7 @@ def test_the_facts_come_from_git() -> None:
         assert account.artifacts_bucket.endswith(account.account_id)
         assert account.repository == "notejam/notejam-gitops"
         # The app sends reset mail from the domain SES verifies.
-        [config] = [d for d in render_overlay(environment) if d["kind"] == "ConfigMap"]
+        [config] = [d for d in kustomize_overlay(environment) if d["kind"] == "ConfigMap"]
         assert config["data"]["MAIL_FROM"] == f"notejam@{account.domain}"
     assert read_account(REPO_ROOT, "dev").release_account_id == read_account(REPO_ROOT, "prod").account_id
 

@@ -14,7 +14,8 @@ import yaml
 from moto import mock_aws
 
 from tools import cluster_values
-from tools.manifests import REPO_ROOT, render_overlay
+from tools.manifests import kustomize_overlay
+from tools.repository import REPO_ROOT
 
 REGION = "eu-west-1"
 HOST = "notejam.dev.example.com"
@@ -73,7 +74,7 @@ def test_writes_the_network_and_a_dns_validated_certificate(aws, checkout: Path)
     assert network == {"vpcId": created["vpc"], "subnetIds": created["private"], "clientCidrBlocks": ["10.10.0.0/16"]}
     assert "# the cluster's VPC" in (checkout / "overlays/dev/database-claim.yaml").read_text(), "comments stay"
 
-    documents = render_overlay("dev", checkout)
+    documents = kustomize_overlay("dev", checkout)
     (policy,) = [doc for doc in documents if doc["metadata"]["name"] == "notejam-web-from-load-balancer"]
     assert policy["spec"]["ingress"][0]["from"] == [{"ipBlock": {"cidr": cidr}} for cidr in created["public_cidrs"]]
     (ingress,) = [doc for doc in documents if doc["kind"] == "Ingress"]

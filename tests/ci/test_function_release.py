@@ -9,9 +9,9 @@ import pytest
 import yaml
 
 from tools import function_release
+from tools.repository import REPO_ROOT, makefile_pin
 
-ROOT = Path(__file__).resolve().parents[2]
-WORKFLOWS = ROOT / ".github" / "workflows"
+WORKFLOWS = REPO_ROOT / ".github" / "workflows"
 
 
 def job(workflow: str, name: str) -> dict:
@@ -52,9 +52,8 @@ def test_release_runs_for_function_changes_without_rebuilding_the_app():
 
 
 def test_the_crossplane_cli_is_the_version_the_clusters_run():
-    pinned = re.search(r"^CROSSPLANE_VERSION := v(\S+)$", (ROOT / "Makefile").read_text(), re.M)
-    chart = yaml.safe_load((ROOT / "clusters" / "dev" / "versions" / "addons" / "crossplane.yaml").read_text())
-    assert pinned and pinned.group(1) == chart["spec"]["source"]["targetRevision"]
+    chart = yaml.safe_load((REPO_ROOT / "clusters" / "dev" / "versions" / "addons" / "crossplane.yaml").read_text())
+    assert makefile_pin("CROSSPLANE_VERSION") == f"v{chart['spec']['source']['targetRevision']}"
 
 
 @pytest.fixture

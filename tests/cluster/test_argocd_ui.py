@@ -11,6 +11,7 @@ import pytest
 from tools.cluster import argocd_ui
 from tools.cluster.build import GOMOD_DIR, is_built
 from tools.cluster.versions import component_dir, makefile_pins
+from tools.repository import shared_dir
 from tools.validation_data import argocd_module_dir
 
 VERSION = makefile_pins()["argocd"]
@@ -58,7 +59,12 @@ def test_the_tarball_setting(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
     with pytest.raises(FileNotFoundError, match="NOTEJAM_ARGO_UI_TARBALL"):
         argocd_ui.argo_ui_tarball()
     monkeypatch.delenv("NOTEJAM_ARGO_UI_TARBALL")
-    assert argocd_ui.argo_ui_tarball() == argocd_ui.DEFAULT_ARGO_UI_TARBALL.resolve()
+    assert argocd_ui.argo_ui_tarball() == (shared_dir() / argocd_ui.ARGO_UI_TARBALL).resolve()
+    # The shared folder moves with SHARED_DIR, as in the Makefile.
+    (tmp_path / argocd_ui.ARGO_UI_TARBALL).parent.mkdir(parents=True)
+    (tmp_path / argocd_ui.ARGO_UI_TARBALL).write_bytes(b"")
+    monkeypatch.setenv("SHARED_DIR", str(tmp_path))
+    assert argocd_ui.argo_ui_tarball() == (tmp_path / argocd_ui.ARGO_UI_TARBALL).resolve()
 
 
 def test_the_server_build_replaces_the_module_with_the_copy_and_keeps_go_mod(tmp_path: Path) -> None:

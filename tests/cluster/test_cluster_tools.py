@@ -12,11 +12,11 @@ import yaml
 from tools.cluster import argocd_settings, kwok_nodes, served_repo
 from tools.cluster.fake_controllers.crossplane import crds_from_xrd, provider_crd_files, unready_resources
 from tools.cluster.versions import makefile_pins
-from tools.manifests import ENVIRONMENTS, REPO_ROOT, render
+from tools.manifests import kustomize
+from tools.repository import ENVIRONMENTS, REPO_ROOT
 from tools.validation_data import argocd_crds_dir, crds_dir
 
-MODULES = ["build", "argocd_ui", "kwok_nodes", "argocd_settings", "served_repo",
-           "fake_controllers", "sync", "up", "down"]  # fmt: skip
+MODULES = ["build", "argocd_ui", "fake_controllers", "up", "down"]
 
 
 @pytest.mark.parametrize("module", MODULES)
@@ -82,7 +82,7 @@ def test_one_kwok_node_per_zone_labelled_like_eks(environment: str) -> None:
 
 
 def applications_of(cluster: Path) -> dict[str, dict]:
-    return {doc["metadata"]["name"]: doc for doc in render(cluster) if doc["kind"] == "Application"}
+    return {doc["metadata"]["name"]: doc for doc in kustomize(cluster) if doc["kind"] == "Application"}
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +125,7 @@ def test_the_served_copy_stands_in_for_chart_contents(served_copy: Path) -> None
     assert "notejam.io/stand-in" in crd["metadata"]["annotations"]
     assert "stand-in-for" in (standin / "standin.yaml").read_text()
     # A kustomization, so that the chart version can annotate all of it.
-    assert {doc["kind"] for doc in render(standin)} == {"ConfigMap", "CustomResourceDefinition"}
+    assert {doc["kind"] for doc in kustomize(standin)} == {"ConfigMap", "CustomResourceDefinition"}
     log = subprocess.run(["git", "log", "-1", "--format=%s"], cwd=copy, capture_output=True, text=True, check=True)
     assert log.stdout.startswith("Local stand-ins")
 

@@ -12,7 +12,7 @@ import pytest
 
 from tools.cluster.controlplane import PORTS, SLOTS, ControlPlane, port_plan
 from tools.cluster.versions import component_dir, makefile_pins
-from tools.manifests import ENVIRONMENTS
+from tools.repository import ENVIRONMENTS
 
 
 def test_no_two_components_environments_or_slots_share_a_port() -> None:

@@ -8,7 +8,7 @@ import pytest
 from tools.cluster.fake_controllers import prometheus_adapter, traffic
 from tools.cluster.fake_controllers.prometheus_adapter import METRIC, Adapter, Prometheus
 from tools.cluster.fake_controllers.traffic import RequestCounters, probe_rate
-from tools.manifests import render_overlay
+from tools.manifests import kustomize_overlay
 
 POD = ("notejam-prod", "notejam-abc")
 PATH = f"/apis/custom.metrics.k8s.io/v1beta1/namespaces/notejam-prod/pods/%2A/{METRIC}"
@@ -41,7 +41,7 @@ def scraped(clock: Clock, counters: RequestCounters, prometheus: Prometheus, rat
 
 
 def test_prod_pods_count_their_probes_as_requests() -> None:
-    docs = render_overlay("prod")
+    docs = kustomize_overlay("prod")
     [deployment] = [d for d in docs if d["kind"] == "Deployment"]
     [ingress] = [d for d in docs if d["kind"] == "Ingress"]
     pod = {"spec": deployment["spec"]["template"]["spec"]}

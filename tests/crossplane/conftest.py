@@ -12,8 +12,8 @@ import yaml
 
 from tools.crossplane_composite import RESOURCE_NAME_ANNOTATION
 from tools.render import Rendering, assume_created, example_claims, render_settled
+from tools.repository import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 CROSSPLANE_DIR = REPO_ROOT / "crossplane"
 ACCOUNT_ID = "111111111111"
 

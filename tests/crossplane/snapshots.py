@@ -10,8 +10,8 @@ import contextlib
 import io
 from pathlib import Path
 
-from tools.manifests import REPO_ROOT
 from tools.render import main
+from tools.repository import REPO_ROOT
 
 GOLDEN = Path(__file__).parent / "golden"
 EXAMPLES = [

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tests.crossplane.conftest import ACCOUNT_ID, by_name, render_until_settled
-from tools.render import assume_created, render
+from tools.render import assume_created, render_claim
 
 BUCKET = f"notejamsnapshot-dev-{ACCOUNT_ID}"
 BUCKET_ARNS = [f"arn:aws:s3:::{BUCKET}", f"arn:aws:s3:::{BUCKET}/*"]
@@ -83,7 +83,7 @@ def test_objects_and_old_versions_expire_after_three_years(resources):
 
 
 def test_archive_days_parameter_drives_both_expirations(claim_variant):
-    lifecycle = by_name(render(claim_variant("DatabaseBackup", archiveDays=30)).resources)["bucket-lifecycle"]
+    lifecycle = by_name(render_claim(claim_variant("DatabaseBackup", archiveDays=30)).resources)["bucket-lifecycle"]
     [rule] = lifecycle["spec"]["forProvider"]["rule"]
     assert (rule["expiration"][0]["days"], rule["noncurrentVersionExpiration"][0]["noncurrentDays"]) == (30, 30)
 
@@ -217,7 +217,7 @@ def test_targets_and_permissions_carry_the_observed_arns(resources, step):
 
 
 def test_resources_waiting_for_an_arn_are_not_created_before_it_exists(examples):
-    first = render(examples["DatabaseBackup"])
+    first = render_claim(examples["DatabaseBackup"])
     waits_for = {
         "export-role": "status.bucketKeyArn",
         "snapshot-schedule-target": "status.snapshotFunctionArn",
@@ -236,9 +236,9 @@ def test_resources_waiting_for_an_arn_are_not_created_before_it_exists(examples)
 def test_an_arn_reaches_the_resources_that_need_it_one_reconcile_after_aws_reports_it(examples):
     """The key is observed with its ARN: the composite's status carries it, so the export role appears."""
     claim = examples["DatabaseBackup"]
-    first = render(claim)
+    first = render_claim(claim)
     created = assume_created(first.resources, ACCOUNT_ID)
-    second = render(claim, created)
+    second = render_claim(claim, created)
     assert second.composite["status"]["bucketKeyArn"] == KEY_ARN
     assert "export-role" in by_name(second.resources)
     # Its own ARN is not known before it exists: the roles and function that need it still wait.

@@ -11,8 +11,8 @@ import pytest
 from function import backup, postgresql
 from tests.crossplane.checks import kubeconform_errors, validation_errors
 from tests.crossplane.conftest import by_name
-from tools.crossplane_composite import PlatformAPI, RenderError, load_apis
-from tools.render import render
+from tools.crossplane_composite import CompositionRenderError, PlatformAPI, load_apis
+from tools.render import render_claim
 
 
 def misspelt_instance_class(observed: Any, classes: Any) -> dict[str, Any]:
@@ -26,7 +26,7 @@ ORIGINAL_INSTANCE = postgresql.instance
 
 def test_typo_in_a_field_name_fails_validation_naming_resource_and_field(examples, monkeypatch):
     monkeypatch.setattr(postgresql, "instance", misspelt_instance_class)
-    errors = validation_errors(render(examples["PostgreSQLInstance"]).resources)
+    errors = validation_errors(render_claim(examples["PostgreSQLInstance"]).resources)
     assert any(e.startswith("rds-instance (Instance)") and "instanceClas" in e for e in errors), errors
     assert "rds-instance (Instance): spec.forProvider.instanceClass is required" in errors
 
@@ -38,7 +38,7 @@ def test_missing_required_field_fails_the_crd_cel_rule(examples, monkeypatch):
         return instance
 
     monkeypatch.setattr(postgresql, "instance", without_instance_class)
-    errors = validation_errors(render(examples["PostgreSQLInstance"]).resources)
+    errors = validation_errors(render_claim(examples["PostgreSQLInstance"]).resources)
     assert errors == ["rds-instance (Instance): spec.forProvider.instanceClass is required"]
 
 
@@ -47,7 +47,7 @@ def test_wrong_api_version_fails_validation(examples, monkeypatch):
     monkeypatch.setattr(
         backup, "bucket", lambda observed: {**original(observed), "apiVersion": "s3.aws.upbound.io/v1beta9"}
     )
-    resources = render(examples["DatabaseBackup"]).resources
+    resources = render_claim(examples["DatabaseBackup"]).resources
     bucket = [r for r in resources if r["kind"] == "Bucket"]
     with pytest.raises(LookupError, match=r"Bucket\.s3\.aws\.upbound\.io has no version v1beta9"):
         validation_errors(bucket)
@@ -68,8 +68,8 @@ def broken(claim_kind: str, step_input: dict[str, Any]) -> dict[str, PlatformAPI
 
 def test_a_size_missing_from_the_input_fails_the_render(examples):
     apis = broken("PostgreSQLInstance", {"instanceClasses": {"medium": "db.t4g.medium"}})
-    with pytest.raises(RenderError, match="cannot compose XPostgreSQLInstance: 'small' is missing"):
-        render(examples["PostgreSQLInstance"], apis=apis)
+    with pytest.raises(CompositionRenderError, match="cannot compose XPostgreSQLInstance: 'small' is missing"):
+        render_claim(examples["PostgreSQLInstance"], apis=apis)
 
 
 @pytest.mark.parametrize(
@@ -81,8 +81,8 @@ def test_a_size_missing_from_the_input_fails_the_render(examples):
     ],
 )
 def test_a_bad_input_is_a_fatal_result_with_its_reason(examples, step_input, message):
-    with pytest.raises(RenderError, match=f"step 'compose': {message}"):
-        render(examples["PostgreSQLInstance"], apis=broken("PostgreSQLInstance", step_input))
+    with pytest.raises(CompositionRenderError, match=f"step 'compose': {message}"):
+        render_claim(examples["PostgreSQLInstance"], apis=broken("PostgreSQLInstance", step_input))
 
 
 def test_a_step_calling_another_function_is_refused(examples):
@@ -90,15 +90,17 @@ def test_a_step_calling_another_function_is_refused(examples):
     composition = copy.deepcopy(apis["DatabaseBackup"].composition)
     composition["spec"]["pipeline"].append({"step": "ready", "functionRef": {"name": "function-auto-ready"}})
     apis["DatabaseBackup"] = PlatformAPI(apis["DatabaseBackup"].definition, composition)
-    with pytest.raises(RenderError, match="step 'ready' calls 'function-auto-ready': only function-notejam runs"):
-        render(examples["DatabaseBackup"], apis=apis)
+    with pytest.raises(
+        CompositionRenderError, match="step 'ready' calls 'function-auto-ready': only function-notejam runs"
+    ):
+        render_claim(examples["DatabaseBackup"], apis=apis)
     composition["spec"]["mode"] = "Resources"
-    with pytest.raises(RenderError, match="only mode Pipeline"):
-        render(examples["DatabaseBackup"], apis=apis)
+    with pytest.raises(CompositionRenderError, match="only mode Pipeline"):
+        render_claim(examples["DatabaseBackup"], apis=apis)
 
 
 def test_the_unbroken_function_renders_valid_resources(examples):
     """The control for the tests above: without the breakage, the same checks find nothing."""
-    resources = render(examples["PostgreSQLInstance"]).resources
+    resources = render_claim(examples["PostgreSQLInstance"]).resources
     assert validation_errors(resources) == []
     assert by_name(resources)["rds-instance"]["spec"]["forProvider"]["instanceClass"] == "db.t4g.micro"

@@ -10,7 +10,7 @@ import pytest
 from tests.crossplane.checks import cel_errors, kubeconform_errors, required_fields, validation_errors
 from tests.crossplane.conftest import CROSSPLANE_DIR, REPO_ROOT, by_name, load_yaml, render_until_settled
 from tools.crossplane_composite import load_apis
-from tools.render import render
+from tools.render import render_claim
 
 COMPOSITIONS = sorted(CROSSPLANE_DIR.glob("apis/*/composition.yaml"))
 INPUT_CRD = REPO_ROOT / "src" / "function" / "package" / "input" / "fn.platform.notejam.io_inputs.yaml"
@@ -54,11 +54,11 @@ def test_every_claim_renders_valid_resources(all_claims):
 
 def test_first_render_without_observed_resources_is_valid_too(all_claims):
     for claim in all_claims:
-        assert validation_errors(render(claim).resources) == [], claim_id(claim)
+        assert validation_errors(render_claim(claim).resources) == [], claim_id(claim)
 
 
 def test_kubeconform_reports_an_unknown_field_by_resource_name(examples):
-    resources = render(examples["PostgreSQLInstance"]).resources
+    resources = render_claim(examples["PostgreSQLInstance"]).resources
     by_name(resources)["rds-instance"]["spec"]["forProvider"]["instanceClas"] = "db.t4g.micro"
     errors = kubeconform_errors(resources)
     assert len(errors) == 1
@@ -73,7 +73,7 @@ def test_cel_required_fields_come_from_the_crd():
 
 
 def test_cel_rule_is_skipped_only_for_observe_only_resources(examples):
-    instance = by_name(render(examples["PostgreSQLInstance"]).resources)["rds-instance"]
+    instance = by_name(render_claim(examples["PostgreSQLInstance"]).resources)["rds-instance"]
     del instance["spec"]["forProvider"]["instanceClass"]
     assert cel_errors([instance]) == ["rds-instance (Instance): spec.forProvider.instanceClass is required"]
     instance["spec"]["initProvider"] = {"instanceClass": "db.t4g.micro"}

@@ -10,14 +10,14 @@ import pytest
 
 from tests.crossplane.conftest import by_name
 from tools.crossplane_composite import (
-    RenderError,
+    CompositionRenderError,
     claim_to_composite,
     load_apis,
     published_connection_details,
     request,
     written_status,
 )
-from tools.render import assume_created, render
+from tools.render import assume_created, render_claim
 
 
 @pytest.fixture
@@ -58,7 +58,7 @@ def test_composite_names_are_reproducible_and_differ_per_claim(examples, api):
 
 
 def test_composed_resources_carry_crossplane_metadata_and_keep_their_observed_name(examples):
-    rendering = render(examples["PostgreSQLInstance"])
+    rendering = render_claim(examples["PostgreSQLInstance"])
     composite = rendering.composite["metadata"]
     key = by_name(rendering.resources)["kms-key"]["metadata"]
     assert key["generateName"] == f"{composite['name']}-"
@@ -75,7 +75,7 @@ def test_composed_resources_carry_crossplane_metadata_and_keep_their_observed_na
         composite["uid"],
         True,
     )
-    again = render(examples["PostgreSQLInstance"], assume_created(rendering.resources))
+    again = render_claim(examples["PostgreSQLInstance"], assume_created(rendering.resources))
     kept = by_name(again.resources)["kms-key"]["metadata"]
     assert kept["name"] == by_name(assume_created(rendering.resources))["kms-key"]["metadata"]["name"]
     assert "generateName" not in kept
@@ -126,10 +126,10 @@ def test_only_the_xrds_connection_secret_keys_are_published(api):
     ],
 )
 def test_invalid_claims_are_refused_clearly(examples, change, message):
-    with pytest.raises(RenderError, match=message):
-        render({**examples["PostgreSQLInstance"], **change})
+    with pytest.raises(CompositionRenderError, match=message):
+        render_claim({**examples["PostgreSQLInstance"], **change})
 
 
 def test_observed_resource_without_its_composition_name_is_an_error(examples):
-    with pytest.raises(RenderError, match=r"lacks annotation crossplane\.io/composition-resource-name"):
-        render(examples["PostgreSQLInstance"], [{"kind": "Key", "metadata": {"name": "x"}}])
+    with pytest.raises(CompositionRenderError, match=r"lacks annotation crossplane\.io/composition-resource-name"):
+        render_claim(examples["PostgreSQLInstance"], [{"kind": "Key", "metadata": {"name": "x"}}])

@@ -13,8 +13,9 @@ import pytest
 
 from tests.argocd.argo_objects import overlay_objects
 from tests.crossplane.conftest import CROSSPLANE_DIR
-from tools.manifests import ENVIRONMENTS, render
+from tools.manifests import kustomize
 from tools.render_output import rendered
+from tools.repository import ENVIRONMENTS, PLATFORM_GROUP
 
 PROTECTED_ENVIRONMENTS = set(ENVIRONMENTS) - {"dev"}  # only dev's database may go without a trace
 ALWAYS_KEPT = {
@@ -68,7 +69,7 @@ def test_argo_cd_never_deletes_a_claim(environment: str) -> None:
     """Deleting the Application deletes what it manages unless Delete=false (Prune=false alone does not stop it);
     a claim that leaves git is pruned unless Prune=false. In every environment: a database goes only when a person
     deletes its claim (with deletion protection in prod, and its final snapshot)."""
-    claims = [doc for doc in overlay_objects(environment) if doc["apiVersion"].startswith("platform.notejam.io/")]
+    claims = [doc for doc in overlay_objects(environment) if doc["apiVersion"].startswith(f"{PLATFORM_GROUP}/")]
     assert {doc["kind"] for doc in claims} == {"PostgreSQLInstance", "DatabaseBackup"}
     for claim in claims:
         assert never_deleted_by_argo_cd(claim), claim["kind"]
@@ -76,7 +77,7 @@ def test_argo_cd_never_deletes_a_claim(environment: str) -> None:
 
 def test_argo_cd_never_deletes_an_xrd_or_a_composition() -> None:
     """Deleting an XRD deletes every composite of its type: every database of the cluster."""
-    apis = render(CROSSPLANE_DIR / "apis")
+    apis = kustomize(CROSSPLANE_DIR / "apis")
     assert {doc["kind"] for doc in apis} == {"CompositeResourceDefinition", "Composition"}
     for document in apis:
         assert never_deleted_by_argo_cd(document), document["metadata"]["name"]

@@ -5,15 +5,15 @@ from __future__ import annotations
 import pytest
 
 from tests.crossplane.conftest import by_name
-from tools.manifests import ENVIRONMENTS
-from tools.render import overlay_claims, render
+from tools.render import overlay_claims, render_claim
+from tools.repository import ENVIRONMENTS
 
 
 @pytest.fixture(scope="module")
 def environments() -> dict[str, dict[str, dict]]:
     """environment -> claim kind -> composed resources by composition name."""
     return {
-        environment: {claim["kind"]: by_name(render(claim).resources) for claim in claims}
+        environment: {claim["kind"]: by_name(render_claim(claim).resources) for claim in claims}
         for environment, claims in overlay_claims().items()
     }
 
@@ -39,7 +39,7 @@ def test_instance_size_per_environment(environments, environment, instance_class
     assert instance(environments, environment)["spec"]["forProvider"]["instanceClass"] == instance_class
 
 
-@pytest.mark.parametrize("environment", ["dev", "staging", "prod"])
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_multi_az_only_in_prod_deletion_protection_and_final_snapshot_everywhere_but_dev(environments, environment):
     for_provider = instance(environments, environment)["spec"]["forProvider"]
     assert for_provider["multiAz"] is (environment == "prod")
@@ -49,7 +49,7 @@ def test_multi_az_only_in_prod_deletion_protection_and_final_snapshot_everywhere
     assert for_provider["backupRetentionPeriod"] >= 7
 
 
-@pytest.mark.parametrize("environment", ["dev", "staging", "prod"])
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_snapshot_bucket_per_environment_expires_after_three_years(environments, environment):
     backup = environments[environment]["DatabaseBackup"]
     assert backup["bucket"]["metadata"]["annotations"]["crossplane.io/external-name"].startswith(

@@ -12,7 +12,7 @@ from tests.crossplane.package_manager import (
     package_repository,
     runtime_service_account,
 )
-from tools.manifests import render
+from tools.manifests import kustomize
 
 FAMILY = "provider-family-aws"
 
@@ -36,7 +36,7 @@ def test_long_repositories_are_cut_like_a_dns_label() -> None:
 
 
 def providers() -> list[dict]:
-    return [doc for doc in render(CROSSPLANE_DIR / "packages") if doc["kind"] == "Provider"]
+    return [doc for doc in kustomize(CROSSPLANE_DIR / "packages") if doc["kind"] == "Provider"]
 
 
 def test_the_family_is_declared_under_the_name_the_resolver_would_give_it() -> None:
@@ -65,7 +65,7 @@ def test_ownership_rule() -> None:
 def test_the_providers_service_account_is_ours_not_a_revisions() -> None:
     """One ServiceAccount for all providers is fine only if no provider revision owns it: deleting an old revision
     on upgrade would garbage-collect it and every provider would lose its IRSA role."""
-    documents = render(CROSSPLANE_DIR / "packages")
+    documents = kustomize(CROSSPLANE_DIR / "packages")
     (runtime_config,) = [doc for doc in documents if doc["kind"] == "DeploymentRuntimeConfig"]
     assert not crossplane_owns_service_account(runtime_config)
     accounts = {doc["metadata"]["name"] for doc in documents if doc["kind"] == "ServiceAccount"}

@@ -10,7 +10,7 @@ from tests.argocd.argo_objects import source_objects
 from tests.crossplane.conftest import CROSSPLANE_DIR, REPO_ROOT, load_yaml, render_until_settled
 from tests.crossplane.package_manager import package_repository, runtime_service_account
 from tools.crossplane_composite import load_apis
-from tools.manifests import render
+from tools.manifests import kustomize
 from tools.validate import discover_targets
 from tools.validation_data import crds_dir
 
@@ -74,7 +74,7 @@ def test_our_function_is_the_only_one_pinned_to_a_commit_and_named_as_the_pipeli
 
 
 def test_providers_run_as_the_irsa_service_account():
-    documents = render(PACKAGES)
+    documents = kustomize(PACKAGES)
     (runtime,) = [doc for doc in documents if doc["kind"] == "DeploymentRuntimeConfig"]
     assert runtime["metadata"]["name"] == "provider-aws"
     assert runtime_service_account(runtime) == "provider-aws"
@@ -90,7 +90,7 @@ def test_providers_run_as_the_irsa_service_account():
 
 
 def test_provider_config_uses_irsa_and_skips_dry_run_until_its_crd_exists():
-    [config] = render(CROSSPLANE_DIR / "provider-config")
+    [config] = kustomize(CROSSPLANE_DIR / "provider-config")
     assert (config["kind"], config["metadata"]["name"]) == ("ProviderConfig", "default")
     assert config["spec"]["credentials"] == {"source": "IRSA"}
     assert config["metadata"]["annotations"]["argocd.argoproj.io/sync-options"] == "SkipDryRunOnMissingResource=true"
@@ -100,8 +100,8 @@ def test_sync_waves_order_runtime_config_packages_config_definitions_composition
     def wave(doc) -> int:
         return int(doc["metadata"]["annotations"][WAVE])
 
-    [config] = render(CROSSPLANE_DIR / "provider-config")
-    apis = render(CROSSPLANE_DIR / "apis")
+    [config] = kustomize(CROSSPLANE_DIR / "provider-config")
+    apis = kustomize(CROSSPLANE_DIR / "apis")
     definitions = [wave(doc) for doc in apis if doc["kind"] == "CompositeResourceDefinition"]
     compositions = [wave(doc) for doc in apis if doc["kind"] == "Composition"]
     package_waves = [wave(doc) for doc in packages.values() if doc["kind"] in ("Provider", "Function")]

@@ -5,18 +5,18 @@ from __future__ import annotations
 import pytest
 
 from tests.crossplane.conftest import by_name, render_until_settled, resource_name
-from tools.crossplane_composite import RenderError
-from tools.render import render
+from tools.crossplane_composite import CompositionRenderError
+from tools.render import render_claim
 
 PASSWORD = {"rds-instance": {"attribute.password": "s3cret", "attribute.unrelated": "x"}}
 
 
 def instance_of(claim):
-    return by_name(render(claim).resources)["rds-instance"]
+    return by_name(render_claim(claim).resources)["rds-instance"]
 
 
 def test_composes_key_subnet_group_security_group_rule_and_instance(examples):
-    resources = by_name(render(examples["PostgreSQLInstance"]).resources)
+    resources = by_name(render_claim(examples["PostgreSQLInstance"]).resources)
     assert {name: resource["kind"] for name, resource in resources.items()} == {
         "kms-key": "Key",
         "subnet-group": "SubnetGroup",
@@ -62,8 +62,8 @@ def test_size_maps_to_instance_class(claim_variant, size, instance_class):
 
 
 def test_unknown_size_is_rejected_by_the_api(claim_variant):
-    with pytest.raises(RenderError, match=r"spec\.parameters\.size: 'huge' is not one of"):
-        render(claim_variant("PostgreSQLInstance", size="huge"))
+    with pytest.raises(CompositionRenderError, match=r"spec\.parameters\.size: 'huge' is not one of"):
+        render_claim(claim_variant("PostgreSQLInstance", size="huge"))
 
 
 def test_patched_values_land_in_the_right_fields(claim_variant):
@@ -75,7 +75,7 @@ def test_patched_values_land_in_the_right_fields(claim_variant):
         engineVersion="17",
         backupRetentionDays=14,
     )
-    resources = by_name(render(claim).resources)
+    resources = by_name(render_claim(claim).resources)
     for_provider = resources["rds-instance"]["spec"]["forProvider"]
     assert (for_provider["allocatedStorage"], for_provider["maxAllocatedStorage"]) == (50, 500)
     assert for_provider["engineVersion"] == "17"
@@ -117,7 +117,7 @@ def test_postgresql_ingress_only_from_the_given_cidrs(claim_variant):
             "clientCidrBlocks": ["10.1.0.0/16", "10.2.0.0/16"],
         },
     )
-    rules = [resource for resource in render(claim).resources if resource["kind"] == "SecurityGroupIngressRule"]
+    rules = [resource for resource in render_claim(claim).resources if resource["kind"] == "SecurityGroupIngressRule"]
     assert sorted(resource_name(rule) for rule in rules) == [
         "security-group-ingress-postgresql-10-1-0-0-16",
         "security-group-ingress-postgresql-10-2-0-0-16",
@@ -164,14 +164,14 @@ def test_a_new_claim_adopts_what_a_deleted_one_orphaned_by_external_name(claim_v
 
 
 def test_without_adopt_nothing_carries_an_external_name(examples):
-    for resource in render(examples["PostgreSQLInstance"]).resources:
+    for resource in render_claim(examples["PostgreSQLInstance"]).resources:
         assert "crossplane.io/external-name" not in resource["metadata"].get("annotations", {}), resource["kind"]
 
 
 def test_the_api_refuses_an_adoption_with_a_malformed_id(claim_variant):
     claim = claim_variant("PostgreSQLInstance", adopt={"instanceResourceId": "notejam-prod-notejam-db"})
-    with pytest.raises(RenderError, match=r"spec\.parameters\.adopt\.instanceResourceId"):
-        render(claim)
+    with pytest.raises(CompositionRenderError, match=r"spec\.parameters\.adopt\.instanceResourceId"):
+        render_claim(claim)
 
 
 def test_connection_secret_has_exactly_the_keys_the_app_reads(examples):

@@ -8,7 +8,7 @@ import sys
 import yaml
 
 from tests.crossplane.conftest import CROSSPLANE_DIR, REPO_ROOT
-from tools.render import assume_created, main, overlay_claims, render
+from tools.render import assume_created, main, overlay_claims, render_claim
 
 PG_EXAMPLE = CROSSPLANE_DIR / "apis" / "postgresql" / "examples" / "claim.yaml"
 BACKUP_EXAMPLE = CROSSPLANE_DIR / "apis" / "backup" / "examples" / "claim.yaml"
@@ -42,7 +42,7 @@ def test_renders_given_claim_files(capsys):
 
 
 def test_observed_file_is_used_like_crank_observed_resources(tmp_path, capsys):
-    observed = assume_created(render(yaml.safe_load(BACKUP_EXAMPLE.read_text())).resources)
+    observed = assume_created(render_claim(yaml.safe_load(BACKUP_EXAMPLE.read_text())).resources)
     observed_file = tmp_path / "observed.yaml"
     observed_file.write_text(yaml.safe_dump_all(observed))
     assert main(["--observed", str(observed_file), str(BACKUP_EXAMPLE)]) == 0

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
@@ -20,9 +19,10 @@ from function import backup
 from function.fn import FunctionRunner
 from function.state import to_dict
 from tests.conftest import free_port
+from tools.repository import REPO_ROOT
+from tools.waiting import listening, serving
 
-REPO = Path(__file__).resolve().parents[2]
-APIS = REPO / "crossplane" / "apis"
+APIS = REPO_ROOT / "crossplane" / "apis"
 
 
 def step_input(api: str) -> dict[str, Any]:
@@ -227,29 +227,22 @@ def test_a_parameter_the_xrd_should_have_required_is_fatal_not_a_crash():
 
 def test_main_has_help():
     result = subprocess.run(
-        [sys.executable, "-m", "function.main", "--help"], capture_output=True, text=True, check=True, cwd=REPO
+        [sys.executable, "-m", "function.main", "--help"], capture_output=True, text=True, check=True, cwd=REPO_ROOT
     )
     assert "--insecure" in result.stdout and "--address" in result.stdout
 
 
-def test_served_over_grpc_it_answers_like_in_process():
+def test_served_over_grpc_it_answers_like_in_process(tmp_path):
     """The container's entry point, run as `crossplane render` runs it (--insecure), on a local port."""
-    address = f"127.0.0.1:{free_port()}"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "function.main", "--insecure", "--address", address],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        req = request(composite("XPostgreSQLInstance", POSTGRESQL), "postgresql")
-        with grpc.insecure_channel(address) as channel:
-            grpc.channel_ready_future(channel).result(timeout=30)
-            rsp = grpcv1.FunctionRunnerServiceStub(channel).RunFunction(req, timeout=30)
-        assert rsp.desired == run(req).desired
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    port = free_port()
+    command = [sys.executable, "-m", "function.main", "--insecure", "--address", f"127.0.0.1:{port}"]
+    req = request(composite("XPostgreSQLInstance", POSTGRESQL), "postgresql")
+    with (
+        serving(command, lambda: listening(port), tmp_path / "function.log", cwd=REPO_ROOT),
+        grpc.insecure_channel(f"127.0.0.1:{port}") as channel,
+    ):
+        rsp = grpcv1.FunctionRunnerServiceStub(channel).RunFunction(req, timeout=30)
+    assert rsp.desired == run(req).desired
 
 
 def test_roles_carry_the_accounts_permissions_boundary_and_the_archive_outlives_its_claim():

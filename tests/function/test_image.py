@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-FUNCTION = REPO / "src" / "function"
+from tools.repository import REPO_ROOT
+
+FUNCTION = REPO_ROOT / "src" / "function"
 
 
 def instructions(dockerfile: Path) -> list[tuple[str, str]]:
@@ -17,7 +18,7 @@ def instructions(dockerfile: Path) -> list[tuple[str, str]]:
 
 def test_base_image_is_pinned_and_the_same_as_the_apps():
     bases = {args.split()[0] for op, args in instructions(FUNCTION / "Dockerfile") if op == "FROM"}
-    app_bases = {args.split()[0] for op, args in instructions(REPO / "Dockerfile") if op == "FROM"}
+    app_bases = {args.split()[0] for op, args in instructions(REPO_ROOT / "Dockerfile") if op == "FROM"}
     assert len(bases) == 1 and re.fullmatch(r"python:\d+\.\d+\.\d+-slim-\w+", next(iter(bases)))
     assert bases == app_bases  # one Python for the repository: bumping it is one decision
 

@@ -18,7 +18,7 @@ from tests.live.on_call import OnCallReceiver
 from tools.cluster.controlplane import ControlPlane
 from tools.cluster.kube import Kube, Object
 from tools.cluster.sync import applications, apply_root, wait_until_synced
-from tools.manifests import ENVIRONMENTS, REPO_ROOT
+from tools.repository import ENVIRONMENTS, REPO_ROOT
 
 REAL = (
     "etcd, kube-apiserver (admission: PodSecurity, CRD schemas and CEL rules, API aggregation), "

@@ -34,7 +34,8 @@ from tools.cluster.fake_controllers.traffic import CPU_ANNOTATION, OFFERED_ANNOT
 from tools.cluster.kube import Kube, Object
 from tools.cluster.served_repo import commit, revert
 from tools.cluster.sync import APPLICATIONS, push_webhook, wait_until
-from tools.manifests import REPO_ROOT, render_overlay
+from tools.manifests import kustomize_overlay
+from tools.repository import REPO_ROOT
 
 pytestmark = [pytest.mark.control_plane, pytest.mark.parametrize("live", ["prod"], indirect=True)]
 
@@ -49,7 +50,7 @@ TOO_FEW_REPLICAS = 6
 
 
 def prod_hpa() -> Object:
-    [hpa] = [d for d in render_overlay("prod") if d["kind"] == "HorizontalPodAutoscaler"]
+    [hpa] = [d for d in kustomize_overlay("prod") if d["kind"] == "HorizontalPodAutoscaler"]
     return hpa
 
 

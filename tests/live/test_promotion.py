@@ -26,8 +26,9 @@ from tests.live.conftest import LiveCluster, say
 from tools.cluster.kube import Kube, Object
 from tools.cluster.served_repo import CHART_VERSION_ANNOTATION, commit, revert
 from tools.cluster.sync import APPLICATIONS, push_webhook, state_of, wait_until
-from tools.manifests import ENVIRONMENTS, render, render_source
+from tools.manifests import kustomize, kustomize_source
 from tools.promote import read_tag
+from tools.repository import ENVIRONMENTS
 
 pytestmark = pytest.mark.control_plane
 
@@ -76,13 +77,13 @@ def platform_versions(copy: Path, environment: str) -> dict[str, str]:
     each Crossplane package."""
     cluster = copy / "clusters" / environment
     found = {}
-    for app in render(cluster):
+    for app in kustomize(cluster):
         if app["kind"] == "Application" and (sources := app["spec"].get("sources") or [app["spec"]["source"]]):
             version = (sources[0].get("kustomize") or {}).get("commonAnnotations", {}).get(CHART_VERSION_ANNOTATION)
             if version:
                 found[f"chart/{app['metadata']['name']}"] = version
-    [packages] = [a for a in render(cluster) if a["metadata"]["name"] == "crossplane-packages"]
-    for package in render_source(packages["spec"]["source"], copy):
+    [packages] = [a for a in kustomize(cluster) if a["metadata"]["name"] == "crossplane-packages"]
+    for package in kustomize_source(packages["spec"]["source"], copy):
         if package["apiVersion"].startswith("pkg.crossplane.io/") and "package" in package.get("spec", {}):
             found[f"{package['kind']}/{package['metadata']['name']}"] = package["spec"]["package"]
     return found
@@ -91,7 +92,7 @@ def platform_versions(copy: Path, environment: str) -> dict[str, str]:
 def live_platform_versions(kube: Kube, copy: Path, environment: str) -> dict[str, str]:
     """The same, read from the cluster: each stand-in ConfigMap's chart-version annotation, each package."""
     found = {}
-    for app in render(copy / "clusters" / environment):
+    for app in kustomize(copy / "clusters" / environment):
         name = app["metadata"]["name"]
         if app["kind"] != "Application":
             continue

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from tools.manifests import ENVIRONMENTS, Document, render_overlay
+from tools.manifests import Document, kustomize_overlay
+from tools.repository import ENVIRONMENTS
 from tools.validate import schema_locations
 
 
 @pytest.fixture(scope="session")
 def rendered() -> dict[str, list[Document]]:
-    return {environment: render_overlay(environment) for environment in ENVIRONMENTS}
+    return {environment: kustomize_overlay(environment) for environment in ENVIRONMENTS}
 
 
 @pytest.fixture(scope="session")

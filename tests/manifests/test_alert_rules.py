@@ -13,7 +13,8 @@ import pytest
 import yaml
 
 from notejam import metrics
-from tools.manifests import ENVIRONMENTS, Document
+from tools.manifests import Document
+from tools.repository import ENVIRONMENTS
 
 REQUESTS = f'{metrics.REQUESTS_TOTAL}{{job="notejam", method="GET", handler="notes.index", status="%s"}}'
 BUCKETS = f'{metrics.REQUEST_DURATION_SECONDS}_bucket{{job="notejam", method="GET", handler="notes.index", le="%s"}}'

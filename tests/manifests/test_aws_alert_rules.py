@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from tests.manifests.test_alert_rules import promtool, run_unit_test, unit_test
-from tools.manifests import ENVIRONMENTS, REPO_ROOT
+from tools.repository import ENVIRONMENTS, REPO_ROOT
 
 RULES = REPO_ROOT / "apps" / "addons" / "monitoring" / "prometheusrule-aws.yaml"
 EXPORTER = REPO_ROOT / "apps" / "addons" / "cloudwatch-exporter.yaml"

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tools import capacity
-from tools.manifests import REPO_ROOT
+from tools.repository import REPO_ROOT
 
 # What `load_prod` and the database check read: the overlay and its base, eksctl, and the app's gunicorn config.
 COPIED = ("base", "overlays", "clusters", "components", "src")

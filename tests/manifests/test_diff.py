@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tools import diff
-from tools.manifests import ENVIRONMENTS, REPO_ROOT
+from tools.repository import ENVIRONMENTS, REPO_ROOT
 
 GIT_ENV = {
     **os.environ,

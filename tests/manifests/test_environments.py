@@ -28,8 +28,8 @@ from tests.argocd.argo_objects import (
 )
 from tools import validation_data
 from tools.environment_facts import FactsError, facts
-from tools.manifests import ENVIRONMENTS, REPO_ROOT
 from tools.renovate_extract import working_tree_files
+from tools.repository import ENVIRONMENTS, REPO_ROOT
 
 # The placeholders of the shared files (components/environment/kustomization.yaml says which).
 PLACEHOLDER_ACCOUNT = re.compile(r"(?<![0-9a-z])000000000000(?![0-9a-z])")
@@ -153,7 +153,7 @@ def add_environment(root: Path, name: str, account: str, cidr_prefix: str) -> li
     edit(overlay / "kustomization.yaml", ("10.20.", cidr_prefix))
     edit(overlay / "database-claim.yaml", ("10.20.", cidr_prefix), ("0staging", f"0{name}"))
     # The one list of environments, in promotion order: the new one after staging.
-    edit(root / "tools/manifests.py", ('"staging", "prod")', f'"staging", "{name}", "prod")'))
+    edit(root / "tools/repository.py", ('"staging", "prod")', f'"staging", "{name}", "prod")'))
     # What is derived from every environment, regenerated and reviewed as a diff: the providers' IAM policy in each
     # eksctl.yaml, and the snapshots of what the platform API renders.
     for command in (("tools.provider_policy", "write"), ("tests.crossplane.snapshots",)):

@@ -17,7 +17,7 @@ import yaml
 from tests.argocd.argo_objects import applications, eksctl_config, helm_values
 from tools import k8s_schemas
 from tools.cluster.versions import makefile_pins
-from tools.manifests import ENVIRONMENTS, REPO_ROOT
+from tools.repository import ENVIRONMENTS, REPO_ROOT
 
 # EKS standard support for 1.34 ends on 2 December 2026; the clusters move before that, so 1.35 is the floor.
 OLDEST_SUPPORTED_MINOR = (1, 35)

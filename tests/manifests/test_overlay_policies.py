@@ -15,12 +15,12 @@ import yaml
 
 import notejam.gunicorn_conf
 from tools.bootstrap_account import secret_names
-from tools.manifests import ENVIRONMENTS, REPO_ROOT, Document, object_id
+from tools.manifests import Document, object_id
+from tools.repository import ENVIRONMENTS, PLATFORM_GROUP, RELEASE_TAG, REPO_ROOT
 
 Rendered = dict[str, list[Document]]
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob")
 IMAGE = "ghcr.io/notejam/notejam"
-GIT_SHA_TAG = re.compile(r"^[0-9a-f]{40}$")
 REQUIRED_LABELS = ("app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/part-of")
 # The last one is a switch the AWS Load Balancer Controller reads on the namespace, not a label of ours.
 ALLOWED_LABEL_PREFIXES = (
@@ -127,7 +127,7 @@ def test_images_are_pinned_to_a_git_sha_never_latest_or_untagged(rendered: Rende
     for doc, container in containers(rendered[env]):
         name, _, tag = container["image"].rpartition(":")
         assert name == IMAGE, f"{object_id(doc)}: unexpected image {container['image']}"
-        assert GIT_SHA_TAG.fullmatch(tag), f"{object_id(doc)}: tag {tag!r} is not a pinned git SHA"
+        assert RELEASE_TAG.fullmatch(tag), f"{object_id(doc)}: tag {tag!r} is not a pinned git SHA"
 
 
 @per_env
@@ -235,7 +235,7 @@ def produced_secrets(docs: list[Document]) -> dict[str, set[str]]:
             for source in doc["spec"].get("dataFrom", []):
                 keys |= created[source["extract"]["key"]]
             secrets[doc["spec"]["target"]["name"]] = keys
-        elif doc["apiVersion"].startswith("platform.notejam.io/") and "writeConnectionSecretToRef" in doc["spec"]:
+        elif doc["apiVersion"].startswith(f"{PLATFORM_GROUP}/") and "writeConnectionSecretToRef" in doc["spec"]:
             secrets[doc["spec"]["writeConnectionSecretToRef"]["name"]] = connection_secret_keys(doc["kind"])
     return secrets
 
@@ -312,7 +312,7 @@ def test_claims_come_before_the_migration_which_comes_before_the_deployment(rend
     migrate = one(docs, "Job", "notejam-migrate")
     # A Sync hook, not PreSync: PreSync would run before the database claim exists on the first sync.
     assert annotation(migrate, "argocd.argoproj.io/hook") == "Sync"
-    claims = [d for d in docs if d["apiVersion"].startswith("platform.notejam.io/")]
+    claims = [d for d in docs if d["apiVersion"].startswith(f"{PLATFORM_GROUP}/")]
     assert {c["kind"] for c in claims} == {"PostgreSQLInstance", "DatabaseBackup"}
     assert max(wave(c) for c in claims) < wave(migrate) < wave(one(docs, "Deployment", "notejam"))
     secret_sources = [*of_kind(docs, "ExternalSecret"), *of_kind(docs, "SecretStore"), *of_kind(docs, "ServiceAccount")]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tools.manifests import ENVIRONMENTS, REPO_ROOT
+from tools.repository import ENVIRONMENTS, REPO_ROOT
 from tools.validate import Target, discover_targets, validate_file, validate_kustomization
 
 TARGETS = discover_targets(REPO_ROOT)

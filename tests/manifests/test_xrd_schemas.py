@@ -114,11 +114,6 @@ def test_stale_schemas_are_removed(tmp_path: Path) -> None:
     assert not stale.exists()
 
 
-def test_the_command_line_writes_and_lists_the_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert xrd_schemas.main([str(FIXTURE), "--output", str(tmp_path)]) == 0
-    assert "widget_v1alpha1.json" in capsys.readouterr().out
-
-
 def test_the_repository_xrds_are_found_and_cover_the_claim_examples() -> None:
     kinds = set()
     for path in xrd_schemas.find_xrds():

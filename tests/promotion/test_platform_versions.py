@@ -12,8 +12,9 @@ import pytest
 import yaml
 
 from tools import promote
-from tools.manifests import ENVIRONMENTS, REPO_ROOT, build_kustomization, render_source
+from tools.manifests import build_kustomization, kustomize_source
 from tools.renovate_extract import working_tree_files
+from tools.repository import ENVIRONMENTS, REPO_ROOT
 
 VERSION = re.compile(r"^v?\d+\.\d+\.\d+$|^[0-9a-f]{40}$")
 
@@ -30,7 +31,7 @@ def rendered(root: Path, env: str) -> str:
     """What the cluster's Argo CD applies from git: its root kustomization and its Crossplane packages."""
     cluster = build_kustomization(root / "clusters" / env)
     [packages] = [d for d in yaml.safe_load_all(cluster) if d and d["metadata"]["name"] == "crossplane-packages"]
-    return cluster + "---\n" + yaml.safe_dump_all(render_source(packages["spec"]["source"], root))
+    return cluster + "---\n" + yaml.safe_dump_all(kustomize_source(packages["spec"]["source"], root))
 
 
 def documents(root: Path, env: str) -> list[dict]:

@@ -6,6 +6,7 @@ import pytest
 import yaml
 
 from tools import promote
+from tools.repository import ENVIRONMENTS, RELEASE_TAG, REPO_ROOT
 
 OLD = "a" * 40
 NEW = "b" * 40
@@ -43,7 +44,7 @@ images:
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    for env in promote.ENVIRONMENTS:
+    for env in ENVIRONMENTS:
         overlay = tmp_path / "overlays" / env
         overlay.mkdir(parents=True)
         (overlay / "kustomization.yaml").write_text(KUSTOMIZATION)
@@ -87,10 +88,10 @@ def test_an_overlay_without_our_image_is_a_clear_error(repo: Path, capsys) -> No
 
 
 def test_every_real_overlay_pins_a_commit_sha() -> None:
-    for env in promote.ENVIRONMENTS:
+    for env in ENVIRONMENTS:
         tag = promote.read_tag(env)
-        assert promote.TAG_PATTERN.fullmatch(tag), f"overlays/{env}: {tag!r}"
-        assert yaml.safe_load((promote.REPO_ROOT / f"overlays/{env}/kustomization.yaml").read_text())
+        assert RELEASE_TAG.fullmatch(tag), f"overlays/{env}: {tag!r}"
+        assert yaml.safe_load((REPO_ROOT / f"overlays/{env}/kustomization.yaml").read_text())
 
 
 def test_promotion_carries_the_platform_versions_one_environment_forward(repo: Path, capsys) -> None:

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from tools.manifests import ENVIRONMENTS
 from tools.renovate_extract import OFFLINE_ENV, REPO_ROOT, Dependency, Extraction, read_config, renovate_binary
+from tools.repository import ENVIRONMENTS
 
 pytestmark = pytest.mark.node
 

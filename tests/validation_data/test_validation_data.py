@@ -3,7 +3,10 @@
 import json
 from pathlib import Path
 
+import pytest
+
 from tools import validation_data
+from tools.repository import REPO_ROOT
 
 CRDS_DIR = validation_data.crds_dir()
 SCHEMAS_DIR = validation_data.schemas_dir()
@@ -49,3 +52,17 @@ def test_a_field_named_properties_is_not_taken_for_a_schema() -> None:
 def test_convert_refuses_a_missing_folder(tmp_path: Path, capsys) -> None:
     assert validation_data.main(["convert", "--crds", str(tmp_path / "nope"), "--dest", str(tmp_path)]) == 2
     assert "is not a folder" in capsys.readouterr().err
+
+
+def test_the_data_is_beside_the_repository_unless_shared_dir_says_where(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The Makefile's rule, which it leaves to this code: ../shared, or SHARED_DIR=<folder>."""
+    for variable in ("SHARED_DIR", "NOTEJAM_CRDS_DIR", "NOTEJAM_SCHEMAS_DIR"):
+        monkeypatch.delenv(variable, raising=False)
+    assert validation_data.crds_dir() == REPO_ROOT.parent / "shared" / "crds"
+    monkeypatch.setenv("SHARED_DIR", str(tmp_path))
+    assert (validation_data.crds_dir(), validation_data.schemas_dir()) == (
+        tmp_path / "crds",
+        tmp_path / "kubeconform-schemas",
+    )

@@ -6,20 +6,16 @@ ours replaces the chart's value whole, as `resource.exclusions` does), `configs.
 label), `configs.rbac` into `argocd-rbac-cm`, `notifications` into `argocd-notifications-cm`. The `default`
 AppProject is normally created by argocd-server; it is created here, as the server would (then the root restricts it:
 apps/projects/default.yaml).
-
-    python -m tools.cluster.argocd_settings     # print the objects
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from tools.manifests import REPO_ROOT
+from tools.repository import REPO_ROOT
 
 VALUES_FILE = REPO_ROOT / "apps" / "argocd" / "values.yaml"
 NAMESPACE = "argocd"
@@ -140,15 +136,3 @@ def settings_objects(values_file: Path = VALUES_FILE) -> list[dict[str, Any]]:
             },
         },
     ]
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--values", type=Path, default=VALUES_FILE)
-    args = parser.parse_args(argv)
-    print(yaml.safe_dump_all(settings_objects(args.values), sort_keys=False), end="")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -38,10 +38,10 @@ import time
 from pathlib import Path
 
 from tools.cluster.versions import makefile_pins, tools_dir
-from tools.manifests import REPO_ROOT
-from tools.validation_data import SHARED_DIR, argocd_module_dir
+from tools.repository import REPO_ROOT, shared_dir
+from tools.validation_data import argocd_module_dir
 
-DEFAULT_ARGO_UI_TARBALL = SHARED_DIR / "vendor" / "argo-ui" / "argo-ui-ad616de.tgz"
+ARGO_UI_TARBALL = Path("vendor") / "argo-ui" / "argo-ui-ad616de.tgz"  # in the shared folder
 BUILT_MARKER = "ui-built.txt"
 # argocd-server rewrites this tag of the embedded index.html for --basehref (upstream's build checks it too).
 BASE_TAG = '<base href="/">'
@@ -50,7 +50,7 @@ BASE_TAG = '<base href="/">'
 def argo_ui_tarball() -> Path | None:
     """NOTEJAM_ARGO_UI_TARBALL: the argo-ui package to install instead of the lockfile's GitHub tarball; empty for
     none (online: the lockfile as it is)."""
-    configured = os.environ.get("NOTEJAM_ARGO_UI_TARBALL", str(DEFAULT_ARGO_UI_TARBALL))
+    configured = os.environ.get("NOTEJAM_ARGO_UI_TARBALL", str(shared_dir() / ARGO_UI_TARBALL))
     if not configured:
         return None
     tarball = Path(configured).resolve()

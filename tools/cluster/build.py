@@ -23,7 +23,7 @@ from pathlib import Path
 
 from tools.cluster import argocd_ui
 from tools.cluster.versions import component_dir, makefile_pins
-from tools.manifests import REPO_ROOT
+from tools.repository import REPO_ROOT
 from tools.validation_data import argocd_module_dir
 
 GOMOD_DIR = REPO_ROOT / "tools" / "cluster" / "gomod"

@@ -19,11 +19,9 @@ import base64
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,8 +34,10 @@ from tools.cluster.fake_controllers import external_secrets, prometheus_adapter
 from tools.cluster.fake_controllers.status import TIME_SCALE
 from tools.cluster.kube import Kube
 from tools.cluster.versions import component_dir, makefile_pins
-from tools.manifests import ENVIRONMENTS, REPO_ROOT, render, render_source, tool_path
+from tools.manifests import kustomize, kustomize_source, tool_path
+from tools.repository import ENVIRONMENTS, REPO_ROOT
 from tools.validation_data import argocd_crds_dir, crds_dir
+from tools.waiting import listening, wait_until
 
 # Every controller, the HPA's included: metrics-server serves CPU, the adapter stand-in the request rate.
 CONTROLLERS = "*"
@@ -319,10 +319,10 @@ class ControlPlane:
         """What this plane's Secrets Manager stand-in answers instead of a placeholder: the on-call webhook's URL
         (the secret and property of the ExternalSecret in the argocd Application's apps/argocd/notifications source,
         with this cluster's facts) is the local receiver."""
-        [argocd] = [doc for doc in render(REPO_ROOT / "clusters" / self.environment)
+        [argocd] = [doc for doc in kustomize(REPO_ROOT / "clusters" / self.environment)
                     if doc["kind"] == "Application" and doc["metadata"]["name"] == "argocd"]  # fmt: skip
         [source] = [s for s in argocd["spec"]["sources"] if s.get("path") == "apps/argocd/notifications"]
-        [external] = [doc for doc in render_source(source) if doc["kind"] == "ExternalSecret"]
+        [external] = [doc for doc in kustomize_source(source) if doc["kind"] == "ExternalSecret"]
         [reference] = [item["remoteRef"] for item in external["spec"]["data"]]
         return {reference["key"]: {reference["property"]: f"http://127.0.0.1:{self.ports['on-call']}/"}}
 
@@ -347,20 +347,24 @@ class ControlPlane:
     def wait_ready(self, components: list[str], timeout: float = READY_TIMEOUT) -> None:
         """Each component alive and answering on its planned port (one without a port: alive for
         `ALIVE_SECONDS`), else an error naming it with the end of its log."""
-        deadline = time.monotonic() + timeout
         alive_since: dict[str, float] = {}
         waiting = set(components)
-        while waiting:
-            for name in sorted(waiting):
-                if self.pid(name) is None:
-                    raise RuntimeError(f"{name} exited: see {self.logs / (name + '.log')}:\n{self.log_tail(name)}")
-                alive_since.setdefault(name, time.monotonic())
-                port = self.ports.get(PORT_OF.get(name, name))
-                if listening(port) if port else time.monotonic() - alive_since[name] >= ALIVE_SECONDS:
-                    waiting.discard(name)
-            if waiting and time.monotonic() > deadline:
-                raise TimeoutError(f"not ready after {timeout:.0f} s: {sorted(waiting)} (logs in {self.logs})")
-            time.sleep(0.2)
+
+        def ready(name: str) -> bool:
+            if self.pid(name) is None:
+                raise RuntimeError(f"{name} exited: see {self.logs / (name + '.log')}:\n{self.log_tail(name)}")
+            alive_since.setdefault(name, time.monotonic())
+            port = self.ports.get(PORT_OF.get(name, name))
+            return listening(port) if port else time.monotonic() - alive_since[name] >= ALIVE_SECONDS
+
+        def all_ready() -> bool:
+            waiting.difference_update([name for name in sorted(waiting) if ready(name)])
+            return not waiting
+
+        try:
+            wait_until("the control plane's components", all_ready, timeout)
+        except TimeoutError:
+            raise TimeoutError(f"not ready after {timeout:.0f} s: {sorted(waiting)} (logs in {self.logs})") from None
 
     def log_tail(self, component: str, lines: int = 20) -> str:
         log = self.logs / f"{component}.log"
@@ -406,22 +410,6 @@ def running(pid: int) -> bool:
     except (FileNotFoundError, ProcessLookupError):
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def listening(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-def wait_until(what: str, ready: Callable[[], bool], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not ready():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what}: not ready after {timeout:.0f} s")
-        time.sleep(0.2)
 
 
 def established(crd: dict | None) -> bool:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tools.cluster.controlplane import ControlPlane
 from tools.cluster.up import DEFAULT_STATE
-from tools.manifests import ENVIRONMENTS
+from tools.repository import ENVIRONMENTS
 
 
 def main(argv: list[str] | None = None) -> int:

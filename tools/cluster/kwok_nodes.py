@@ -4,41 +4,31 @@ managed node that the zone's node group would start (zone, region, instance type
 kwok fakes what a kubelet would do for Nodes carrying the annotation `kwok.x-k8s.io/node: fake`: they report Ready, and
 the Pods scheduled onto them turn Running and Ready (and those of Jobs complete) without any container running; kwok
 serves their resource metrics (the CPU the `traffic` stand-in sets on each pod) for metrics-server.
-
-    python -m tools.cluster.kwok_nodes --env dev
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
 from typing import Any
 
 import yaml
 
-from tools.manifests import ENVIRONMENTS, REPO_ROOT
+from tools.repository import INSTANCE_TYPES, REPO_ROOT
 
 KWOK_ANNOTATION = {"kwok.x-k8s.io/node": "fake"}
 # Where metrics-server scrapes a Node's resource metrics (metrics-server pkg/scraper/client/resource/client.go): kwok
 # serves every Node's on its own port under this path (kwok kustomize/kwokctl/resource/node.yaml, the Metric of
 # kustomize/metrics/resource/metrics-resource.yaml).
 METRICS_PATH_ANNOTATION = "metrics.k8s.io/resource-metrics-path"
-# Allocatable of the instance types our node groups use (EC2 vCPUs and memory, minus nothing: kwok runs no kubelet).
-INSTANCE_TYPES = {
-    "m6i.large": {"cpu": "2", "memory": "8Gi"},
-    "m6i.xlarge": {"cpu": "4", "memory": "16Gi"},
-    "m6i.2xlarge": {"cpu": "8", "memory": "32Gi"},
-    "t3.medium": {"cpu": "2", "memory": "4Gi"},
-    "t3.large": {"cpu": "2", "memory": "8Gi"},
-}
 
 
 def node_for(zone: str, region: str, group: dict[str, Any], cluster: str) -> dict[str, Any]:
     instance_type = group.get("instanceType", "m6i.large")
     if instance_type not in INSTANCE_TYPES:
-        raise ValueError(f"kwok_nodes: add {instance_type} (node group {group['name']}) to INSTANCE_TYPES")
+        raise ValueError(f"add {instance_type} (node group {group['name']}) to tools/repository.INSTANCE_TYPES")
     name = f"{cluster}-{group['name']}-{zone}"
-    capacity = {**INSTANCE_TYPES[instance_type], "pods": "110"}
+    cpus, mib, _ = INSTANCE_TYPES[instance_type]
+    # Allocatable: the instance's vCPUs and memory, minus nothing (kwok runs no kubelet).
+    capacity = {"cpu": str(cpus), "memory": f"{mib}Mi", "pods": "110"}
     return {
         "apiVersion": "v1",
         "kind": "Node",
@@ -73,15 +63,3 @@ def nodes(environment: str) -> list[dict[str, Any]]:
             raise ValueError(f"clusters/{environment}/eksctl.yaml: no managed node group covers {zone}")
         found.append(node_for(zone, region, groups[0], cluster))
     return found
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--env", choices=ENVIRONMENTS, default="dev")
-    args = parser.parse_args(argv)
-    print(yaml.safe_dump_all(nodes(args.env), sort_keys=False), end="")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

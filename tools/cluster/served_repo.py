@@ -11,32 +11,22 @@ it syncable without the internet, and says so:
   production, with its cluster's chart version (`clusters/<env>/versions/`) and Helm values; the swap then keeps that
   version as an annotation on everything the stand-in deploys (`notejam.io/chart-version`). A chart bump in git is
   therefore a sync here too, and it reaches a cluster only when its own versions folder says so.
-
-    python -m tools.cluster.served_repo --dest /tmp/served --url git://127.0.0.1:9418/notejam-gitops
 """
 
 from __future__ import annotations
 
-import argparse
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from tools.manifests import REPO_ROOT
+from tools.repository import CHART_CRD_FOLDERS, REPO_ROOT
 
 UPSTREAM_URL = "https://github.com/notejam/notejam-gitops.git"
 REPOSITORY_NAME = "notejam-gitops"
 BRANCH = "main"
 STANDINS = "standins"
-# Chart -> CRD folders (under the shared CRDs folder) that the chart itself applies. Crossplane's chart applies none:
-# Crossplane installs its CRDs when it starts (see fake_controllers). The Argo CD chart's CRDs come from the release.
-CHART_CRDS: dict[str, tuple[str, ...]] = {
-    "external-secrets": ("external-secrets",),
-    "kube-prometheus-stack": ("prometheus-operator",),
-}
 ARGOCD_CHART = "argo-cd"
 PROMETHEUS_CHART = "kube-prometheus-stack"
 # On everything a stand-in deploys: the chart version its cluster's versions/ folder names.
@@ -121,9 +111,8 @@ def write_standin(copy: Path, app: dict[str, Any], chart: dict[str, Any], crds: 
     if chart["chart"] == PROMETHEUS_CHART:
         for name, document in prometheus_standins(app, chart).items():
             (folder / name).write_text(yaml.safe_dump(document, sort_keys=False))
-    sources = (
-        [argocd_crds] if chart["chart"] == ARGOCD_CHART else [crds / d for d in CHART_CRDS.get(chart["chart"], ())]
-    )
+    folder_of_crds = CHART_CRD_FOLDERS.get(chart["chart"])  # the Argo CD chart's: those of the release, below
+    sources = [argocd_crds] if chart["chart"] == ARGOCD_CHART else [crds / folder_of_crds] if folder_of_crds else []
     for source in sources:
         for crd in sorted(source.glob("*.yaml")):
             text = crd.read_text()
@@ -219,20 +208,3 @@ def revert(copy: Path, revision: str = "HEAD") -> str:
 def daemon_command(base: Path, port: int) -> list[str]:
     return ["git", "daemon", "--reuseaddr", "--export-all", "--listen=127.0.0.1", f"--port={port}",
             f"--base-path={base}"]  # fmt: skip
-
-
-def main(argv: list[str] | None = None) -> int:
-    from tools.validation_data import argocd_crds_dir, crds_dir
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dest", type=Path, required=True, help="folder to hold the served copy")
-    parser.add_argument(
-        "--url", required=True, help="the URL Argo CD will use, e.g. git://127.0.0.1:9418/notejam-gitops"
-    )
-    args = parser.parse_args(argv)
-    print(make_served_copy(args.dest, args.url, crds_dir(), argocd_crds_dir()))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,22 +1,18 @@
 """Apply an environment's root Application, pointed at the local git daemon, and wait until the tree is Synced and
-Healthy, printing progress.
-
-    python -m tools.cluster.sync --env dev      # against the control plane `make cluster` started
-"""
+Healthy, printing progress (`make cluster`, the live tests)."""
 
 from __future__ import annotations
 
-import argparse
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import yaml
 
+from tools import waiting
 from tools.cluster.kube import Kube, Object
-from tools.manifests import ENVIRONMENTS, REPO_ROOT, render
+from tools.manifests import kustomize
+from tools.repository import REPO_ROOT
 
 APPLICATIONS = "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications"
 # A commit whose manifests cannot be generated (kustomize or Helm failing on it) does not heal by waiting: once the
@@ -32,7 +28,7 @@ class StuckSync(TimeoutError):
 def root_application(environment: str, git_url: str) -> Object:
     """The root Application as clusters/<env> renders it (apps/root.yaml with the cluster's facts), its source pointed
     at the local daemon (the repository is not changed)."""
-    [root] = [doc for doc in render(REPO_ROOT / "clusters" / environment)
+    [root] = [doc for doc in kustomize(REPO_ROOT / "clusters" / environment)
               if doc["kind"] == "Application" and doc["metadata"]["name"] == "root"]  # fmt: skip
     root["spec"]["source"]["repoURL"] = git_url
     return root
@@ -65,13 +61,9 @@ def push_webhook(kube: Kube) -> None:
         refresh(kube, name)
 
 
-def wait_until(what: str, done: Callable[[], Any], timeout: float = 180, every: float = 2) -> Any:
-    """Poll `done` until it returns something true, and return that; fail naming `what` after `timeout` s."""
-    deadline = time.monotonic() + timeout
-    while not (found := done()):
-        assert time.monotonic() < deadline, f"{what}: not after {timeout:.0f} s"
-        time.sleep(every)
-    return found
+def wait_until(what: str, done: Callable[[], Any], timeout: float = 180) -> Any:
+    """tools.waiting.wait_until at the pace of the live tests' checks on Argo CD's state: every 2 s."""
+    return waiting.wait_until(what, done, timeout, every=2)
 
 
 def tree_is_ready(apps: dict[str, Object]) -> bool:
@@ -161,22 +153,3 @@ def root_project(git_url: str) -> Object:
 def apply_root(kube: Kube, environment: str, git_url: str) -> None:
     """What docs/bootstrap.md applies by hand: the root's project, then the root."""
     kube.apply([root_project(git_url), root_application(environment, git_url)])
-
-
-def main(argv: list[str] | None = None) -> int:
-    from tools.cluster.controlplane import ControlPlane
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--env", choices=ENVIRONMENTS, default="dev")
-    parser.add_argument("--state", type=Path, default=REPO_ROOT / ".cache" / "cluster")
-    parser.add_argument("--timeout", type=float, default=600)
-    args = parser.parse_args(argv)
-    plane = ControlPlane(args.state, args.env)
-    kube = plane.kube()
-    apply_root(kube, args.env, plane.info()["git_url"])
-    wait_until_synced(kube, args.timeout)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

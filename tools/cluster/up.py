@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tools.cluster.controlplane import ControlPlane
 from tools.cluster.sync import apply_root, wait_until_synced
-from tools.manifests import ENVIRONMENTS, REPO_ROOT
+from tools.repository import ENVIRONMENTS, REPO_ROOT
 
 DEFAULT_STATE = REPO_ROOT / ".cache" / "cluster"
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
-from tools.manifests import REPO_ROOT
+from tools.repository import REPO_ROOT, makefile_pin
 
 COMPONENT_PINS = {
     "kubernetes": "CLUSTER_KUBERNETES_VERSION",
@@ -16,16 +15,9 @@ COMPONENT_PINS = {
 }
 
 
-def makefile_pins(makefile: Path = REPO_ROOT / "Makefile") -> dict[str, str]:
+def makefile_pins() -> dict[str, str]:
     """`{component: version}` from the Makefile's `CLUSTER_*_VERSION := vX.Y.Z` lines."""
-    text = makefile.read_text()
-    pins = {}
-    for component, variable in COMPONENT_PINS.items():
-        match = re.search(rf"^{variable}\s*:=\s*(\S+)\s*$", text, re.MULTILINE)
-        if match is None:
-            raise ValueError(f"{makefile}: no `{variable} := ...` line")
-        pins[component] = match.group(1)
-    return pins
+    return {component: makefile_pin(variable) for component, variable in COMPONENT_PINS.items()}
 
 
 def tools_dir() -> Path:

@@ -1,18 +1,9 @@
 """Stand-ins for the controllers that cannot run here, acting on the API server as the real ones would, openly.
 
 Each goes through the states its real controller reports, in the real order, with durations scaled down from minutes
-to seconds, and the module of each names its upstream source:
-- `crossplane`: core CRDs; Providers and Functions Installed, Healthy=Unknown while starting, then Healthy (or stuck
-  unpacking when the package cannot be resolved); XRDs' CRDs; claims bind a composite, Ready=False Creating, then
-  Ready with their connection Secret (never Ready without a Composition or with an unhealthy Function);
-- `external_secrets`: SecretStores Ready when their ServiceAccount exists; ExternalSecrets Ready only for the secrets
-  and properties `docs/bootstrap.md` creates, else SecretSyncedError and a Warning Event;
-- `load_balancer`: an `alb` Ingress gets an address only with the annotations the controller needs;
-- `prometheus_operator`: a Prometheus is Available=False NoPodReady, then Available;
-- `traffic` and `prometheus_adapter`: load offered on an Ingress, spread over its ready pods, becomes their CPU
-  (kwok reports it to the real metrics-server) and their request rate, served as the custom metrics API by a
-  Prometheus and prometheus-adapter stand-in (listening on `--adapter-port`); the HPA controller itself is real.
-Any of them reports its failure state for an object annotated `standin.notejam.io/fail: "<message>"`.
+to seconds; the module of each (`crossplane`, `external_secrets`, `load_balancer`, `prometheus_operator`, `traffic`,
+`prometheus_adapter`) names its upstream source. What each one does is listed once, with what is real, in README.md
+("A local control plane").
 
     python -m tools.cluster.fake_controllers --kubeconfig K --kubectl .tools/cluster/kubernetes-v1.35.4/kubectl
 """

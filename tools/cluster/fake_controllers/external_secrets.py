@@ -23,7 +23,7 @@ from tools.bootstrap_account import secret_names
 from tools.cluster.fake_controllers.crossplane import ensure_secret
 from tools.cluster.fake_controllers.status import Reporter, condition, injected_failure, is_true, timestamp
 from tools.cluster.kube import Kube, Object
-from tools.manifests import ENVIRONMENTS
+from tools.repository import ENVIRONMENTS
 
 API = "/apis/external-secrets.io/v1"
 VALUES_ENV = "STANDIN_SECRET_VALUES"
