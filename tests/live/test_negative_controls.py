@@ -27,7 +27,7 @@ from tools.cluster.sync import applications, apply_root, wait_until_synced
 pytestmark = pytest.mark.control_plane
 
 ENVIRONMENT = "dev"
-CLAIM_FILES = ("overlays/dev/database-claim.yaml", "overlays/dev/backup-claim.yaml")
+CLAIM_FILES = ("overlays/dev/database-claim.yaml", "base/backup-claim.yaml")
 CLAIM_HEALTH_KEYS = (
     "resource.customizations.health.platform.notejam.io_PostgreSQLInstance",
     "resource.customizations.health.platform.notejam.io_DatabaseBackup",

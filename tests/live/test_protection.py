@@ -61,7 +61,8 @@ def test_claims_xrds_and_compositions_survive_removal_from_git_and_deletion_of_t
 
     # 1. They leave git: auto-sync runs, and skips them with Argo CD's "ignored (no prune)".
     overlay, apis = copy / "overlays" / environment / "kustomization.yaml", copy / "crossplane/apis/kustomization.yaml"
-    for path, line in ((overlay, "  - database-claim.yaml\n"), (overlay, "  - backup-claim.yaml\n"),
+    base = copy / "base" / "kustomization.yaml"
+    for path, line in ((overlay, "  - database-claim.yaml\n"), (base, "  - backup-claim.yaml\n"),
                        (apis, "  - backup\n")):  # fmt: skip
         assert line in path.read_text(), (path, line)
         path.write_text(path.read_text().replace(line, "", 1))

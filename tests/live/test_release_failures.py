@@ -4,7 +4,7 @@ kwok's pods run no code, so a failing container is kwok's own chaos Stage (`pod-
 tools/cluster/build.py): the release commit labels the Job's pods for it and gives kwok's `pod-complete` Stage the
 weight 0 for them (kwok picks among matching Stages by weight; both read it from these annotations). The Job then
 fails as Kubernetes' Job controller fails it (its own backoffLimit, pods retried with its backoff), and Argo CD
-reacts as it does to any failed hook: the sync fails, after the Application's retries (`apps/notejam/<env>`).
+reacts as it does to any failed hook: the sync fails, after the Application's retries (`apps/notejam/application.yaml`).
 
 The migration case runs on dev and the smoke-test case on staging: each takes minutes of real backoff, and the
 environments' tests run side by side.
