@@ -179,7 +179,8 @@ def test_sync_waves_put_operators_first_crossplane_next_and_the_app_last(environ
     waves = [wave(apps[name]) for name in crossplane_order]
     assert waves == sorted(waves) and len(set(waves)) == len(waves), dict(zip(crossplane_order, waves, strict=True))
     assert wave(apps["prometheus-adapter"]) > wave(apps["kube-prometheus-stack"])
-    # kube-prometheus-stack's second source (apps/addons/monitoring, with the cluster's facts) holds an ExternalSecret and a SecretStore.
+    # kube-prometheus-stack's second source (apps/addons/monitoring, with the cluster's facts) holds an ExternalSecret
+    # and a SecretStore.
     assert wave(apps["kube-prometheus-stack"]) > wave(apps["external-secrets"])
     others = [wave(app) for name, app in apps.items() if name != "notejam"]
     assert wave(apps["notejam"]) > max(others)
