@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
+import time
+
 import pytest
+from flask import request
 from flask_wtf.csrf import generate_csrf
 
 from notejam import auth, security
@@ -123,6 +127,47 @@ def test_the_session_serializer_is_built_once_per_key(app):
     finally:
         app.secret_key = old_key
     assert interface.get_signing_serializer(app).secret_keys[-1] == old_key.encode()
+
+
+def test_a_session_cookie_is_verified_once_per_worker_and_still_expires_and_follows_the_key(
+    app, signed_in, monkeypatch
+):
+    from itsdangerous import URLSafeTimedSerializer
+
+    verifications = []
+    original_loads = URLSafeTimedSerializer.loads
+
+    def counted_loads(self, *args, **kwargs):
+        verifications.append(1)
+        return original_loads(self, *args, **kwargs)
+
+    signed_in.get("/")  # the first page adds the CSRF token to the session: a new cookie
+    monkeypatch.setattr(URLSafeTimedSerializer, "loads", counted_loads)
+    app.session_interface._verified.clear()
+    for _ in range(3):
+        assert signed_in.get("/").status_code == 200
+    assert len(verifications) == 1  # the same cookie on three requests: its signature checked once
+
+    # A session in the cache ends like any other: when it is older than the session lifetime...
+    monkeypatch.setitem(app.config, "PERMANENT_SESSION_LIFETIME", datetime.timedelta(seconds=60))
+    now = time.time()
+    monkeypatch.setattr(security.time, "time", lambda: now + 61)
+    assert signed_in.get("/").status_code == 302
+    monkeypatch.setattr(security.time, "time", lambda: now)
+    assert signed_in.get("/").status_code == 200
+    # ...and when the signing key changes (no fallback: every cookie signed before is void).
+    monkeypatch.setattr(app, "secret_key", "rotated")
+    assert signed_in.get("/").status_code == 302
+
+
+def test_the_session_a_request_changes_is_its_own_copy_of_the_verified_cookie(app, signed_in):
+    cookie = f"session={signed_in.client.get_cookie('session').value}"
+    with app.test_request_context(headers={"Cookie": cookie}):
+        first = app.session_interface.open_session(app, request)
+        before = list(first.get("_flashes", []))
+        first.setdefault("_flashes", []).append(("error", "changed in place, as flash() does"))
+        second = app.session_interface.open_session(app, request)
+    assert second.get("_flashes", []) == before and second["_user_id"] == first["_user_id"]
 
 
 def csrf_tokens(page) -> set[str]:
