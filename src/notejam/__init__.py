@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,15 +16,39 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from notejam import auth, config, database, dates, links, logs, metrics, migrate, notes, ops, pads, security
 from notejam.queries import user_pads
 
-__all__ = ["create_app"]
+__all__ = ["Notejam", "create_app"]
 
 csrf = CSRFProtect()
 log = logging.getLogger(__name__)
 
 
+class Notejam(Flask):
+    """Flask, deciding once per function whether it needs running as a coroutine.
+
+    Flask asks `ensure_sync` of every hook and view on every request (sixteen times a page: before- and
+    after-request functions, teardowns, the view), and each answer inspects the function's code flags. The answer
+    for a function never changes, so it is kept (a dict of the app's hooks and views; never more than SYNC_CACHE
+    entries, should someone hand it a new function each time).
+    """
+
+    SYNC_CACHE = 1_000
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._sync: dict[Callable[..., Any], Callable[..., Any]] = {}
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        sync = self._sync.get(func)
+        if sync is None:
+            sync = super().ensure_sync(func)
+            if len(self._sync) < self.SYNC_CACHE:
+                self._sync[func] = sync
+        return sync
+
+
 def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     """The app, configured from the environment; `config_overrides` wins (tests use it)."""
-    app = Flask(__name__)
+    app = Notejam(__name__)
     try:
         app.config.update(config.load_settings(app.instance_path, config_overrides))
     except config.ConfigError as error:
