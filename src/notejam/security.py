@@ -114,14 +114,17 @@ def csrf_token() -> str:
 
 
 def add_security_headers(response: Response) -> Response:
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    if response.mimetype == "text/html":
+    """The headers above, each unless the response set its own (one pass over its headers, not one per header)."""
+    headers = response.headers
+    present = {name.lower() for name, _ in headers.items()}
+    added = [(name, value) for name, value in SECURITY_HEADERS.items() if name.lower() not in present]
+    if response.mimetype == "text/html" and "cache-control" not in present:
         # Every page is someone's notes or carries their CSRF token: no shared cache keeps it, and after signing
         # out on a shared computer the Back button does not bring the notes back from the browser's cache.
-        response.headers.setdefault("Cache-Control", "no-store")
-    if request.is_secure:
-        response.headers.setdefault("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY)
+        added.append(("Cache-Control", "no-store"))
+    if request.is_secure and "strict-transport-security" not in present:
+        added.append(("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY))
+    headers.extend(added)
     return response
 
 

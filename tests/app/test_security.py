@@ -32,6 +32,18 @@ def test_pages_are_not_cached_but_operations_endpoints_may_be(signed_in):
     assert "Cache-Control" not in signed_in.get("/healthz").headers
 
 
+def test_a_header_the_response_set_itself_is_kept_and_not_repeated(app):
+    from flask import Response
+
+    own = {"x-frame-options": "SAMEORIGIN", "Cache-Control": "private", "Strict-Transport-Security": "max-age=60"}
+    with app.test_request_context(base_url="https://localhost"):
+        response = security.add_security_headers(Response("<p>hi</p>", mimetype="text/html", headers=own))
+    assert response.headers.getlist("X-Frame-Options") == ["SAMEORIGIN"]
+    assert response.headers.getlist("Cache-Control") == ["private"]
+    assert response.headers.getlist("Strict-Transport-Security") == ["max-age=60"]
+    assert response.headers.getlist("X-Content-Type-Options") == ["nosniff"]
+
+
 def test_https_behind_the_load_balancer_adds_hsts(browser):
     response = browser.get("/signin/", headers={"X-Forwarded-Proto": "https"})
     assert response.headers["Strict-Transport-Security"] == "max-age=31536000"
