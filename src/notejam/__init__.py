@@ -95,9 +95,13 @@ def _register_templating(app: Flask) -> None:
     @app.context_processor
     def page_functions() -> dict[str, Any]:
         # Functions, not values: only the templates that show the sidebar or a form call them. Registered after
-        # Flask-WTF's processor, so the page's csrf_token is ours (security.csrf_token: signed once per session).
+        # Flask-WTF's and Flask-Login's processors, so the page's csrf_token is ours (security.csrf_token: signed once
+        # per session), and its current_user the request's user itself rather than Flask-Login's proxy, which looks
+        # the user up in the request context on every attribute the layout reads.
+        user = current_user._get_current_object()  # type: ignore[attr-defined]
         return {
-            "sidebar_pads": user_pads if current_user.is_authenticated else list,
+            "current_user": user,
+            "sidebar_pads": user_pads if user.is_authenticated else list,
             "csrf_token": security.csrf_token,
         }
 

@@ -207,3 +207,20 @@ def test_the_csrf_token_is_signed_once_per_session_unless_it_expires(app, signed
     response = signed_in.post("/signout/", {"csrf_token": next(iter(csrf_tokens(pages[-1])))}, csrf=False)
     assert response.status_code == 302  # the reused token is accepted
     assert signed_in.get("/").status_code == 302  # and signed out
+
+
+def test_templates_get_the_request_user_itself_not_the_proxy(app, signed_in, alice):
+    from flask import render_template_string
+    from flask_login import current_user
+
+    from notejam.models import SignedInUser
+
+    cookie = f"session={signed_in.client.get_cookie('session').value}"
+    with app.test_request_context("/", headers={"Cookie": cookie}):
+        context: dict = {}
+        app.update_template_context(context)
+        assert type(context["current_user"]) is SignedInUser
+        assert context["current_user"] is current_user._get_current_object()
+        assert render_template_string("{{ current_user.email }}") == alice.email
+    with app.test_request_context("/"):
+        assert render_template_string("{{ current_user.is_authenticated }}") == "False"
