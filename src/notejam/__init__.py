@@ -77,12 +77,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     _register_error_pages(app)
     log.info(
         "app created",
-        extra={
-            "fields": {
-                "env": app.config["NOTEJAM_ENV"],
-                "database": config.redacted_database_url(app.config["DATABASE_URL"]),
-            }
-        },
+        extra={"env": app.config["NOTEJAM_ENV"], "database": config.redacted_database_url(app.config["DATABASE_URL"])},
     )
     return app
 
@@ -147,7 +142,7 @@ def database_unavailable(error: Exception) -> Any:
     """503, not 500: nothing is wrong with the request or the code, the database is briefly out of reach."""
     # One line, no trace: an outage makes every request land here. The class name only (messages name hosts).
     cause = getattr(error, "orig", None) or error
-    log.warning("database unavailable", extra={"fields": {"error": type(cause).__name__}})
+    log.warning("database unavailable", extra={"error": type(cause).__name__})
     metrics.count_db_unavailable()
     g._login_user = auth.login_manager.anonymous_user()  # the page must not query the database again
     message = "The service is briefly unavailable. Please try again in a few seconds."

@@ -222,3 +222,18 @@ def test_unexpected_error_is_a_clean_500_page(app, monkeypatch):
     assert response.status_code == 500
     body = response.get_data(as_text=True)
     assert "Something went wrong" in body and "boom" not in body and "Traceback" not in body
+
+
+def test_the_app_gunicorn_and_the_backup_lambdas_share_one_json_formatter(app):
+    import logging
+
+    from backup.logs import configure_logging
+    from json_logs import JsonFormatter
+    from notejam import gunicorn_conf
+
+    app_handlers = [h for h in logging.getLogger("notejam").handlers if getattr(h, "_notejam_json_handler", False)]
+    assert app_handlers and all(isinstance(h.formatter, JsonFormatter) for h in app_handlers)
+    backup_logger = configure_logging()
+    assert all(isinstance(h.formatter, JsonFormatter) for h in backup_logger.handlers)
+    # gunicorn's logs: tests/app/test_gunicorn.py reads them as JSON from a served app.
+    assert gunicorn_conf.JsonFormatter is JsonFormatter
