@@ -1,6 +1,7 @@
 # Notejam web app. Build: docker build -t ghcr.io/notejam/notejam:<git sha> .
 # Two stages: the build stage resolves and compiles dependencies; the runtime stage gets only the
-# virtualenv and the app package: no compilers, no tests, no dev requirements.
+# virtualenv and the app's packages (notejam, and json_logs, the log format it shares with the backup Lambdas):
+# no compilers, no tests, no dev requirements.
 
 FROM python:3.11.14-slim-bookworm AS build
 ENV PIP_NO_CACHE_DIR=1 \
@@ -9,8 +10,9 @@ COPY requirements/app.txt /build/requirements/app.txt
 RUN python -m venv /opt/venv \
     && /opt/venv/bin/pip install --no-cache-dir --require-virtualenv -r /build/requirements/app.txt
 COPY src/notejam /app/notejam
+COPY src/json_logs /app/json_logs
 # The root filesystem is read-only at run time: compile bytecode now, it cannot be written later.
-RUN python -m compileall -q /app/notejam /opt/venv/lib
+RUN python -m compileall -q /app/notejam /app/json_logs /opt/venv/lib
 
 FROM python:3.11.14-slim-bookworm AS runtime
 LABEL org.opencontainers.image.source="https://github.com/notejam/notejam" \

@@ -95,7 +95,7 @@ diff: $(VENV)/.installed tools ## make diff BASE=<git ref>: rendered overlays/ a
 	$(PY) -m tools.diff --base $(or $(BASE),origin/main)
 
 bench: $(VENV)/.installed $(TOOLS)/vegeta ## make bench [BASE=<git ref>]: pages vs bare Flask (and BASE), JSON in .cache/
-	$(PY) -m bench.requests $(if $(BASE),--base $(BASE))
+	$(PY) -m bench.pages $(if $(BASE),--base $(BASE))
 
 capacity: $(VENV)/.installed $(TOOLS)/kustomize ## nodes and database at maxReplicas (closed form), the live 4x event plotted: docs/capacity.png
 	$(PY) -m tools.capacity --plot docs/capacity.png

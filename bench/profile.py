@@ -15,8 +15,8 @@ import pstats
 import tempfile
 from pathlib import Path
 
-from bench.requests import REPO, attack, gunicorn, seed
-from tests.conftest import PostgresServer
+from bench.pages import REPO, attack, gunicorn, seed
+from tools.postgres import PostgresServer
 
 # Functions whose time is the request's, not the worker's idle wait.
 REQUEST_ENTRY = ("gunicorn/workers/sync.py", "handle")

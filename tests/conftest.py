@@ -1,108 +1,25 @@
-"""Shared fixtures for real components: a throwaway PostgreSQL server and a local SMTP server.
+"""Shared fixtures for real components: a throwaway PostgreSQL server (tools/postgres.py, which `make bench` uses
+too) and a local SMTP server.
 
 PostgreSQL comes from the binaries on the machine (.ci/run installs them when missing); a test that
-needs it fails, never skips, when they are absent. The server refuses to run as root, so as root
-it runs as the `postgres` system user, with its data in a temporary directory that user owns.
+needs it fails, never skips, when they are absent.
 """
 
 from __future__ import annotations
 
-import glob
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from email import message_from_bytes
 from email.message import Message
-from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
 
+from tools.postgres import PostgresServer, free_port, running_postgres
 from tools.repository import ENVIRONMENTS
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def postgres_bin_dir() -> Path:
-    found = shutil.which("initdb")
-    if found:
-        return Path(found).parent
-    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    if not candidates:
-        pytest.fail("PostgreSQL binaries (initdb, pg_ctl) not found: run .ci/run, which installs them")
-    return Path(candidates[-1]).parent
-
-
-class PostgresServer:
-    """One PostgreSQL cluster on 127.0.0.1:<free port>, trust auth, superuser `postgres`."""
-
-    def __init__(self) -> None:
-        self.bin = postgres_bin_dir()
-        self.port = free_port()
-        self.root = Path(tempfile.mkdtemp(prefix="notejam-pg-"))
-        self.data = self.root / "data"
-        self.as_root = os.geteuid() == 0
-        if self.as_root:
-            shutil.chown(self.root, user="postgres", group="postgres")
-        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
-
-    def _run(self, tool: str, *args: str) -> None:
-        command = [str(self.bin / tool), *args]
-        if self.as_root:
-            command = ["runuser", "-u", "postgres", "--", *command]
-        result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=120)
-        if result.returncode != 0:
-            raise RuntimeError(f"{tool} failed ({result.returncode}): {result.stderr or result.stdout}")
-
-    def start(self, *settings: str) -> None:
-        """Start the server; `settings` are extra `name=value` server settings (postgres -c)."""
-        options = " ".join([f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off",
-                            *(f"-c {setting}" for setting in settings)])  # fmt: skip
-        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.root / "log"), "-w", "start")
-
-    def stop(self) -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
-
-    def url(self, database: str = "postgres") -> str:
-        return f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}/{database}"
-
-    def create_database(self, name: str) -> str:
-        import psycopg2
-
-        connection = psycopg2.connect(host="127.0.0.1", port=self.port, user="postgres", dbname="postgres")
-        connection.autocommit = True
-        with connection.cursor() as cursor:
-            # A session fixture set up again (a parallel worker's modules switch backends) starts from scratch.
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            cursor.execute(f'CREATE DATABASE "{name}"')
-        connection.close()
-        return self.url(name)
-
-    def destroy(self) -> None:
-        try:
-            self.stop()
-        finally:
-            shutil.rmtree(self.root, ignore_errors=True)
-
-
-@contextmanager
-def running_postgres() -> Iterator[PostgresServer]:
-    """A started PostgresServer, destroyed afterwards."""
-    server = PostgresServer()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.destroy()
+# Tests import these from here.
+__all__ = ["PostgresServer", "free_port", "running_postgres"]
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,8 @@
 The same sources always give the same bytes on any machine (fixed timestamps and permissions, sorted entries,
 no caches, no compression),
 so the hash names the code: the release workflow uploads the zip as backup-lambda/<sha256>.zip and the
-backup composition points the Lambda Functions at that key. boto3 is not bundled: the Lambda runtime has it.
+backup composition points the Lambda Functions at that key. The zip holds src/backup and the packages of ours it
+imports (src/json_logs); boto3 is not bundled: the Lambda runtime has it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from tools.repository import ENVIRONMENTS, REPO_ROOT
 
 DEFAULT_SOURCE = REPO_ROOT / "src" / "backup"
 CLAIM = "base/backup-claim.yaml"  # the one DatabaseBackup claim, which names the code by its hash
+# Packages of ours the Lambdas import besides their own: json_logs, the log format they share with the web app.
+SHARED_PACKAGES = (REPO_ROOT / "src" / "json_logs",)
 # The earliest date a zip can hold; any fixed value works, this one says "not a real time".
 FIXED_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 # Regular file, rw-r--r--: Lambda only needs to read the code.
@@ -40,12 +43,18 @@ def package_files(source: Path) -> list[Path]:
     return sorted(files, key=lambda path: path.relative_to(source).as_posix())
 
 
-def build(source: Path, output: Path) -> str:
-    """Write the zip of ``source`` (as the package named after its folder) to ``output``; return its sha256."""
+def build(source: Path, output: Path, shared: tuple[Path, ...] = SHARED_PACKAGES) -> str:
+    """Write the zip of ``source`` and the ``shared`` packages (each as the package named after its folder) to
+    ``output``; return its sha256."""
     output.parent.mkdir(parents=True, exist_ok=True)
+    files = sorted(
+        (f"{package.name}/{path.relative_to(package).as_posix()}", path)
+        for package in (source, *shared)
+        for path in package_files(package)
+    )
     with zipfile.ZipFile(output, "w") as archive:
-        for path in package_files(source):
-            entry = zipfile.ZipInfo(f"{source.name}/{path.relative_to(source).as_posix()}", FIXED_DATE_TIME)
+        for name, path in files:
+            entry = zipfile.ZipInfo(name, FIXED_DATE_TIME)
             entry.external_attr = FILE_MODE << 16
             entry.create_system = 3  # Unix, so the mode above is honoured wherever the zip is built
             # Stored, not deflated: deflate output depends on the zlib build, so the hash would differ between a

@@ -1,31 +1,14 @@
-"""JSON logs for the backup Lambdas: one object per line, which CloudWatch Logs Insights queries by field."""
+"""JSON logs for the backup Lambdas (json_logs: one object per line), which CloudWatch Logs Insights queries."""
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
-from datetime import UTC, datetime
 from typing import IO
 
+from json_logs import JsonFormatter
+
 LOGGER_NAME = "backup"
-
-# Attributes every LogRecord has; anything else on a record came from ``extra=`` and is logged as a field.
-_STANDARD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
-
-
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        entry.update({k: v for k, v in vars(record).items() if k not in _STANDARD_ATTRIBUTES})
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
 
 
 def configure_logging(stream: IO[str] | None = None, level: int = logging.INFO) -> logging.Logger:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,15 +16,39 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from notejam import auth, config, database, dates, links, logs, metrics, migrate, notes, ops, pads, security
 from notejam.queries import user_pads
 
-__all__ = ["create_app"]
+__all__ = ["Notejam", "create_app"]
 
 csrf = CSRFProtect()
 log = logging.getLogger(__name__)
 
 
+class Notejam(Flask):
+    """Flask, deciding once per function whether it needs running as a coroutine.
+
+    Flask asks `ensure_sync` of every hook and view on every request (sixteen times a page: before- and
+    after-request functions, teardowns, the view), and each answer inspects the function's code flags. The answer
+    for a function never changes, so it is kept (a dict of the app's hooks and views; never more than SYNC_CACHE
+    entries, should someone hand it a new function each time).
+    """
+
+    SYNC_CACHE = 1_000
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._sync: dict[Callable[..., Any], Callable[..., Any]] = {}
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        sync = self._sync.get(func)
+        if sync is None:
+            sync = super().ensure_sync(func)
+            if len(self._sync) < self.SYNC_CACHE:
+                self._sync[func] = sync
+        return sync
+
+
 def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     """The app, configured from the environment; `config_overrides` wins (tests use it)."""
-    app = Flask(__name__)
+    app = Notejam(__name__)
     try:
         app.config.update(config.load_settings(app.instance_path, config_overrides))
     except config.ConfigError as error:
@@ -53,12 +77,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     _register_error_pages(app)
     log.info(
         "app created",
-        extra={
-            "fields": {
-                "env": app.config["NOTEJAM_ENV"],
-                "database": config.redacted_database_url(app.config["DATABASE_URL"]),
-            }
-        },
+        extra={"env": app.config["NOTEJAM_ENV"], "database": config.redacted_database_url(app.config["DATABASE_URL"])},
     )
     return app
 
@@ -71,9 +90,13 @@ def _register_templating(app: Flask) -> None:
     @app.context_processor
     def page_functions() -> dict[str, Any]:
         # Functions, not values: only the templates that show the sidebar or a form call them. Registered after
-        # Flask-WTF's processor, so the page's csrf_token is ours (security.csrf_token: signed once per session).
+        # Flask-WTF's and Flask-Login's processors, so the page's csrf_token is ours (security.csrf_token: signed once
+        # per session), and its current_user the request's user itself rather than Flask-Login's proxy, which looks
+        # the user up in the request context on every attribute the layout reads.
+        user = current_user._get_current_object()  # type: ignore[attr-defined]
         return {
-            "sidebar_pads": user_pads if current_user.is_authenticated else list,
+            "current_user": user,
+            "sidebar_pads": user_pads if user.is_authenticated else list,
             "csrf_token": security.csrf_token,
         }
 
@@ -119,7 +142,7 @@ def database_unavailable(error: Exception) -> Any:
     """503, not 500: nothing is wrong with the request or the code, the database is briefly out of reach."""
     # One line, no trace: an outage makes every request land here. The class name only (messages name hosts).
     cause = getattr(error, "orig", None) or error
-    log.warning("database unavailable", extra={"fields": {"error": type(cause).__name__}})
+    log.warning("database unavailable", extra={"error": type(cause).__name__})
     metrics.count_db_unavailable()
     g._login_user = auth.login_manager.anonymous_user()  # the page must not query the database again
     message = "The service is briefly unavailable. Please try again in a few seconds."

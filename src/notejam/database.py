@@ -7,8 +7,8 @@ import select
 from typing import Any
 
 import psycopg2
-from flask import Flask, current_app, has_request_context, request
-from sqlalchemy import Engine, create_engine, event
+from flask import Flask, current_app, g, has_request_context, request
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -108,6 +108,9 @@ def init_app(app: Flask) -> None:
     @app.teardown_appcontext
     def remove_session(_exc: BaseException | None) -> None:
         sessions.remove()
+        reading = g.pop(_READ_CONNECTION, None)
+        if reading is not None:
+            reading.close()
 
 
 def engine(app: Flask | None = None) -> Engine:
@@ -116,8 +119,29 @@ def engine(app: Flask | None = None) -> Engine:
 
 def session() -> Session:
     """The session of the current request (or app context); removed when the context ends. While answering a GET it
-    reads in autocommit and refuses to write (WriteInReadOnlyRequest)."""
-    return current_app.extensions[EXTENSION][1]()
+    reads in autocommit, on the request's reading connection, and refuses to write (WriteInReadOnlyRequest)."""
+    sessions = current_app.extensions[EXTENSION][1]
+    if not sessions.registry.has() and _read_only_request():
+        return sessions(bind=connection())
+    return sessions()
+
+
+# The request's connection while it answers a GET (in flask.g, closed when the app context ends).
+_READ_CONNECTION = "_notejam_read_connection"
+
+
+def connection() -> Connection:
+    """The connection the request's statements run on: the ORM session's while a form changes data (its transaction,
+    seeing what it wrote), and while answering a GET a Core connection of its own, which the ORM session shares if a
+    page needs one. A page that only reads so costs no ORM session (creating one, beginning its transaction state and
+    closing it cost about as much as a statement), and still one pooled connection."""
+    if not _read_only_request():
+        return session().connection()
+    reading = g.get(_READ_CONNECTION)
+    if reading is None:
+        reading = engine().connect()
+        setattr(g, _READ_CONNECTION, reading)
+    return reading
 
 
 def is_unavailable(error: BaseException) -> bool:

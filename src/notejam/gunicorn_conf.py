@@ -5,16 +5,15 @@ Command-line flags override these (the tests use `--bind` and `--workers`).
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import shutil
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from gunicorn.glogging import Logger
 
+from json_logs import JsonFormatter
 from notejam import probes
 from notejam.config import probe_port, prometheus_multiproc_dir
 from notejam.logs import redact_path
@@ -35,17 +34,20 @@ def available_cpus(cpu_max: Path = CGROUP_CPU_MAX) -> int:
 
 
 class JsonAccessLogger(Logger):
-    """gunicorn's access log as one JSON object per request (json.dumps, so any value is safe)."""
+    """gunicorn's access and error logs as json_logs' lines, like the app's: one JSON object per line."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        for log in (self.error_log, self.access_log):
+            for handler in log.handlers:
+                if getattr(handler, "_gunicorn", False):  # the handlers gunicorn made for errorlog and accesslog
+                    handler.setFormatter(JsonFormatter())
 
     def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> None:
         if not self.access_log_enabled:
             return
         request_id = next((value for name, value in resp.headers if name.lower() == "x-request-id"), None)
-        entry = {
-            "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
-            "level": "INFO",
-            "logger": "gunicorn.access",
-            "message": "request",
+        fields = {
             "request_id": request_id,
             "method": environ.get("REQUEST_METHOD"),
             "path": redact_path(environ.get("PATH_INFO", "")),
@@ -56,7 +58,7 @@ class JsonAccessLogger(Logger):
             "user_agent": environ.get("HTTP_USER_AGENT"),
             "worker_pid": os.getpid(),
         }
-        self.access_log.info(json.dumps(entry))
+        self.access_log.info("request", extra=fields)
 
 
 bind = "0.0.0.0:8000"

@@ -1,4 +1,4 @@
-"""JSON logs: one object per line, with the request id of the request being served.
+"""JSON logs (json_logs: one object per line), with the request id of the request being served.
 
 Every request is logged once, by whoever serves it: this module under the Flask server and tests,
 gunicorn's access log (gunicorn_conf.JsonAccessLogger) under gunicorn.
@@ -6,16 +6,16 @@ gunicorn's access log (gunicorn_conf.JsonAccessLogger) under gunicorn.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import sys
 import time
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, Response, g, has_request_context, request
+
+from json_logs import JsonFormatter
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # An incoming id is honoured only if it is short and plain, so it cannot forge log lines.
@@ -37,20 +37,13 @@ class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
+class RequestJsonFormatter(JsonFormatter):
+    """json_logs' lines, with the id of the request being served."""
+
+    def context_fields(self) -> dict[str, Any]:
         if has_request_context() and "request_id" in g:
-            entry["request_id"] = g.request_id
-        entry.update(getattr(record, "fields", {}))
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+            return {"request_id": g.request_id}
+        return {}
 
 
 def configure(level: str) -> None:
@@ -59,7 +52,7 @@ def configure(level: str) -> None:
     logger.setLevel(level)
     if not any(getattr(h, _HANDLER_MARK, False) for h in logger.handlers):
         handler = StderrHandler()
-        handler.setFormatter(JsonFormatter())
+        handler.setFormatter(RequestJsonFormatter())
         setattr(handler, _HANDLER_MARK, True)
         logger.addHandler(handler)
 
@@ -97,5 +90,5 @@ def init_app(app: Flask) -> None:
                 "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                 "remote_addr": request.remote_addr,
             }
-            request_logger.info("request", extra={"fields": fields})
+            request_logger.info("request", extra=fields)
         return response

@@ -95,4 +95,4 @@ def _send_and_log(settings: Mapping[str, Any], to_address: str, link: str) -> No
     try:
         send_reset_link(settings, to_address, link)
     except Exception as error:  # any failure: nobody else would see it, a failed future is silent
-        log.error("reset mail not sent", extra={"fields": {"error": type(error).__name__}})
+        log.error("reset mail not sent", extra={"error": type(error).__name__})

@@ -114,9 +114,17 @@ def count_db_unavailable() -> None:
     db_unavailable_total.labels(request.endpoint or UNMATCHED_ENDPOINT).inc()
 
 
+# What this process last wrote to the pool gauges. A gauge's value is this process's own (multiprocess mode sums the
+# live processes), so a write that would not change it is skipped: three locked writes a request, most of them equal.
+_published_pool: list[tuple[int, int, int] | None] = [None]
+
+
 def _publish_pool(app: Flask) -> None:
     pool = database.engine(app).pool
     if isinstance(pool, QueuePool):
-        db_pool_size.set(pool.size())
-        db_pool_checked_out.set(pool.checkedout())
-        db_pool_overflow.set(max(pool.overflow(), 0))
+        state = (pool.size(), pool.checkedout(), max(pool.overflow(), 0))
+        if state != _published_pool[0]:
+            db_pool_size.set(state[0])
+            db_pool_checked_out.set(state[1])
+            db_pool_overflow.set(state[2])
+            _published_pool[0] = state

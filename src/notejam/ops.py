@@ -34,11 +34,11 @@ def readyz() -> tuple[Response, int]:
         current = migrate.current_revisions(engine)
     except SQLAlchemyError as error:
         # The class name only: driver messages can carry host names, never worth a leaked detail.
-        log.warning("not ready: database unreachable", extra={"fields": {"error": type(error).__name__}})
+        log.warning("not ready: database unreachable", extra={"error": type(error).__name__})
         return jsonify(status="unavailable", database="unreachable"), 503
     state = migrate.schema_state(current, current_app.extensions["notejam.migration_revisions"])
     if state == migrate.BEHIND:
-        log.warning("not ready: migrations not at head", extra={"fields": {"current": sorted(current)}})
+        log.warning("not ready: migrations not at head", extra={"current": sorted(current)})
         return jsonify(status="unavailable", database="ok", migrations=state), 503
     return jsonify(status="ok", database="ok", migrations=state), 200
 

@@ -57,9 +57,9 @@ _NOTE_LISTS = {
 
 
 def _rows(statement: Select[Any], parameters: dict[str, Any]) -> CursorResult[Any]:
-    """A statement of table columns, run by SQLAlchemy Core on the connection of the request's session (so in its
-    transaction, and seeing what it wrote)."""
-    return database.session().connection().execute(statement, parameters)
+    """A statement of table columns, run by SQLAlchemy Core on the request's connection (database.connection: the
+    session's while a form changes data, so in its transaction and seeing what it wrote)."""
+    return database.connection().execute(statement, parameters)
 
 
 def signed_in_user(user_id: int) -> SignedInUser | None:

@@ -3,12 +3,14 @@ CSRF token signed once per session rather than on every page."""
 
 from __future__ import annotations
 
+import copy
+import time
 from typing import Any
 
-from flask import Flask, Response, current_app, g, has_request_context, request, session
-from flask.sessions import SecureCookieSessionInterface
+from flask import Flask, Request, Response, current_app, g, has_request_context, request, session
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_wtf.csrf import generate_csrf
-from itsdangerous import URLSafeTimedSerializer
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 # No script on any page and one inline <style> in base.html: nothing else needs to load, frame or post anywhere.
 CONTENT_SECURITY_POLICY = (
@@ -37,6 +39,8 @@ class HttpsAwareSessionInterface(SecureCookieSessionInterface):
 
     def __init__(self) -> None:
         self._serializer: tuple[tuple[Any, ...], URLSafeTimedSerializer | None] | None = None
+        # Cookies this worker verified, by (keys, cookie): when it was signed and what it holds.
+        self._verified: dict[tuple[tuple[Any, ...], str], tuple[int, dict[str, Any]]] = {}
 
     def get_cookie_secure(self, app: Flask) -> bool:
         return super().get_cookie_secure(app) or (has_request_context() and request.is_secure)
@@ -48,6 +52,39 @@ class HttpsAwareSessionInterface(SecureCookieSessionInterface):
             self._serializer = (keys, super().get_signing_serializer(app))
         return self._serializer[1]
 
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        """Flask's `open_session`, with the signature of each cookie checked once per worker, not on every request.
+
+        A browser sends the same cookie until the session changes (it is not re-signed per request: sessions are not
+        permanent), and verifying it (HMAC, base64, JSON) is the dearest part of opening it. The cookie as sent is the
+        key, with the signing keys: a cookie that verified once with these keys verifies again, except that it may
+        have expired since, so its age is checked on every request as itsdangerous checks it. The session gets a copy
+        of what the cookie holds (views change it in place: flashes). Anything not verified before goes through
+        Flask's code, unchanged.
+        """
+        serializer = self.get_signing_serializer(app)
+        value = request.cookies.get(self.get_cookie_name(app))
+        if serializer is None or not value or self._serializer is None:
+            return super().open_session(app, request)
+        key = (self._serializer[0], value)
+        max_age = int(app.permanent_session_lifetime.total_seconds())
+        verified = self._verified.get(key)
+        if verified is None:
+            try:
+                data, signed_at = serializer.loads(value, max_age=max_age, return_timestamp=True)
+            except BadSignature:
+                return self.session_class()
+            if len(self._verified) >= VERIFIED_COOKIES:
+                self._verified.clear()
+            verified = self._verified[key] = (int(signed_at.timestamp()), data)
+        signed_at, data = verified
+        if not 0 <= int(time.time()) - signed_at <= max_age:  # itsdangerous's SignatureExpired
+            return self.session_class()
+        return self.session_class(copy.deepcopy(data))
+
+
+# Verified session cookies kept per worker. Bounded: emptied when full, which costs one verification per session.
+VERIFIED_COOKIES = 4_096
 
 # Signed CSRF tokens by session token, per worker. Bounded: emptied when full, which costs one signature per session.
 CSRF_CACHE = "notejam.signed_csrf_tokens"
@@ -77,14 +114,17 @@ def csrf_token() -> str:
 
 
 def add_security_headers(response: Response) -> Response:
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    if response.mimetype == "text/html":
+    """The headers above, each unless the response set its own (one pass over its headers, not one per header)."""
+    headers = response.headers
+    present = {name.lower() for name, _ in headers.items()}
+    added = [(name, value) for name, value in SECURITY_HEADERS.items() if name.lower() not in present]
+    if response.mimetype == "text/html" and "cache-control" not in present:
         # Every page is someone's notes or carries their CSRF token: no shared cache keeps it, and after signing
         # out on a shared computer the Back button does not bring the notes back from the browser's cache.
-        response.headers.setdefault("Cache-Control", "no-store")
-    if request.is_secure:
-        response.headers.setdefault("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY)
+        added.append(("Cache-Control", "no-store"))
+    if request.is_secure and "strict-transport-security" not in present:
+        added.append(("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY))
+    headers.extend(added)
     return response
 
 

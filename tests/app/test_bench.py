@@ -26,7 +26,7 @@ def run_module(command: list[str]) -> subprocess.CompletedProcess[str]:
 
 def test_bench_prints_and_writes_rates_latencies_queries_and_ratios(tmp_path):
     output = tmp_path / "bench.json"
-    command = ["bench.requests", "--duration", "300ms", "--connections", "2", "--rounds", "2"]
+    command = ["bench.pages", "--duration", "300ms", "--connections", "2", "--rounds", "2"]
     command += ["--notes", "4", "--pads", "2", "--workers", "1", "--base", "HEAD", "--output", str(output)]
     result = run_module(command)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -71,3 +71,12 @@ def test_the_profile_shows_a_whole_request_in_a_gunicorn_worker(tmp_path):
     for part in ("gunicorn/http/message.py", "gunicorn_conf.py", "open_session", "notejam/queries.py"):
         assert part in functions, part
     assert saved.stat().st_size > 0
+
+
+def test_bench_imports_neither_test_fixtures_nor_a_module_named_like_a_library():
+    # `bench/requests.py` once shadowed the `requests` library for anything run from bench/; the PostgreSQL server
+    # it starts lives in tools/postgres.py, which the tests' fixtures use too.
+    modules = {path.stem for path in (REPO / "bench").glob("*.py")}
+    assert not modules & {"requests", "json", "logging", "gunicorn", "flask"}
+    for path in (REPO / "bench").glob("*.py"):
+        assert "from tests" not in path.read_text() and "import tests" not in path.read_text(), path

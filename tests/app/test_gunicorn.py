@@ -94,6 +94,12 @@ def test_gunicorn_access_log_is_json_with_the_request_id(served):
     assert (mine[0]["method"], mine[0]["path"], mine[0]["status"]) == ("GET", "/healthz", 200)
 
 
+def test_gunicorn_error_log_is_json_too(served):
+    booted = [entry for entry in access_log(served) if entry.get("logger") == "gunicorn.error"]
+    assert any(entry["message"].startswith("Booting worker") for entry in booted), booted
+    assert {"time", "level", "logger", "message"} <= set(booted[0])
+
+
 def test_smoke_test_passes_against_the_served_app(served):
     result = subprocess.run(
         [sys.executable, "-m", "notejam.smoke", "--base-url", served["base"]],

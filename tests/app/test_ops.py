@@ -106,6 +106,48 @@ def test_in_flight_gauge_returns_to_its_level(app):
     assert sample(metrics.REQUESTS_IN_FLIGHT) == before
 
 
+def test_pool_gauges_follow_the_pool_and_are_written_only_when_it_changed(app, monkeypatch):
+    from sqlalchemy.pool import QueuePool
+
+    if not isinstance(database.engine(app).pool, QueuePool):
+        pytest.skip("the pool gauges describe a QueuePool (PostgreSQL's)")
+    client = app.test_client()
+    client.get("/signin/")
+    writes = []
+    original_set = type(metrics.db_pool_checked_out).set
+    monkeypatch.setattr(
+        type(metrics.db_pool_checked_out), "set", lambda self, value: writes.append(value) or original_set(self, value)
+    )
+    client.get("/signin/")
+    assert writes == []  # the same pool as after the request before
+    held = database.engine(app).connect()  # a connection in use while a page is served
+    try:
+        client.get("/signin/")
+        assert sample(metrics.DB_POOL_CHECKED_OUT) == 1 and len(writes) == 3
+    finally:
+        held.close()
+    client.get("/signin/")
+    assert sample(metrics.DB_POOL_CHECKED_OUT) == 0
+
+
+def test_the_app_asks_once_per_function_whether_it_is_a_coroutine(app, monkeypatch):
+    import flask.app
+
+    asked = []
+    original = flask.app.iscoroutinefunction
+    monkeypatch.setattr(flask.app, "iscoroutinefunction", lambda func: asked.append(func) or original(func))
+    client = app.test_client()
+    client.get("/signin/")
+    client.get("/signin/")
+    assert asked == []  # every hook and view of the sign-in page was answered on an earlier request
+
+    def hook() -> None:
+        pass
+
+    assert app.ensure_sync(hook) is hook and app.ensure_sync(hook) is hook
+    assert asked == [hook]
+
+
 def test_incoming_request_id_is_honoured(app):
     response = app.test_client().get("/healthz", headers={"X-Request-ID": "abc-123"})
     assert response.headers["X-Request-ID"] == "abc-123"
@@ -180,3 +222,18 @@ def test_unexpected_error_is_a_clean_500_page(app, monkeypatch):
     assert response.status_code == 500
     body = response.get_data(as_text=True)
     assert "Something went wrong" in body and "boom" not in body and "Traceback" not in body
+
+
+def test_the_app_gunicorn_and_the_backup_lambdas_share_one_json_formatter(app):
+    import logging
+
+    from backup.logs import configure_logging
+    from json_logs import JsonFormatter
+    from notejam import gunicorn_conf
+
+    app_handlers = [h for h in logging.getLogger("notejam").handlers if getattr(h, "_notejam_json_handler", False)]
+    assert app_handlers and all(isinstance(h.formatter, JsonFormatter) for h in app_handlers)
+    backup_logger = configure_logging()
+    assert all(isinstance(h.formatter, JsonFormatter) for h in backup_logger.handlers)
+    # gunicorn's logs: tests/app/test_gunicorn.py reads them as JSON from a served app.
+    assert gunicorn_conf.JsonFormatter is JsonFormatter

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
+import time
+
 import pytest
+from flask import request
 from flask_wtf.csrf import generate_csrf
 
 from notejam import auth, security
@@ -26,6 +30,18 @@ def test_pages_are_not_cached_but_operations_endpoints_may_be(signed_in):
     assert signed_in.get("/").headers["Cache-Control"] == "no-store"
     assert signed_in.get("/signin/").headers["Cache-Control"] == "no-store"
     assert "Cache-Control" not in signed_in.get("/healthz").headers
+
+
+def test_a_header_the_response_set_itself_is_kept_and_not_repeated(app):
+    from flask import Response
+
+    own = {"x-frame-options": "SAMEORIGIN", "Cache-Control": "private", "Strict-Transport-Security": "max-age=60"}
+    with app.test_request_context(base_url="https://localhost"):
+        response = security.add_security_headers(Response("<p>hi</p>", mimetype="text/html", headers=own))
+    assert response.headers.getlist("X-Frame-Options") == ["SAMEORIGIN"]
+    assert response.headers.getlist("Cache-Control") == ["private"]
+    assert response.headers.getlist("Strict-Transport-Security") == ["max-age=60"]
+    assert response.headers.getlist("X-Content-Type-Options") == ["nosniff"]
 
 
 def test_https_behind_the_load_balancer_adds_hsts(browser):
@@ -125,6 +141,47 @@ def test_the_session_serializer_is_built_once_per_key(app):
     assert interface.get_signing_serializer(app).secret_keys[-1] == old_key.encode()
 
 
+def test_a_session_cookie_is_verified_once_per_worker_and_still_expires_and_follows_the_key(
+    app, signed_in, monkeypatch
+):
+    from itsdangerous import URLSafeTimedSerializer
+
+    verifications = []
+    original_loads = URLSafeTimedSerializer.loads
+
+    def counted_loads(self, *args, **kwargs):
+        verifications.append(1)
+        return original_loads(self, *args, **kwargs)
+
+    signed_in.get("/")  # the first page adds the CSRF token to the session: a new cookie
+    monkeypatch.setattr(URLSafeTimedSerializer, "loads", counted_loads)
+    app.session_interface._verified.clear()
+    for _ in range(3):
+        assert signed_in.get("/").status_code == 200
+    assert len(verifications) == 1  # the same cookie on three requests: its signature checked once
+
+    # A session in the cache ends like any other: when it is older than the session lifetime...
+    monkeypatch.setitem(app.config, "PERMANENT_SESSION_LIFETIME", datetime.timedelta(seconds=60))
+    now = time.time()
+    monkeypatch.setattr(security.time, "time", lambda: now + 61)
+    assert signed_in.get("/").status_code == 302
+    monkeypatch.setattr(security.time, "time", lambda: now)
+    assert signed_in.get("/").status_code == 200
+    # ...and when the signing key changes (no fallback: every cookie signed before is void).
+    monkeypatch.setattr(app, "secret_key", "rotated")
+    assert signed_in.get("/").status_code == 302
+
+
+def test_the_session_a_request_changes_is_its_own_copy_of_the_verified_cookie(app, signed_in):
+    cookie = f"session={signed_in.client.get_cookie('session').value}"
+    with app.test_request_context(headers={"Cookie": cookie}):
+        first = app.session_interface.open_session(app, request)
+        before = list(first.get("_flashes", []))
+        first.setdefault("_flashes", []).append(("error", "changed in place, as flash() does"))
+        second = app.session_interface.open_session(app, request)
+    assert second.get("_flashes", []) == before and second["_user_id"] == first["_user_id"]
+
+
 def csrf_tokens(page) -> set[str]:
     return set(CSRF_FIELD.findall(page_text(page)))
 
@@ -150,3 +207,20 @@ def test_the_csrf_token_is_signed_once_per_session_unless_it_expires(app, signed
     response = signed_in.post("/signout/", {"csrf_token": next(iter(csrf_tokens(pages[-1])))}, csrf=False)
     assert response.status_code == 302  # the reused token is accepted
     assert signed_in.get("/").status_code == 302  # and signed out
+
+
+def test_templates_get_the_request_user_itself_not_the_proxy(app, signed_in, alice):
+    from flask import render_template_string
+    from flask_login import current_user
+
+    from notejam.models import SignedInUser
+
+    cookie = f"session={signed_in.client.get_cookie('session').value}"
+    with app.test_request_context("/", headers={"Cookie": cookie}):
+        context: dict = {}
+        app.update_template_context(context)
+        assert type(context["current_user"]) is SignedInUser
+        assert context["current_user"] is current_user._get_current_object()
+        assert render_template_string("{{ current_user.email }}") == alice.email
+    with app.test_request_context("/"):
+        assert render_template_string("{{ current_user.is_authenticated }}") == "False"

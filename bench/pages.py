@@ -1,7 +1,7 @@
 """Requests per second, latency and SQL queries of Notejam's main pages, against a bare Flask app (`make bench`).
 
 One run, one machine, so the ratios hold anywhere:
-1. a throwaway PostgreSQL (the tests' `PostgresServer`), one database per app version;
+1. a throwaway PostgreSQL (tools/postgres.py, as the tests use), one database per app version;
 2. gunicorn with the repository's config (`python:notejam.gunicorn_conf`) serving this tree's Notejam, a bare Flask
    "hello" app (bench/hello.py) and, per `--base <git ref>` (repeatable), that ref's Notejam (`git archive` into a
    temp dir), named by the ref;
@@ -36,9 +36,9 @@ from typing import Any
 
 import requests
 
-from tests.conftest import PostgresServer, free_port
 from tools.gunicorn_settings import resolve
 from tools.manifests import tool_path
+from tools.postgres import PostgresServer, free_port
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -280,7 +280,7 @@ def report(results: dict[str, Any]) -> dict[str, float | None]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.requests", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.pages", description=__doc__.splitlines()[0])
     parser.add_argument(
         "--base", action="append", default=[], help="git ref to measure side by side (repeatable; e.g. d47c589)"
     )
