@@ -64,18 +64,23 @@ class UnresolvedNode(WebDriverException):
     """Chromium returned a node it then could not resolve for a click (see `click_found`)."""
 
 
-def click_found(find: Callable[[WebDriver], object]) -> Callable[[WebDriver], bool]:
-    """Find and click, as one attempt of a WebDriverWait (ignoring UnresolvedNode). Under load Chromium sometimes
-    cannot resolve a node it has just returned ("Node with given id does not belong to the document", raised before
-    any click is dispatched, so nothing is submitted twice): the next attempt finds the element again."""
+def unresolved_retried(action: Callable[[WebDriver], object]) -> Callable[[WebDriver], object]:
+    """`action` as one attempt of a WebDriverWait (ignoring UnresolvedNode). Under load Chromium sometimes cannot
+    resolve a node it has just returned ("Node with given id does not belong to the document", raised before the
+    action reaches the page, so nothing is submitted twice): the next attempt finds the element again. The wait
+    returns the action's result in a 1-tuple (true even when the result is not)."""
 
-    def click(driver: WebDriver) -> bool:
+    def attempt(driver: WebDriver) -> tuple[object]:
         try:
-            find(driver).click()  # type: ignore[attr-defined]
+            return (action(driver),)
         except WebDriverException as error:
             if "does not belong to the document" in str(error):
                 raise UnresolvedNode(str(error)) from error
             raise
-        return True
 
-    return click
+    return attempt
+
+
+def click_found(find: Callable[[WebDriver], object]) -> Callable[[WebDriver], object]:
+    """Find and click, retried as `unresolved_retried` says."""
+    return unresolved_retried(lambda driver: find(driver).click())  # type: ignore[attr-defined]

@@ -6,7 +6,7 @@ users meet them. Screenshots of the key pages land in the test's temporary folde
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,7 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests import browser
-from tests.browser import UnresolvedNode, click_found
+from tests.browser import UnresolvedNode, click_found, unresolved_retried
 from tests.conftest import PostgresServer
 from tests.servers import Served, app_env, gunicorn
 
@@ -50,9 +50,15 @@ class Page:
     def path(self) -> str:
         return self.driver.current_url.removeprefix(self.base)
 
+    def retried(self, action: Callable[[WebDriver], object]) -> object:
+        """`action`, attempted again while Chromium cannot resolve a node it returned (tests/browser.py)."""
+        wait = WebDriverWait(self.driver, 10, ignored_exceptions=[UnresolvedNode])
+        (result,) = wait.until(unresolved_retried(action))
+        return result
+
     @property
     def text(self) -> str:
-        return self.driver.find_element(By.TAG_NAME, "body").text
+        return str(self.retried(lambda driver: driver.find_element(By.TAG_NAME, "body").text))
 
     def click_link(self, text: str) -> None:
         self.navigate_by(By.LINK_TEXT, text)
@@ -76,12 +82,17 @@ class Page:
 
     def fill(self, **fields: str) -> None:
         for name, value in fields.items():
-            element = self.driver.find_element(By.NAME, name)
-            if element.tag_name == "select":
-                element.find_element(By.XPATH, f"./option[normalize-space()='{value}']").click()
-            else:
-                element.clear()
-                element.send_keys(value)
+            self.retried(lambda driver, name=name, value=value: self._fill_one(driver, name, value))
+
+    @staticmethod
+    def _fill_one(driver: WebDriver, name: str, value: str) -> None:
+        """One field, from scratch each attempt (found again, cleared, typed)."""
+        element = driver.find_element(By.NAME, name)
+        if element.tag_name == "select":
+            element.find_element(By.XPATH, f"./option[normalize-space()='{value}']").click()
+        else:
+            element.clear()
+            element.send_keys(value)
 
     def screenshot(self, name: str) -> None:
         self.driver.save_screenshot(str(self.shots / f"{name}.png"))
