@@ -61,9 +61,9 @@ def push_webhook(kube: Kube) -> None:
         refresh(kube, name)
 
 
-def wait_until(what: str, done: Callable[[], Any], timeout: float = 180) -> Any:
-    """tools.waiting.wait_until at the pace of the live tests' checks on Argo CD's state: every 2 s."""
-    return waiting.wait_until(what, done, timeout, every=2)
+def wait_until(what: str, done: Callable[[], Any], timeout: float = 180, every: float = 2) -> Any:
+    """tools.waiting.wait_until at the pace of the live tests' checks on Argo CD's state: every 2 s unless told."""
+    return waiting.wait_until(what, done, timeout, every=every)
 
 
 def tree_is_ready(apps: dict[str, Object]) -> bool:
