@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from selenium import webdriver
-from selenium.common.exceptions import WebDriverException
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.remote.webdriver import WebDriver
 
@@ -84,3 +84,21 @@ def unresolved_retried(action: Callable[[WebDriver], object]) -> Callable[[WebDr
 def click_found(find: Callable[[WebDriver], object]) -> Callable[[WebDriver], object]:
     """Find and click, retried as `unresolved_retried` says."""
     return unresolved_retried(lambda driver: find(driver).click())  # type: ignore[attr-defined]
+
+
+def replaced(element: object) -> Callable[[WebDriver], bool]:
+    """Selenium's `staleness_of`, also when Chromium answers for a node of a document it has replaced with "Node with
+    given id does not belong to the document" instead of a stale-element error: both say the page has moved on."""
+
+    def gone(_driver: WebDriver) -> bool:
+        try:
+            element.is_enabled()  # type: ignore[attr-defined]
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as error:
+            if "does not belong to the document" in str(error):
+                return True
+            raise
+        return False
+
+    return gone

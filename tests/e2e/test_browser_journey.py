@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests import browser
@@ -73,7 +72,7 @@ class Page:
         WebDriverWait(self.driver, 10, ignored_exceptions=[UnresolvedNode]).until(
             click_found(lambda driver: driver.find_element(by, value))
         )
-        WebDriverWait(self.driver, 10).until(expected_conditions.staleness_of(current))
+        WebDriverWait(self.driver, 10).until(browser.replaced(current))
         WebDriverWait(self.driver, 10).until(self._loaded)
 
     @staticmethod
