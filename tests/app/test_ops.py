@@ -106,11 +106,12 @@ def test_in_flight_gauge_returns_to_its_level(app):
     assert sample(metrics.REQUESTS_IN_FLIGHT) == before
 
 
+# The pool gauges describe a QueuePool, the pool of PostgreSQL's engine: this test runs on that backend only.
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_pool_gauges_follow_the_pool_and_are_written_only_when_it_changed(app, monkeypatch):
     from sqlalchemy.pool import QueuePool
 
-    if not isinstance(database.engine(app).pool, QueuePool):
-        pytest.skip("the pool gauges describe a QueuePool (PostgreSQL's)")
+    assert isinstance(database.engine(app).pool, QueuePool)
     client = app.test_client()
     client.get("/signin/")
     writes = []

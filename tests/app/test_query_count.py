@@ -82,40 +82,34 @@ def test_query_count_stays_the_same_with_ten_times_the_notes_and_pads(app, signe
     assert small == {"all notes": 2, "pad": 2, "note": 2}
 
 
+@contextmanager
+def connections_opened(app: Flask) -> Iterator[list[object]]:
+    """The connections the app's engine hands out inside the block (its `engine_connect` event)."""
+    opened: list[object] = []
+    engine, record = database.engine(app), opened.append  # one bound method: event.remove matches by identity
+    event.listen(engine, "engine_connect", record)
+    try:
+        yield opened
+    finally:
+        event.remove(engine, "engine_connect", record)
+
+
 def test_the_pages_that_only_read_use_one_connection_and_no_orm_session(app, signed_in, alice, monkeypatch):
     pad_id, note_id = add_notes_and_pads(app, alice, pads=2, notes_per_pad=2, loose_notes=1)
-    checkouts: list[object] = []
-    engine = database.engine(app)
-
-    def count(connection: object) -> None:
-        checkouts.append(connection)
-
-    event.listen(engine, "engine_connect", count)
 
     def no_session() -> None:
         raise AssertionError("a page that only reads asked for the ORM session")
 
     monkeypatch.setattr(database, "session", no_session)
-    try:
+    with connections_opened(app) as checkouts:
         for url in ("/", f"/pads/{pad_id}/", f"/notes/{note_id}/"):
             checkouts.clear()
             assert signed_in.get(url).status_code == 200, url
             assert len(checkouts) == 1, url
-    finally:
-        event.remove(engine, "engine_connect", count)
 
 
 def test_a_get_that_needs_the_orm_shares_the_request_connection(app, signed_in, alice):
     _, note_id = add_notes_and_pads(app, alice, pads=1, notes_per_pad=1, loose_notes=0)
-    checkouts: list[object] = []
-    engine = database.engine(app)
-
-    def count(connection: object) -> None:
-        checkouts.append(connection)
-
-    event.listen(engine, "engine_connect", count)
-    try:
+    with connections_opened(app) as checkouts:
         response = signed_in.get(f"/notes/{note_id}/edit/")  # the user as rows, the note as an ORM object
-    finally:
-        event.remove(engine, "engine_connect", count)
     assert response.status_code == 200 and len(checkouts) == 1
