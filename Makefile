@@ -100,8 +100,8 @@ bench: $(VENV)/.installed $(TOOLS)/vegeta ## make bench [BASE=<git ref>]: pages 
 capacity: $(VENV)/.installed $(TOOLS)/kustomize ## nodes and database at maxReplicas (closed form), the live 4x event plotted: docs/capacity.png
 	$(PY) -m tools.capacity --plot docs/capacity.png
 
-bootstrap-account: $(VENV)/.installed ## make bootstrap-account ENV=<env> [URLS="--alertmanager-url ..."]: once per AWS account (docs/bootstrap.md)
-	$(PY) -m tools.bootstrap_account --env $(ENV) $(URLS)
+bootstrap-account: $(VENV)/.installed ## make bootstrap-account ENV=<env> [ARGS="--alertmanager-url ..."]: once per AWS account (docs/bootstrap.md)
+	$(PY) -m tools.bootstrap_account --env $(ENV) $(ARGS)
 
 cluster-values: $(VENV)/.installed ## make cluster-values ENV=<env>: after eksctl, write its VPC, subnets, certificate into git
 	$(PY) -m tools.cluster_values --env $(ENV)

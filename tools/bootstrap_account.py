@@ -3,7 +3,7 @@
 `make bootstrap-account ENV=<env>` runs this (docs/bootstrap.md, step 0), with the account's AWS credentials:
 
     python -m tools.bootstrap_account --env dev --alertmanager-url URL --dead-mans-switch-url URL \
-        --on-call-webhook-url URL
+        --on-call-webhook-url URL --github-client-id ID --github-client-secret SECRET
 
 The facts come from git: the account, region and domain from the environment's facts
 (`clusters/<env>/environment/`, tools.environment_facts), the repository from the root Application
@@ -54,7 +54,7 @@ GITHUB_OIDC_AUDIENCE = "sts.amazonaws.com"
 RELEASE_BRANCH = "main"
 BOUNDARY_DOCUMENT = REPO_ROOT / "crossplane" / "iam" / "role-boundary.json"
 # Secrets Manager secrets `notejam/<env>/<name>` and the JSON properties the cluster's ExternalSecrets read (base/,
-# apps/addons/monitoring/, apps/argocd/notifications/). The local control plane's External Secrets stand-in serves
+# apps/addons/monitoring/, apps/argocd/secrets/). The local control plane's External Secrets stand-in serves
 # exactly these.
 SECRETS: dict[str, tuple[str, ...]] = {
     "app": ("SECRET_KEY", "SMTP_USERNAME", "SMTP_PASSWORD"),
@@ -65,12 +65,17 @@ SECRETS: dict[str, tuple[str, ...]] = {
     # that pages when the always-firing Watchdog alert stops checking in, i.e. when alerting itself is down).
     "alertmanager": ("url", "dead-mans-switch-url"),
     "argocd-notifications": ("on-call-webhook-url",),  # a failed sync, a degraded Application, each deployment
+    # The GitHub OAuth App people sign in to Argo CD through (Dex; apps/argocd/values.yaml, dex.config).
+    "argocd-sso": ("client-id", "client-secret"),
 }
-# The values a person gives (an on-call tool's URLs), by secret and property; the rest are generated.
+# The values a person gives (an on-call tool's URLs, the SSO's OAuth App), by secret and property; the rest are
+# generated.
 GIVEN = {
     ("alertmanager", "url"): "alertmanager_url",
     ("alertmanager", "dead-mans-switch-url"): "dead_mans_switch_url",
     ("argocd-notifications", "on-call-webhook-url"): "on_call_webhook_url",
+    ("argocd-sso", "client-id"): "github_client_id",
+    ("argocd-sso", "client-secret"): "github_client_secret",
 }
 
 
@@ -455,6 +460,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--alertmanager-url", help="Alertmanager webhook URL of the on-call tool")
     parser.add_argument("--dead-mans-switch-url", help="heartbeat URL that pages when the Watchdog alert stops")
     parser.add_argument("--on-call-webhook-url", help="generic webhook URL of the on-call tool (Argo CD Notifications)")
+    parser.add_argument("--github-client-id", help="client ID of the GitHub OAuth App for Argo CD's SSO")
+    parser.add_argument("--github-client-secret", help="client secret of that OAuth App")
     args = parser.parse_args(argv)
     given = {option: getattr(args, option) for option in GIVEN.values()}
     try:

@@ -34,6 +34,8 @@ GIVEN = {
     "alertmanager_url": "https://on-call.example/alertmanager",
     "dead_mans_switch_url": "https://on-call.example/heartbeat",
     "on_call_webhook_url": "https://on-call.example/webhook",
+    "github_client_id": "Ov23liexample",
+    "github_client_secret": "0123456789abcdef0123456789abcdef01234567",
 }
 
 
@@ -199,8 +201,12 @@ def test_the_wrong_account_is_refused_before_anything_is_made(aws: pytest.Monkey
     assert not boto3.client("s3", region_name="eu-west-1").list_buckets()["Buckets"]
 
 
-def test_a_first_bootstrap_without_the_on_call_urls_makes_nothing(aws: pytest.MonkeyPatch) -> None:
-    with pytest.raises(BootstrapError, match="--alertmanager-url --dead-mans-switch-url --on-call-webhook-url"):
+def test_a_first_bootstrap_without_the_given_values_makes_nothing(aws: pytest.MonkeyPatch) -> None:
+    with pytest.raises(
+        BootstrapError,
+        match="--alertmanager-url --dead-mans-switch-url --on-call-webhook-url --github-client-id "
+        "--github-client-secret",
+    ):
         bootstrap(aws, "prod", given={})
     assert not client(aws, "prod", "route53").list_hosted_zones()["HostedZones"]
 
@@ -235,14 +241,14 @@ def test_parliament_finds_nothing_in_the_upload_role_policy() -> None:
     assert not findings, [str(finding) for finding in findings]
 
 
-def test_the_bootstrap_document_runs_it_with_every_url_it_needs_once() -> None:
+def test_the_bootstrap_document_runs_it_with_every_value_it_needs_once() -> None:
     text = (REPO_ROOT / "docs" / "bootstrap.md").read_text()
-    (command,) = re.findall(r"^make bootstrap-account ENV=(\w+) URLS=\"([^\"]*)\"$", text, flags=re.MULTILINE)
+    (command,) = re.findall(r"^make bootstrap-account ENV=(\w+) ARGS=\"([^\"]*)\"$", text, flags=re.MULTILINE)
     assert command[0] == bootstrap_account.RELEASE_ENVIRONMENT, "the release account comes first"
     options = {f"--{option.replace('_', '-')}" for option in bootstrap_account.GIVEN.values()}
     assert set(re.findall(r"--[\w-]+", command[1])) == options
     makefile = (REPO_ROOT / "Makefile").read_text()
-    assert "$(PY) -m tools.bootstrap_account --env $(ENV) $(URLS)" in makefile
+    assert "$(PY) -m tools.bootstrap_account --env $(ENV) $(ARGS)" in makefile
 
 
 def test_the_documented_repository_credential_is_for_the_url_every_application_uses() -> None:

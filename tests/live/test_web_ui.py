@@ -1,14 +1,20 @@
-"""Argo CD's web UI on the local control plane, in a real Chromium: sign in as the generated admin, see dev's tree
-Synced and Healthy, open Notejam's resource tree, then a change in git shows OutOfSync after Refresh and the Sync
-button brings it back to Synced with the change applied. Screenshots of the list and the tree go to the artefacts.
+"""Argo CD's web UI on the local control plane, in a real Chromium: the sign-in page offers GitHub only; the
+break-glass procedure of docs/runbook.md turns the local admin on; sign in as the admin, see dev's tree Synced and
+Healthy, open Notejam's resource tree, then a change in git shows OutOfSync after Refresh and the Sync button brings
+it back to Synced with the change applied; the procedure's second half turns the admin off, which ends its session.
+Screenshots of the sign-in page, the list and the tree go to the artefacts.
 
 dev only: the UI is the same for every environment, and each environment's tree is already checked through the API.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlparse
@@ -19,8 +25,10 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests import browser
+from tests.argocd.test_sso import runbook_blocks
 from tests.browser import UnresolvedNode, click_found
 from tests.live.conftest import LiveCluster
+from tests.live.test_sso import api
 from tests.live.test_steady_state import wait_synced_healthy
 from tools.cluster.served_repo import commit
 from tools.cluster.sync import APPLICATIONS, state_of
@@ -30,6 +38,7 @@ pytestmark = [pytest.mark.control_plane, pytest.mark.browser]
 
 UI_TAG = "fedcba9876543210fedcba9876543210fedcba98"
 SYNCHRONIZE = "//button[@qe-id='application-sync-panel-button-synchronize']"
+GITHUB_BUTTON = "//button[.//span[normalize-space()='Log in via GitHub']]"
 WAIT = 120
 
 
@@ -118,6 +127,17 @@ def pods_of_replica_sets(nodes: list[str]) -> list[str]:
     return [n for n in nodes for rs in replica_sets if re.fullmatch(rf"pod {rs}-[a-z0-9]{{5}}", n)]
 
 
+def break_glass(live: LiveCluster, block: int) -> str:
+    """Run docs/runbook.md's break-glass block (0: the admin on, 1: off again) with the plane's kubectl and argocd."""
+    kubectl = live.plane.binary("kubernetes", "kubectl")
+    env = {**os.environ, **live.plane.argocd_env()}
+    env["PATH"] = os.pathsep.join([str(kubectl.parent), env["PATH"]])
+    result = subprocess.run(["bash", "-euo", "pipefail", "-c", runbook_blocks()[block]], capture_output=True,
+                            text=True, timeout=120, env=env, stdin=subprocess.DEVNULL, check=False)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
 def set_automated_sync(live: LiveCluster, name: str, automated: dict | None) -> None:
     live.kube.merge_patch(f"{APPLICATIONS}/{name}", {"spec": {"syncPolicy": {"automated": automated}}})
 
@@ -126,7 +146,36 @@ def set_automated_sync(live: LiveCluster, name: str, automated: dict | None) -> 
 def test_sign_in_see_the_tree_synced_and_sync_a_change_from_the_ui(live: LiveCluster, chromium: WebDriver) -> None:
     expected = wait_synced_healthy(live.kube, list(live.first_sync))
     ui = ArgoCD(chromium, live.plane.info()["ui_url"])
-    ui.sign_in("admin", live.plane.admin_password())
+    # As git sets it: GitHub only (Dex), no form for a password.
+    chromium.get(f"{ui.url}/login")
+    ui.until("the sign-in page's GitHub button", lambda d: d.find_elements(By.XPATH, GITHUB_BUTTON))
+    assert not chromium.find_elements(By.NAME, "username")
+    ui.screenshot("sign-in")
+
+    policies = {name: live.kube.get(f"{APPLICATIONS}/{name}")["spec"]["syncPolicy"]["automated"]
+                for name in ("root", "notejam", "argocd")}  # fmt: skip
+    [password] = re.findall(r"^admin password: (\S+)$", break_glass(live, 0), flags=re.MULTILINE)
+    try:
+        signed_in_as_the_admin_sync_from_the_ui(live, ui, password, expected)
+    finally:
+        set_automated_sync(live, "notejam", policies["notejam"])
+        break_glass(live, 1)
+    token = chromium.get_cookie("argocd.token")
+    assert token, "the admin's session cookie"
+    assert api(live, "/api/v1/session", {"username": "admin", "password": password})[0] == 401
+    request = urllib.request.Request(f"{ui.url}/api/v1/applications",
+                                     headers={"Authorization": f"Bearer {token['value']}"})  # fmt: skip
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=30)
+    assert refused.value.code == 401, "the admin's session ended with the account"
+    # The root syncs itself from git again, and with it the argocd Application's policy.
+    wait_synced_healthy(live.kube, ["root", "notejam", "argocd"], timeout=WAIT)
+    for name, automated in policies.items():
+        assert live.kube.get(f"{APPLICATIONS}/{name}")["spec"]["syncPolicy"]["automated"] == automated, name
+
+
+def signed_in_as_the_admin_sync_from_the_ui(live: LiveCluster, ui: ArgoCD, password: str, expected: list[str]) -> None:
+    ui.sign_in("admin", password)
 
     ui.show_items_per_page(20)
     ui.until("every Application Synced and Healthy", lambda d: set(ui.tiles()) == set(expected)
@@ -145,33 +194,25 @@ def test_sign_in_see_the_tree_synced_and_sync_a_change_from_the_ui(live: LiveClu
     assert any(re.fullmatch(r"pod notejam-migrate-[a-z0-9]{5}", n) for n in nodes), nodes
     ui.screenshot("notejam-tree")
 
-    # Syncing by hand: automated sync off, first on root (which would otherwise put notejam's policy back).
-    policies = {name: live.kube.get(f"{APPLICATIONS}/{name}")["spec"]["syncPolicy"]["automated"]
-                for name in ("root", "notejam")}  # fmt: skip
-    try:
-        set_automated_sync(live, "root", None)
-        set_automated_sync(live, "notejam", None)
-        copy = live.plane.served_copy
-        set_tag(live.environment, UI_TAG, copy)
-        revision = commit(copy, f"Promote notejam to {UI_TAG} in {live.environment}, synced from the UI")
+    # Syncing by hand: automated sync is off on root (the break-glass procedure), and now on notejam.
+    set_automated_sync(live, "notejam", None)
+    copy = live.plane.served_copy
+    set_tag(live.environment, UI_TAG, copy)
+    revision = commit(copy, f"Promote notejam to {UI_TAG} in {live.environment}, synced from the UI")
 
-        ui.press_toolbar("Refresh")
-        ui.until("OutOfSync after Refresh", lambda d: "OutOfSync" in ui.status_panel())
-        ui.screenshot("notejam-out-of-sync")
-        ui.press_toolbar("Sync")
-        ui.synchronize(live)
-        ui.until("Synced after the sync", lambda d: "OutOfSync" not in ui.status_panel()
-                 and "Synced" in ui.status_panel() and "Healthy" in ui.status_panel(), timeout=240)  # fmt: skip
+    ui.press_toolbar("Refresh")
+    ui.until("OutOfSync after Refresh", lambda d: "OutOfSync" in ui.status_panel())
+    ui.screenshot("notejam-out-of-sync")
+    ui.press_toolbar("Sync")
+    ui.synchronize(live)
+    ui.until("Synced after the sync", lambda d: "OutOfSync" not in ui.status_panel()
+             and "Synced" in ui.status_panel() and "Healthy" in ui.status_panel(), timeout=240)  # fmt: skip
 
-        app = live.kube.get(f"{APPLICATIONS}/notejam")
-        operation = app["status"]["operationState"]
-        assert operation["operation"]["initiatedBy"] == {"username": "admin"}, operation["operation"]
-        assert operation["syncResult"]["revision"] == revision
-        assert state_of(app) == ("Synced", "Healthy")
-        namespace = live.notejam_namespace()
-        deployment = live.kube.get(f"/apis/apps/v1/namespaces/{namespace}/deployments/notejam")
-        assert deployment["spec"]["template"]["spec"]["containers"][0]["image"].endswith(f":{UI_TAG}")
-    finally:
-        set_automated_sync(live, "notejam", policies["notejam"])
-        set_automated_sync(live, "root", policies["root"])
-    wait_synced_healthy(live.kube, ["root", "notejam"], timeout=WAIT)  # automated sync back on, as git says
+    app = live.kube.get(f"{APPLICATIONS}/notejam")
+    operation = app["status"]["operationState"]
+    assert operation["operation"]["initiatedBy"] == {"username": "admin"}, operation["operation"]
+    assert operation["syncResult"]["revision"] == revision
+    assert state_of(app) == ("Synced", "Healthy")
+    namespace = live.notejam_namespace()
+    deployment = live.kube.get(f"/apis/apps/v1/namespaces/{namespace}/deployments/notejam")
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["image"].endswith(f":{UI_TAG}")

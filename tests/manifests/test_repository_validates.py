@@ -16,7 +16,7 @@ def target_id(target: Target) -> str:
 
 def test_the_loop_finds_every_folder_argo_cd_and_the_overlays_use() -> None:
     found = {target_id(t) for t in TARGETS if t.is_kustomization}
-    sources = {"crossplane/apis", "crossplane/packages", "apps/addons/monitoring", "apps/argocd/notifications"}
+    sources = {"crossplane/apis", "crossplane/packages", "apps/addons/monitoring", "apps/argocd/secrets"}
     assert {*(f"{tree}/{env}" for tree in ("clusters", "overlays") for env in ENVIRONMENTS), *sources} <= found
     # What they include is validated as part of them, with the environment's values instead of placeholders.
     assert not {"base", "apps", "apps/addons", "apps/notejam"} & found

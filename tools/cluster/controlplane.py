@@ -15,7 +15,6 @@ port (the fake controllers: on the custom metrics API's) within seconds, else st
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import shutil
@@ -317,12 +316,16 @@ class ControlPlane:
 
     def local_secret_values(self) -> dict[str, dict[str, str]]:
         """What this plane's Secrets Manager stand-in answers instead of a placeholder: the on-call webhook's URL
-        (the secret and property of the ExternalSecret in the argocd Application's apps/argocd/notifications source,
+        (the secret and property of the ExternalSecret in the argocd Application's apps/argocd/secrets source,
         with this cluster's facts) is the local receiver."""
         [argocd] = [doc for doc in kustomize(REPO_ROOT / "clusters" / self.environment)
                     if doc["kind"] == "Application" and doc["metadata"]["name"] == "argocd"]  # fmt: skip
-        [source] = [s for s in argocd["spec"]["sources"] if s.get("path") == "apps/argocd/notifications"]
-        [external] = [doc for doc in kustomize_source(source) if doc["kind"] == "ExternalSecret"]
+        [source] = [s for s in argocd["spec"]["sources"] if s.get("path") == "apps/argocd/secrets"]
+        [external] = [
+            doc
+            for doc in kustomize_source(source)
+            if doc["kind"] == "ExternalSecret" and doc["metadata"]["name"] == "argocd-notifications-secret"
+        ]
         [reference] = [item["remoteRef"] for item in external["spec"]["data"]]
         return {reference["key"]: {reference["property"]: f"http://127.0.0.1:{self.ports['on-call']}/"}}
 
@@ -369,13 +372,6 @@ class ControlPlane:
     def log_tail(self, component: str, lines: int = 20) -> str:
         log = self.logs / f"{component}.log"
         return "\n".join(log.read_text(errors="replace").splitlines()[-lines:]) if log.exists() else "(no log)"
-
-    def admin_password(self, timeout: float = 60) -> str:
-        """The password argocd-server generated for the local `admin` account (argocd-initial-admin-secret)."""
-        kube = self.kube()
-        path = f"/api/v1/namespaces/{argocd_settings.NAMESPACE}/secrets/argocd-initial-admin-secret"
-        wait_until("argocd-initial-admin-secret", lambda: kube.get(path) is not None, timeout)
-        return base64.b64decode(kube.get(path)["data"]["password"]).decode()
 
     # -- stop ------------------------------------------------------------------------------------------------------
 

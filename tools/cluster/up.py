@@ -39,7 +39,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cluster: {error}\n  still running for inspection; logs in {plane.logs}", file=sys.stderr)
         return 1
     finally:
-        print(f"\nArgo CD UI:  {plane.info()['ui_url']}  (user admin, password {plane.admin_password()})")
+        # As in git: people sign in through GitHub (Dex), which is not here, and the local admin is off.
+        print(
+            f"\nArgo CD UI:  {plane.info()['ui_url']}  (sign in: docs/runbook.md, 'Break glass: Argo CD without SSO')"
+        )
         print(f"kubeconfig: export KUBECONFIG={plane.kubeconfig}")
         print(f"  kubectl:   {plane.binary('kubernetes', 'kubectl')} get applications")
         print(f"  Argo CD:   {plane.binary('argocd', 'argocd')} app list --core")

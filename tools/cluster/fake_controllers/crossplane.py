@@ -342,10 +342,19 @@ class Crossplane:
         return composite
 
 
-def ensure_secret(kube: Kube, namespace: str, name: str, values: dict[str, str], owner: Object | None = None) -> None:
+def ensure_secret(
+    kube: Kube,
+    namespace: str,
+    name: str,
+    values: dict[str, str],
+    owner: Object | None = None,
+    labels: dict[str, str] | None = None,
+) -> None:
     if kube.get(f"/api/v1/namespaces/{namespace}/secrets/{name}") is not None:
         return
     metadata: dict[str, Any] = {"name": name, "namespace": namespace}
+    if labels:
+        metadata["labels"] = labels
     if owner is not None:
         metadata["ownerReferences"] = [
             {

@@ -4,10 +4,10 @@
   IRSA ServiceAccount (`auth.jwt.serviceAccountRef`) does not exist is `Ready=False InvalidProviderConfig`.
 - ExternalSecret (pkg/controllers/externalsecret/externalsecret_controller.go): with its store Ready and every
   `remoteRef` (secret name and JSON property) and `dataFrom` extract (secret name) one that the documented bootstrap
-  creates (`tools/bootstrap_account.py`, SECRETS: this stand-in's Secrets Manager),
-  the target Secret is written and
-  the ExternalSecret is `Ready=True SecretSynced`. Otherwise `Ready=False SecretSyncedError` with the controller's
-  message, and a Warning Event `UpdateFailed` carrying the provider's error, and no Secret.
+  creates (`tools/bootstrap_account.py`, SECRETS: this stand-in's Secrets Manager), the target Secret is written
+  (with the labels of `target.template.metadata`) and the ExternalSecret is `Ready=True SecretSynced`. Otherwise
+  `Ready=False SecretSyncedError` with the controller's message, and a Warning Event `UpdateFailed` carrying the
+  provider's error, and no Secret.
 
 The values are placeholders (`stand-in-<key>`), except those the control plane gives in STANDIN_SECRET_VALUES
 (`{"<secret name>": {"<property>": "<value>"}}`): a URL that something local must answer, such as the on-call
@@ -147,7 +147,10 @@ class ExternalSecrets:
             or f"stand-in-{item['secretKey']}"
             for item in external["spec"].get("data") or []
         }
-        ensure_secret(self.kube, namespace, target, values, owner=external)
+        # The target's template metadata goes onto the Secret (ESO's templating, target.template.metadata), such as
+        # the label Argo CD needs to resolve `$<secret>:<key>` references.
+        template = ((external["spec"].get("target") or {}).get("template") or {}).get("metadata") or {}
+        ensure_secret(self.kube, namespace, target, values, owner=external, labels=template.get("labels"))
         self.report.status(
             path,
             external,
