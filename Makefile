@@ -1,7 +1,8 @@
 # The verbs of this repository. Each target is a line or two; the work lives in tools/ and tests/.
 # Every pin of an external CLI is here, once.
 # Each `# renovate:` comment tells Renovate where to look for newer versions of the line below it (renovate.json5).
-# The one Go toolchain of every Go command here (the CLIs below, the control plane, Argo CD's module download):
+# The one Go toolchain of every Go command here (the CLIs below, the control plane, the module downloads of Argo CD
+# and eksctl):
 # Argo CD v3.6 declares go 1.27, and the machine's Go (1.26) fetches this toolchain from the Go module proxy.
 # Exported, so nothing depends on what a module cache already holds. The workflows run Go only through make.
 # renovate: datasource=golang-version depName=go
@@ -29,6 +30,11 @@ VEGETA_VERSION := v12.13.0
 # Only CI downloads it: releases.crossplane.io, not a Go module.
 # renovate: datasource=github-releases depName=crossplane/crossplane
 CROSSPLANE_VERSION := v2.3.4
+# eksctl, which creates the EKS clusters from clusters/<env>/eksctl.yaml (docs/bootstrap.md installs this release;
+# what wellKnownPolicies grants depends on it). Here only its ClusterConfig JSON schema, from the module's source
+# (never built), which tests/argocd/test_eksctl_configs.py validates every eksctl.yaml against.
+# renovate: datasource=github-releases depName=eksctl-io/eksctl
+EKSCTL_VERSION := v0.215.0
 # Renovate itself, run offline by tests/renovate (39.x is the newest line that runs on Node.js 20).
 # renovate: datasource=npm depName=renovate
 RENOVATE_VERSION := 39.264.1
@@ -53,6 +59,8 @@ PY := $(VENV)/bin/python
 TOOLS := $(CURDIR)/.tools/bin
 # One folder per Renovate version, so that a bump installs afresh.
 export NOTEJAM_RENOVATE := $(CURDIR)/.tools/renovate-$(RENOVATE_VERSION)/node_modules/.bin/renovate
+# One folder per eksctl version, so that a bump fetches afresh.
+EKSCTL_SCHEMA := $(CURDIR)/.tools/eksctl-$(EKSCTL_VERSION)/schema.json
 # Read-only data that is never copied into git (CRDs, their JSON schemas, the argo-ui package): ../shared, or
 # SHARED_DIR=<folder>, or NOTEJAM_CRDS_DIR, NOTEJAM_SCHEMAS_DIR, NOTEJAM_ARGO_UI_TARBALL one by one (tools/repository.py).
 export NOTEJAM_KUBERNETES_VERSION := $(KUBERNETES_VERSION)
@@ -129,7 +137,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
 check-tools: $(TOOLS)/kubeconform $(TOOLS)/kustomize $(TOOLS)/actionlint $(TOOLS)/promtool $(TOOLS)/amtool \
-	$(TOOLS)/vegeta
+	$(TOOLS)/vegeta $(EKSCTL_SCHEMA)
 tools: check-tools $(NOTEJAM_RENOVATE)
 
 $(VENV)/.installed: requirements/app.txt requirements/backup.txt requirements/dev.txt src/function/requirements.txt
@@ -157,6 +165,11 @@ $(TOOLS)/amtool:
 
 $(TOOLS)/vegeta:
 	GOBIN=$(TOOLS) go install github.com/tsenart/vegeta/v12@$(VEGETA_VERSION)
+
+# The module keeps its import path github.com/weaveworks/eksctl (the repository moved to eksctl-io/eksctl).
+$(EKSCTL_SCHEMA):
+	GOFLAGS=-mod=mod go mod download github.com/weaveworks/eksctl@$(EKSCTL_VERSION)
+	install -D -m 644 "$$(go env GOMODCACHE)/github.com/weaveworks/eksctl@$(EKSCTL_VERSION)/pkg/apis/eksctl.io/v1alpha5/assets/schema.json" $@
 
 # --omit=optional: re2 and better-sqlite3 would compile native code (their prebuilt binaries come from GitHub);
 # without re2 Renovate uses JavaScript's RegExp, and extraction needs no database.

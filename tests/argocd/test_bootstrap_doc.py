@@ -9,7 +9,7 @@ import pytest
 from tests.argocd.argo_objects import applications, git_paths, helm_sources, overlay_objects, source_objects, wave
 from tools.bootstrap_account import boundary_policy_name, secret_names
 from tools.render_output import rendered
-from tools.repository import ENVIRONMENTS, REPO_ROOT
+from tools.repository import ENVIRONMENTS, REPO_ROOT, makefile_pin
 
 BOOTSTRAP = REPO_ROOT / "docs" / "bootstrap.md"
 README = REPO_ROOT / "README.md"
@@ -48,6 +48,17 @@ def test_bootstrap_commands_name_files_that_exist(document) -> None:
         assert (REPO_ROOT / path).is_file(), path
     for path in re.findall(r"-k (clusters/\S+)", text):
         assert (REPO_ROOT / path / "kustomization.yaml").is_file(), path
+
+
+@pytest.mark.parametrize("document", [BOOTSTRAP, README], ids=lambda path: path.name)
+def test_bootstrap_installs_the_eksctl_the_makefile_pins(document) -> None:
+    """The release whose schema the tests validate eksctl.yaml against, and whose wellKnownPolicies the roles get."""
+    text = document.read_text()
+    version = makefile_pin("EKSCTL_VERSION")
+    downloads = re.findall(
+        r"https://github\.com/eksctl-io/eksctl/releases/download/([^/\s]+)/eksctl_\w+\.tar\.gz", text
+    )
+    assert downloads and set(downloads) == {version}, downloads
 
 
 def test_bootstrap_wave_table_matches_the_applications() -> None:

@@ -1,16 +1,21 @@
-"""clusters/<env>/eksctl.yaml: eksctl has no schema to validate against, so its invariants are checked here."""
+"""clusters/<env>/eksctl.yaml: valid for the eksctl release the Makefile pins, by that release's own ClusterConfig
+JSON schema, and the invariants a schema cannot state."""
 
 from __future__ import annotations
 
+import copy
 import ipaddress
+import json
+from collections.abc import Callable
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
 
 from tests.argocd.argo_objects import ACCOUNTS, REGION, applications, eksctl_config, overlay_objects
 from tools.k8s_schemas import kubernetes_version
-from tools.repository import ENVIRONMENTS, REPO_ROOT
+from tools.repository import ENVIRONMENTS, REPO_ROOT, makefile_pin
 
 # Node group bounds of the first three environments (issue 6): prod starts with a node per zone and grows for a 4x
 # traffic jump. Totals over the node groups; prod has one group per zone (see the zone-spread test below). Another
@@ -19,6 +24,11 @@ NODE_GROUP_SIZES = {"dev": (1, 3), "staging": (2, 5), "prod": (3, 12)}
 CONTROL_PLANE_LOGS = {"api", "audit", "authenticator", "controllerManager", "scheduler"}
 # What eksctl would install by default, less metrics-server, which Argo CD installs (apps/addons/metrics-server.yaml).
 NETWORKING_ADDONS = {"vpc-cni", "kube-proxy", "coredns"}
+
+
+EKSCTL_VERSION = makefile_pin("EKSCTL_VERSION")
+# `make tools` copies it from the module's source, pkg/apis/eksctl.io/v1alpha5/assets/ (Makefile: EKSCTL_SCHEMA).
+EKSCTL_SCHEMA = REPO_ROOT / ".tools" / f"eksctl-{EKSCTL_VERSION}" / "schema.json"
 
 
 def service_accounts(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -44,6 +54,72 @@ def addons(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
 @pytest.fixture(params=ENVIRONMENTS)
 def environment(request: pytest.FixtureRequest) -> str:
     return request.param
+
+
+@pytest.fixture(scope="module")
+def eksctl_schema() -> jsonschema.protocols.Validator:
+    assert EKSCTL_SCHEMA.is_file(), f"no {EKSCTL_SCHEMA}: `make tools` fetches eksctl {EKSCTL_VERSION}'s schema"
+    schema = json.loads(EKSCTL_SCHEMA.read_text())
+    validator = jsonschema.validators.validator_for(schema)
+    validator.check_schema(schema)
+    return validator(schema)
+
+
+def schema_errors(validator: jsonschema.protocols.Validator, config: dict[str, Any]) -> list[str]:
+    """Each error as `<JSON path>: <message>`."""
+    return [f"{error.json_path}: {error.message}" for error in validator.iter_errors(config)]
+
+
+def test_the_config_is_valid_for_the_pinned_eksctl(
+    environment: str, eksctl_schema: jsonschema.protocols.Validator
+) -> None:
+    assert schema_errors(eksctl_schema, eksctl_config(environment)) == []
+
+
+# What the schema must reject, in a copy of dev's config. Nearly every object of the schema forbids unknown fields
+# (additionalProperties: false), wellKnownPolicies too, so a misspelled policy fails here instead of granting
+# nothing; it leaves free-form maps and documents open (tags, attachPolicy, configurationValues), which the tests
+# below hold instead.
+def wrong_type(config: dict[str, Any]) -> None:
+    config["managedNodeGroups"][0]["minSize"] = "1"
+
+
+def misspelled_field(config: dict[str, Any]) -> None:
+    group = config["managedNodeGroups"][0]
+    group["desiredCapasity"] = group.pop("desiredCapacity")
+
+
+def misspelled_well_known_policy(config: dict[str, Any]) -> None:
+    service_accounts(config)["kube-system/cluster-autoscaler"]["wellKnownPolicies"] = {"autoscaler": True}
+
+
+def unknown_top_level_field(config: dict[str, Any]) -> None:
+    config["managedNodegroups"] = config.pop("managedNodeGroups")
+
+
+@pytest.mark.parametrize(
+    ("breakage", "error"),
+    [
+        (wrong_type, "$.managedNodeGroups[0].minSize: '1' is not of type 'integer'"),
+        (
+            misspelled_field,
+            "$.managedNodeGroups[0]: Additional properties are not allowed ('desiredCapasity' was unexpected)",
+        ),
+        (
+            misspelled_well_known_policy,
+            ".wellKnownPolicies: Additional properties are not allowed ('autoscaler' was unexpected)",
+        ),
+        (unknown_top_level_field, "$: Additional properties are not allowed ('managedNodegroups' was unexpected)"),
+    ],
+    ids=["wrong type", "misspelled field", "misspelled well-known policy", "unknown top-level field"],
+)
+def test_the_schema_rejects_a_broken_config(
+    breakage: Callable[[dict[str, Any]], None], error: str, eksctl_schema: jsonschema.protocols.Validator
+) -> None:
+    config = copy.deepcopy(eksctl_config("dev"))
+    breakage(config)
+    errors = schema_errors(eksctl_schema, config)
+    assert any(message.endswith(error) for message in errors), errors
 
 
 def test_the_environments_are_the_cluster_folders() -> None:

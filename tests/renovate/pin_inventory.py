@@ -4,8 +4,8 @@ A pin is a line that fixes the version of something external: an Argo CD `target
 an `image:` (or a Helm values image's `tag:`), a Kustomize `newTag:`, a JSON patch that sets a version, a Dockerfile
 `FROM`, a `name==version` requirement, a Makefile `*_VERSION`, an eksctl `version`, a Pod Security `*-version`
 label, a GitHub Actions `uses:` or `*-version:`, a `pip install name==version` in a workflow, the validation data's
-upstream tags, and the chart version that the bootstrap instructions install. Each is read with its own small
-pattern, line by line, so that a failure can name the file and line.
+upstream tags, and the chart version and the eksctl release that the bootstrap instructions install. Each is read with
+its own small pattern, line by line, so that a failure can name the file and line.
 """
 
 from __future__ import annotations
@@ -133,6 +133,8 @@ def markdown_pins(file: str, lines: list[str]) -> list[Pin]:
     for number, line in enumerate(lines, start=1):
         if match := re.search(r"helm install \S+ (\S+) .*--version (\S+)", line):
             pins.append(Pin(file, number, "helm install", match.group(1), match.group(2)))
+        for match in re.finditer(r"https://github\.com/(eksctl-io/eksctl)/releases/download/([^/\s]+)/", line):
+            pins.append(Pin(file, number, "release download", match.group(1), match.group(2)))
     return pins
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tools.renovate_extract import OFFLINE_ENV, REPO_ROOT, Dependency, Extraction, read_config, renovate_binary
-from tools.repository import ENVIRONMENTS
+from tools.repository import ENVIRONMENTS, makefile_pin
 
 pytestmark = pytest.mark.node
 
@@ -117,3 +117,13 @@ def test_renovate_bumps_platform_versions_in_dev_only(config: dict[str, Any], ex
     for dep in in_versions:
         updated = not any(fnmatch.fnmatchcase(dep.file, pattern) for pattern in disabled)
         assert updated == dep.file.startswith("clusters/dev/"), f"{dep.file}: {dep.name}"
+
+
+def test_eksctl_is_bumped_in_the_makefile_and_the_bootstrap_instructions_together(extraction: Extraction) -> None:
+    """The Makefile's pin (whose schema the tests read) and the release the docs install are one dependency to
+    Renovate, same datasource and name, so that one pull request moves them all."""
+    eksctl = [dep for dep in extraction.dependencies if dep.name == "eksctl-io/eksctl"]
+    assert {dep.file for dep in eksctl} == {"Makefile", "README.md", "docs/bootstrap.md"}
+    assert {(dep.datasource, dep.current_value) for dep in eksctl} == {
+        ("github-releases", makefile_pin("EKSCTL_VERSION"))
+    }
