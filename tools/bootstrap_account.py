@@ -22,6 +22,7 @@ The facts come from git: the account, region and domain from the environment's f
    bucket policy naming a role that does not exist.
 
 Each step creates what is missing and keeps what exists, so it can be re-run; a secret's value is never replaced.
+The permissions boundary is the exception: a re-run brings it to the document in git (a new default version).
 Leaving the SES sandbox (sending to any address) is a request AWS reviews; the last lines print it.
 """
 
@@ -35,6 +36,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import boto3
 import yaml
@@ -316,15 +318,31 @@ class Bootstrap:
         return created["HostedZone"]["Id"]
 
     def permissions_boundary(self) -> None:
+        """Created, or brought to git's document: unlike a secret, the boundary is ours to change, and a composed role
+        whose policy grows (e.g. the backup Lambdas' logs:PutRetentionPolicy) is denied until the boundary follows."""
         iam = self.client("iam")
         name = boundary_policy_name(self.account.environment)
+        document = BOUNDARY_DOCUMENT.read_text()
         try:
-            iam.create_policy(PolicyName=name, PolicyDocument=BOUNDARY_DOCUMENT.read_text())
+            iam.create_policy(PolicyName=name, PolicyDocument=document)
             self.say(f"policy {name} created")
+            return
         except ClientError as error:
             if _error_code(error) != "EntityAlreadyExists":
                 raise
+        arn = f"arn:aws:iam::{self.account.account_id}:policy/{name}"
+        default = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+        current = iam.get_policy_version(PolicyArn=arn, VersionId=default)["PolicyVersion"]["Document"]
+        if (json.loads(unquote(current)) if isinstance(current, str) else current) == json.loads(document):
             self.say(f"policy {name} exists")
+            return
+        # IAM keeps at most five versions of a policy: make room by deleting the oldest one that is not the default.
+        versions = iam.list_policy_versions(PolicyArn=arn)["Versions"]
+        if len(versions) >= 5:
+            oldest = min((v for v in versions if not v["IsDefaultVersion"]), key=lambda v: v["CreateDate"])
+            iam.delete_policy_version(PolicyArn=arn, VersionId=oldest["VersionId"])
+        iam.create_policy_version(PolicyArn=arn, PolicyDocument=document, SetAsDefault=True)
+        self.say(f"policy {name} updated to crossplane/iam/role-boundary.json")
 
     def mail(self, zone_id: str) -> tuple[str, str] | None:
         """The SES identity and its DKIM records; the SMTP user, and a new key only when the app secret that would

@@ -3,7 +3,8 @@
 The export lands in ``s3://<EXPORT_BUCKET>/<EXPORT_PREFIX>/<export task id>/`` encrypted with EXPORT_KMS_KEY_ID,
 written by RDS under EXPORT_ROLE_ARN; the bucket's lifecycle keeps it 3 years. Events that are not for one of
 our snapshots, or that are malformed, are logged and ignored: raising would only make Lambda retry an event that
-can never succeed. AWS errors are raised, so the invocation fails visibly and Lambda retries it.
+can never succeed. AWS errors are raised, so the invocation fails visibly and Lambda retries it. Setting its own log
+group's retention (backup.log_retention) is the exception: a failure there is logged, not raised.
 
 It also copies the snapshot to COPY_REGION, encrypted with COPY_KMS_KEY_ID (a key of that region), so a night's
 backup survives the loss of the database's region; the snapshot Lambda expires the copies.
@@ -23,6 +24,7 @@ from typing import Any
 
 import boto3
 
+from backup.log_retention import keep_own_logs
 from backup.logs import LOGGER_NAME, configure_logging
 from backup.naming import export_task_id, is_ours, snapshot_day, snapshot_id
 from backup.settings import ExportSettings, load
@@ -156,5 +158,6 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     """Lambda entry point ``backup.export.handler``."""
     configure_logging()
     settings = load(ExportSettings)
+    keep_own_logs(context, settings.log_retention_days)  # once per cold start; never stops the backup
     rds = boto3.client("rds")
     return run(rds, boto3.client("rds", region_name=settings.copy_region), settings, event)

@@ -5,6 +5,7 @@ than SNAPSHOT_RETENTION_DAYS, and our copies in COPY_REGION (the export Lambda m
 COPY_RETENTION_DAYS. It waits for nothing: when RDS reports the snapshot created, the export Lambda
 takes over. A database that cannot be snapshotted, and any AWS error, raise: the invocation fails visibly and
 Lambda retries it.
+Setting its own log group's retention (backup.log_retention) is the exception: a failure there is logged, not raised.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 import boto3
 
+from backup.log_retention import keep_own_logs
 from backup.logs import LOGGER_NAME, configure_logging
 from backup.naming import MANAGED_BY_TAG, is_ours, snapshot_day, snapshot_id
 from backup.settings import SnapshotSettings, load
@@ -91,5 +93,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Lambda entry point ``backup.snapshot.handler``; the scheduled event carries nothing we need."""
     configure_logging()
     settings = load(SnapshotSettings)
+    keep_own_logs(context, settings.log_retention_days)  # once per cold start; never stops the backup
     rds = boto3.client("rds")
     return run(rds, boto3.client("rds", region_name=settings.copy_region), settings, datetime.now(UTC).date())

@@ -37,6 +37,9 @@ RETRY_POLICY = {"maximumEventAgeInSeconds": 3600, "maximumRetryAttempts": 10}
 # (tools/provider_policy.py): the roles eksctl creates for service accounts (notejam-<env>-app-secrets, ...) are
 # outside it.
 ROLE_PATH = "/notejam-crossplane/"
+# How long each function's CloudWatch log group keeps its events unless the claim says (logRetentionDays): a year of
+# nightly runs, to look back at when a backup went missing. The function sets it itself (src/backup/log_retention.py).
+DEFAULT_LOG_RETENTION_DAYS = 365
 LAMBDA_TRUST = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
@@ -281,7 +284,7 @@ def snapshot_function_role(observed: Observed) -> Object:
                 "Action": ["rds:DescribeDBSnapshots", "rds:DeleteDBSnapshot"],
                 "Resource": [f"arn:aws:rds:{names.copy_region}:{names.account}:db:{names.database}", names.our_copies],
             },
-            _logs_statement(names, "snapshot"),
+            *_logs_statements(names, "snapshot"),
         ],
     }
     return _managed(
@@ -299,13 +302,24 @@ def snapshot_function_role(observed: Observed) -> Object:
     )
 
 
-def _logs_statement(names: _Names, function: str) -> Object:
-    return {
+def _logs_statements(names: _Names, function: str) -> list[Object]:
+    """What the Lambda runtime needs to write the function's logs, and what the function needs to set their
+    retention at a cold start (src/backup/log_retention.py): both on the function's own log group only."""
+    writing = {
         "Sid": "Logs",
         "Effect": "Allow",
         "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
         "Resource": names.log_group_arns(function),
     }
+    # The group's ARN, and the same with ":*": AWS's AccessDenied for PutRetentionPolicy names the resource
+    # "<group ARN>:log-stream:", not the bare ARN the Service Authorization Reference gives for a log group.
+    retention = {
+        "Sid": "KeepOwnLogsForRetentionDays",
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogGroup", "logs:PutRetentionPolicy"],
+        "Resource": names.log_group_arns(function),
+    }
+    return [writing, retention]
 
 
 def _function(observed: Observed, step: str, handler: str, variables: dict[str, str]) -> Object:
@@ -328,6 +342,7 @@ def _function(observed: Observed, step: str, handler: str, variables: dict[str, 
                     "DB_INSTANCE_IDENTIFIER": names.database,
                     "SNAPSHOT_PREFIX": f"notejam-{names.environment}",
                     **variables,
+                    "LOG_RETENTION_DAYS": str(observed.parameters.get("logRetentionDays", DEFAULT_LOG_RETENTION_DAYS)),
                 }
             },
             "region": names.region,
@@ -448,7 +463,7 @@ def export_function_role(observed: Observed) -> Object:
                 "Action": ["kms:CreateGrant", "kms:DescribeKey"],
                 "Resource": observed.status("copyKeyArn"),
             },
-            _logs_statement(names, "export"),
+            *_logs_statements(names, "export"),
         ],
     }
     return _managed(

@@ -27,6 +27,7 @@ def test_snapshot_settings_are_read_from_the_environment():
         retention_days=7,
         copy_region="eu-central-1",
         copy_retention_days=14,
+        log_retention_days=None,
     )
 
 
@@ -37,6 +38,7 @@ def test_env_names_are_the_documented_variables():
         "SNAPSHOT_RETENTION_DAYS",
         "COPY_REGION",
         "COPY_RETENTION_DAYS",
+        "LOG_RETENTION_DAYS",
     ]
     assert env_names(ExportSettings) == [
         "DB_INSTANCE_IDENTIFIER",
@@ -47,6 +49,7 @@ def test_env_names_are_the_documented_variables():
         "EXPORT_KMS_KEY_ID",
         "COPY_REGION",
         "COPY_KMS_KEY_ID",
+        "LOG_RETENTION_DAYS",
     ]
 
 
@@ -57,6 +60,14 @@ def test_every_missing_variable_is_named_in_one_error():
         "missing required environment variable(s): EXPORT_BUCKET, EXPORT_PREFIX, EXPORT_ROLE_ARN, EXPORT_KMS_KEY_ID, "
         "COPY_REGION, COPY_KMS_KEY_ID"
     )
+
+
+def test_log_retention_is_optional_and_read_as_days():
+    # Optional: a zip newer than the composition function that sets it must still back up (backup.log_retention).
+    assert load(SnapshotSettings, SNAPSHOT).log_retention_days is None
+    assert load(SnapshotSettings, {**SNAPSHOT, "LOG_RETENTION_DAYS": " 365 "}).log_retention_days == 365
+    with pytest.raises(SettingsError, match="LOG_RETENTION_DAYS must be a whole number of days"):
+        load(SnapshotSettings, {**SNAPSHOT, "LOG_RETENTION_DAYS": "a year"})
 
 
 @pytest.mark.parametrize(

@@ -26,7 +26,7 @@ import pytest
 import yaml
 from botocore import xform_name
 
-from backup import export, snapshot
+from backup import export, log_retention, snapshot
 from backup.naming import MANAGED_BY_TAG, snapshot_id
 from backup.settings import env_names, load
 from tools.crossplane_composite import RESOURCE_NAME_ANNOTATION
@@ -221,6 +221,8 @@ def test_the_analysis_sees_the_calls_the_handlers_make():
     assert ("rds", "CreateDBSnapshot") in operations_called(snapshot)
     assert ("rds", "DescribeDBSnapshots") in operations_called(snapshot)  # through get_paginator
     assert ("rds", "StartExportTask") in operations_called(export)
+    # backup.log_retention, imported by both handlers.
+    assert {("logs", "CreateLogGroup"), ("logs", "PutRetentionPolicy")} <= operations_called(export)
     assert "iam:PassRole" in actions_needed(export)
 
 
@@ -270,7 +272,12 @@ def test_the_export_rule_delivers_exactly_the_events_the_handler_exports(rendere
 
 
 def authorised_against(operation: str, params: dict[str, Any], region: str, account: str) -> list[tuple[str, str]]:
-    """(action, resource ARN) pairs IAM evaluates for one RDS call of the handlers."""
+    """(action, resource ARN) pairs IAM evaluates for one RDS or CloudWatch Logs call of the handlers."""
+    if operation in ("CreateLogGroup", "PutRetentionPolicy"):
+        # The reference names the log group's ARN; AWS's AccessDenied for these calls names "<that ARN>:log-stream:".
+        # A role must allow both to be sure.
+        group = f"arn:aws:logs:{region}:{account}:log-group:{params['logGroupName']}"
+        return [(f"logs:{operation}", group), (f"logs:{operation}", f"{group}:log-stream:")]
     rds = f"arn:aws:rds:{region}:{account}"
     if operation == "DescribeDBInstances":
         return [("rds:DescribeDBInstances", f"{rds}:db:{params.get('DBInstanceIdentifier', '*')}")]
@@ -344,9 +351,10 @@ def test_every_call_the_handlers_make_is_authorised_by_their_role(rendered, aws,
     made: list[tuple[str, str, dict[str, Any]]] = []
     copy_region = daily.copy_region
     copy_rds = boto3.client("rds", region_name=copy_region)
-    for client in (rds, copy_rds):
+    logs = boto3.client("logs", region_name=region)
+    for client in (rds, copy_rds, logs):
         client.meta.events.register(
-            "provide-client-params.rds.*",
+            f"provide-client-params.{client.meta.service_model.endpoint_prefix}.*",
             lambda params, model, client=client, **_: made.append((client.meta.region_name, model.name, params)),
         )
     # RDS copies only with a key that exists in the second region: moto's, standing for the composed copy key.
@@ -355,9 +363,15 @@ def test_every_call_the_handlers_make_is_authorised_by_their_role(rendered, aws,
     stands_for = {moto_key: exporting.copy_kms_key_id}
     exporting = dataclasses.replace(exporting, copy_kms_key_id=moto_key)
 
+    def own_log_group(handler: str) -> str:
+        return f"/aws/lambda/{by_handler[handler]['metadata']['annotations']['crossplane.io/external-name']}"
+
+    # What the handlers do at a cold start, before the backup: set their own log group's retention.
+    log_retention.put_retention(logs, own_log_group("backup.snapshot"), daily.log_retention_days)
     taken = snapshot.run(rds, copy_rds, daily, today)
     calls = {"backup.snapshot": list(made)}
     made.clear()
+    log_retention.put_retention(logs, own_log_group("backup.export"), exporting.log_retention_days)
     event = snapshot_created_event(f"arn:aws:rds:{region}:{account}:snapshot:{taken['snapshot']}", taken["snapshot"])
     exported = export.run(rds, copy_rds, exporting, event)
     calls["backup.export"] = list(made)

@@ -145,6 +145,27 @@ def test_zone_and_boundary(bootstrapped: pytest.MonkeyPatch) -> None:
     assert document == json.loads((REPO_ROOT / "crossplane" / "iam" / "role-boundary.json").read_text())
 
 
+def test_a_rerun_brings_an_older_boundary_to_the_document_in_git(bootstrapped: pytest.MonkeyPatch) -> None:
+    # An account bootstrapped before the boundary grew (here: before logs:PutRetentionPolicy), with IAM's five
+    # versions already used up.
+    iam = client(bootstrapped, "dev", "iam")
+    arn = "arn:aws:iam::111111111111:policy/notejam-dev-role-boundary"
+    in_git = json.loads((REPO_ROOT / "crossplane" / "iam" / "role-boundary.json").read_text())
+    older = json.loads(json.dumps(in_git).replace(', "logs:PutRetentionPolicy"', ""))
+    assert older != in_git
+    for _ in range(4):
+        iam.create_policy_version(PolicyArn=arn, PolicyDocument=json.dumps(older), SetAsDefault=True)
+
+    bootstrap(bootstrapped, "dev")
+
+    version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+    document = iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"]["Document"]
+    assert (json.loads(document) if isinstance(document, str) else document) == in_git
+    assert len(iam.list_policy_versions(PolicyArn=arn)["Versions"]) == 5
+    bootstrap(bootstrapped, "dev")  # up to date: no new version
+    assert iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"] == version
+
+
 def test_the_artifacts_bucket_is_private_versioned_and_the_release_role_writes_code(
     bootstrapped: pytest.MonkeyPatch,
 ) -> None:

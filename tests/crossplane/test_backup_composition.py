@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import copy
 import json
+import re
 
+import botocore.session
 import pytest
 
-from tests.crossplane.conftest import ACCOUNT_ID, by_name, render_until_settled
+from function.backup import DEFAULT_LOG_RETENTION_DAYS
+from tests.crossplane.conftest import ACCOUNT_ID, by_name, load_yaml, render_until_settled
 from tools.render import assume_created, render_claim
+from tools.repository import REPO_ROOT
 
 BUCKET = f"notejamsnapshot-dev-{ACCOUNT_ID}"
 BUCKET_ARNS = [f"arn:aws:s3:::{BUCKET}", f"arn:aws:s3:::{BUCKET}/*"]
@@ -119,6 +124,7 @@ def test_export_role_is_assumed_by_rds_export_of_this_account_only(resources):
                 "SNAPSHOT_RETENTION_DAYS": "7",
                 "COPY_REGION": "eu-central-1",
                 "COPY_RETENTION_DAYS": "7",
+                "LOG_RETENTION_DAYS": "365",
             },
         ),
         (
@@ -133,6 +139,7 @@ def test_export_role_is_assumed_by_rds_export_of_this_account_only(resources):
                 "EXPORT_KMS_KEY_ID": KEY_ARN,
                 "COPY_REGION": "eu-central-1",
                 "COPY_KMS_KEY_ID": COPY_KEY_ARN,
+                "LOG_RETENTION_DAYS": "365",
             },
         ),
     ],
@@ -152,7 +159,7 @@ def test_functions_run_the_packaged_handlers_with_their_settings(resources, name
 
 def test_snapshot_role_may_only_snapshot_this_instance_and_manage_our_snapshots(resources):
     [inline] = resources["snapshot-function-role"]["spec"]["forProvider"]["inlinePolicy"]
-    snapshot, manage, copies, logs = statements(inline["policy"])
+    snapshot, manage, copies, logs, _retention = statements(inline["policy"])
     # The exact action lists are pinned against the handlers' boto3 calls in tests/backup; here: the scope.
     assert "rds:CreateDBSnapshot" in snapshot["Action"]
     assert all(action.startswith("rds:") for action in snapshot["Action"])
@@ -173,7 +180,7 @@ def test_snapshot_role_may_only_snapshot_this_instance_and_manage_our_snapshots(
 
 def test_export_role_may_only_export_ours_pass_the_export_role_and_grant_the_key(resources):
     [inline] = resources["export-function-role"]["spec"]["forProvider"]["inlinePolicy"]
-    export, exports_ended, pass_role, grant, copy, copy_grant, _logs = statements(inline["policy"])
+    export, exports_ended, pass_role, grant, copy, copy_grant, _logs, _retention = statements(inline["policy"])
     assert "rds:StartExportTask" in export["Action"]
     # DescribeExportTasks names no resource (Service Authorization Reference): read-only, on "*".
     assert (exports_ended["Action"], exports_ended["Resource"]) == (["rds:DescribeExportTasks"], "*")
@@ -185,6 +192,46 @@ def test_export_role_may_only_export_ours_pass_the_export_role_and_grant_the_key
     assert copy["Action"] == ["rds:CopyDBSnapshot", "rds:AddTagsToResource"]
     assert copy["Resource"] == [OUR_SNAPSHOTS, OUR_SNAPSHOTS.replace("eu-west-1", "eu-central-1")]
     assert (copy_grant["Action"], copy_grant["Resource"]) == (["kms:CreateGrant", "kms:DescribeKey"], COPY_KEY_ARN)
+
+
+@pytest.mark.parametrize("function", ["snapshot", "export"])
+def test_each_function_may_set_the_retention_of_its_own_log_group_only(resources, function):
+    [inline] = resources[f"{function}-function-role"]["spec"]["forProvider"]["inlinePolicy"]
+    group = f"arn:aws:logs:eu-west-1:{ACCOUNT_ID}:log-group:/aws/lambda/notejam-dev-{function}"
+    [retention] = [s for s in statements(inline["policy"]) if "logs:PutRetentionPolicy" in s["Action"]]
+    assert retention == {
+        "Sid": "KeepOwnLogsForRetentionDays",
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogGroup", "logs:PutRetentionPolicy"],
+        # The group, and the same with ":*", which IAM names in PutRetentionPolicy's AccessDenied (the composition).
+        "Resource": [group, f"{group}:*"],
+    }
+
+
+def test_log_retention_days_reaches_both_functions(claim_variant):
+    rendered = by_name(render_until_settled(claim_variant("DatabaseBackup", logRetentionDays=30)).resources)
+    for name in ("snapshot-function", "export-function"):
+        assert rendered[name]["spec"]["forProvider"]["environment"]["variables"]["LOG_RETENTION_DAYS"] == "30"
+
+
+def test_log_retention_days_default_when_the_claim_omits_it(examples):
+    claim = copy.deepcopy(examples["DatabaseBackup"])
+    del claim["spec"]["parameters"]["logRetentionDays"]
+    rendered = by_name(render_until_settled(claim).resources)
+    variables = rendered["snapshot-function"]["spec"]["forProvider"]["environment"]["variables"]
+    assert variables["LOG_RETENTION_DAYS"] == str(DEFAULT_LOG_RETENTION_DAYS)
+
+
+def test_log_retention_days_are_the_periods_cloudwatch_logs_accepts():
+    # PutRetentionPolicy rejects any other value; AWS's API model lists them in the parameter's documentation.
+    model = botocore.session.get_session().get_service_model("logs")
+    documented = model.operation_model("PutRetentionPolicy").input_shape.members["retentionInDays"].documentation
+    accepted = [int(days) for days in re.findall(r"\d+", re.search(r"Possible values are: ([^.]+)\.", documented)[1])]
+    definition = load_yaml(REPO_ROOT / "crossplane" / "apis" / "backup" / "definition.yaml")
+    version = definition["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    parameter = version["properties"]["spec"]["properties"]["parameters"]["properties"]["logRetentionDays"]
+    assert parameter["enum"] == accepted
+    assert parameter["default"] == DEFAULT_LOG_RETENTION_DAYS
 
 
 def test_snapshot_runs_daily_at_midnight_utc(resources):
