@@ -167,6 +167,8 @@ def test_a_new_environment_is_five_files_and_passes_the_static_checks(tmp_path: 
     for name in working_tree_files(REPO_ROOT):
         (copy / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO_ROOT / name, copy / name)
+    # This checkout's pinned tools and the data `make tools` fetched (eksctl's schema), as the copy's own (git-ignored).
+    (copy / ".tools").symlink_to(REPO_ROOT / ".tools")
     git = ["git", "-C", str(copy), "-c", "user.name=test", "-c", "user.email=test@localhost"]
     for command in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "the repository"]):
         subprocess.run([*git, *command], check=True)  # some checks diff against HEAD
