@@ -58,7 +58,7 @@ def test_bench_prints_and_writes_rates_latencies_queries_and_ratios(tmp_path):
 
 def test_the_profile_shows_a_whole_request_in_a_gunicorn_worker(tmp_path):
     saved = tmp_path / "note.prof"
-    command = ["bench.profile", "--page", "note", "--requests", "60", "--rate", "60"]
+    command = ["bench.request_profile", "--page", "note", "--requests", "60", "--rate", "60"]
     command += ["--notes", "3", "--pads", "1", "--top", "400", "--save", str(saved)]
     result = run_module(command)
     assert result.returncode == 0, result.stdout + result.stderr

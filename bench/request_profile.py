@@ -1,11 +1,11 @@
-"""Where a request's CPU goes, in a gunicorn worker (`make profile`): the whole request, not only the view.
+"""Where a request's CPU goes, in a gunicorn worker: the whole request, not only the view.
 
 Starts what `make bench` starts (a throwaway PostgreSQL, Notejam migrated and seeded through its forms), but with one
-gunicorn worker under cProfile (bench/profile_conf.py), sends `--requests` requests to one page with vegeta, stops
-gunicorn and prints the functions that took the most time, per request. cProfile slows every Python call, so the
+gunicorn worker under cProfile (bench/request_profile_conf.py), sends `--requests` requests to one page with vegeta,
+stops gunicorn and prints the functions that took the most time, per request. cProfile slows every Python call, so the
 figures are for finding the cost, not for quoting: `make bench` measures.
 
-    python -m bench.profile --page note --requests 2000
+    python -m bench.request_profile --page note --requests 2000
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ def profile(
             with gunicorn("seed", "notejam:create_app()", REPO / "src", url, 1) as seeded:
                 seed(seeded, notes, pads)
             env = {"NOTEJAM_PROFILE_DIR": out}
-            with gunicorn("head", "notejam:create_app()", REPO / "src", url, 1, "bench.profile_conf", env) as served:
+            conf = "bench.request_profile_conf"
+            with gunicorn("head", "notejam:create_app()", REPO / "src", url, 1, conf, env) as served:
                 served.cookie, path = seeded.cookie, seeded.pages[page]
                 # One-time work (template compilation, the pool's first connections) is in the profile too, spread
                 # over thousands of requests. One connection at a time: a single worker.
@@ -74,7 +75,7 @@ def _short(filename: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.request_profile", description=__doc__.splitlines()[0])
     parser.add_argument("--page", choices=("all notes", "pad", "note"), default="note")
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--rate", type=int, default=200, help="requests per second (default 200)")

@@ -1,4 +1,5 @@
-"""gunicorn settings for `make profile`: Notejam's own (notejam.gunicorn_conf), with cProfile on in each worker.
+"""gunicorn settings for `python -m bench.request_profile`: Notejam's own (notejam.gunicorn_conf), with cProfile
+on in each worker.
 
 The profiler starts once the worker has loaded the app and stops when the worker exits, so it sees the whole of every
 request as the worker serves it: gunicorn's accept, HTTP parsing and access log, the WSGI middleware, Flask and the
