@@ -1,7 +1,7 @@
 """Who signs in to Argo CD (apps/argocd/values.yaml, `configs.cm`): people, through GitHub (Argo CD's Dex), with the
 OAuth App's ID and secret from Secrets Manager through External Secrets, and no local admin. The break-glass blocks of
 docs/runbook.md give the cluster back to git as apps/root.yaml states it. (What the running Argo CD makes of these
-settings: tests/live/test_sso.py; the break-glass blocks on a running control plane: tests/live/test_web_ui.py.)"""
+settings: tests/live/test_sign_in.py; the break-glass blocks on a running control plane: tests/live/test_web_ui.py.)"""
 
 from __future__ import annotations
 

@@ -28,7 +28,7 @@ from tests import browser
 from tests.argocd.test_sso import runbook_blocks
 from tests.browser import UnresolvedNode, click_found
 from tests.live.conftest import LiveCluster
-from tests.live.test_sso import api
+from tests.live.test_sign_in import api
 from tests.live.test_steady_state import wait_synced_healthy
 from tools.cluster.served_repo import commit
 from tools.cluster.sync import APPLICATIONS, state_of
