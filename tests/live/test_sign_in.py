@@ -28,13 +28,15 @@ pytestmark = pytest.mark.control_plane
 SSO_SECRET = f"/api/v1/namespaces/{argocd_settings.NAMESPACE}/secrets/argocd-sso"
 
 
-def api(live: LiveCluster, path: str, body: dict | None = None) -> tuple[int, dict]:
-    """Argo CD's API server as a browser reaches it: `(status, JSON)`."""
+def api(live: LiveCluster, path: str, body: dict | None = None, token: str | None = None) -> tuple[int, dict]:
+    """Argo CD's API server as a browser reaches it, signed in with `token` if given: `(status, JSON)`."""
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(
         f"{live.plane.info()['ui_url']}{path}", data=data, method="POST" if data else "GET"
     )
     request.add_header("Content-Type", "application/json")
+    if token is not None:
+        request.add_header("Authorization", f"Bearer {token}")
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, json.loads(response.read() or b"{}")
