@@ -59,6 +59,7 @@ class Served:
     base: str
     pid: int
     src: Path
+    socket: Path  # what vegeta connects to (gunicorn also listens on `base`, for seeding)
     database_url: str | None = None
     cookie: str = ""
     pages: dict[str, str] = field(default_factory=dict)
@@ -94,15 +95,18 @@ def gunicorn(
         if database_url:
             migrate = [BIN / "flask", "--app", "notejam", "db", "upgrade"]
             subprocess.run(migrate, env=env, check=True, capture_output=True, cwd=tmp)  # noqa: S603 - fixed argv
-        port = free_port()
+        port, socket = free_port(), tmp / "gunicorn.sock"
+        while str(port) == env["PROBE_PORT"]:  # two free ports asked one after the other may be the same one
+            port = free_port()
         command = [BIN / "gunicorn", "--config", f"python:{config}", "--bind", f"127.0.0.1:{port}"]
+        command += ["--bind", f"unix:{socket}"]
         command += ["--access-logfile", "/dev/null", *(["--workers", str(workers)] if workers else []), app]
         log = (tmp / "gunicorn.log").open("w")
         server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp)  # noqa: S603
         base = f"http://127.0.0.1:{port}"
         try:
             _wait_until_up(base, server, tmp / "gunicorn.log")
-            yield Served(name=name, base=base, pid=server.pid, src=src, database_url=database_url)
+            yield Served(name=name, base=base, pid=server.pid, src=src, socket=socket, database_url=database_url)
         finally:
             server.terminate()
             server.wait(timeout=40)
@@ -115,9 +119,9 @@ def _wait_until_up(base: str, server: subprocess.Popen, log: Path) -> None:
         if server.poll() is not None:
             raise SystemExit(f"gunicorn exited with {server.returncode}:\n{log.read_text()[-2000:]}")
         try:
-            if requests.get(base + "/", timeout=2, allow_redirects=False).status_code < 500:
+            if requests.get(base + "/", timeout=5, allow_redirects=False).status_code < 500:
                 return
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or no worker booted yet to answer
             time.sleep(0.2)
     raise SystemExit("gunicorn did not answer within 60 s")
 
@@ -189,6 +193,7 @@ def attack(served: Served, path: str, duration: str, rate: float | None, connect
         pace = ["-rate=0", f"-max-workers={connections}"] if rate is None else [f"-rate={max(round(rate), 1)}/1s"]
         command = [tool_path("vegeta"), "attack", f"-targets={targets}", f"-duration={duration}", *pace]
         command += [f"-workers={connections}", "-keepalive=false", "-redirects=-1", "-timeout=30s"]
+        command += [f"-unix-socket={served.socket}"]  # not loopback TCP: see the module's docstring
         command += [f"-output={tmp}/results.bin"]
         cpu_before = _cpu_seconds(served.pid)
         subprocess.run(command, check=True, capture_output=True)  # noqa: S603 - fixed argv
