@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from notejam import auth, config, database, dates, links, logs, metrics, migrate, notes, ops, pads, security
-from notejam.queries import user_pads
+from notejam.sidebar import sidebar_items
 
 __all__ = ["Notejam", "create_app"]
 
@@ -67,7 +67,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     migrate.init_app(app)
     csrf.init_app(app)
     security.init_app(app)
-    auth.login_manager.init_app(app)
+    auth.login_manager.init_app(app, add_context_processor=False)  # page_functions gives current_user
     app.extensions["notejam.migration_revisions"] = migrate.code_revisions()
 
     for blueprint in (auth.bp, notes.bp, pads.bp, ops.bp):
@@ -84,19 +84,23 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
 
 def _register_templating(app: Flask) -> None:
     app.add_template_filter(dates.smart_date, "smart_date")
-    app.add_template_global(links.id_url, "id_url")
-    app.add_template_global(links.link, "link")
 
     @app.context_processor
     def page_functions() -> dict[str, Any]:
-        # Functions, not values: only the templates that show the sidebar or a form call them. Registered after
-        # Flask-WTF's and Flask-Login's processors, so the page's csrf_token is ours (security.csrf_token: signed once
-        # per session), and its current_user the request's user itself rather than Flask-Login's proxy, which looks
-        # the user up in the request context on every attribute the layout reads.
+        # Registered after Flask-WTF's processor, so the page's csrf_token is ours (security.csrf_token: signed once
+        # per session). current_user is the request's user itself rather than Flask-Login's proxy, which looks the
+        # user up in the request context on every attribute the layout reads (so Flask-Login's own processor is
+        # not registered). The links are the request's script root's, looked up once per page (links.for_request).
+        # Functions, not values, for what only some pages show: the sidebar, a form's token.
         user = current_user._get_current_object()  # type: ignore[attr-defined]
+        page_links = links.for_request()
         return {
             "current_user": user,
-            "sidebar_pads": user_pads if user.is_authenticated else list,
+            "link": page_links.link,
+            "id_url": page_links.id_url,
+            "sidebar_items": lambda: sidebar_items(
+                user.pads if user.is_authenticated else (), page_links.id_url("pads.view", "pad_id")
+            ),
             "csrf_token": security.csrf_token,
         }
 

@@ -12,8 +12,7 @@ router once for the text before and after an id, so a changed route or SCRIPT_NA
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import NamedTuple, TypeVar
+from typing import Any, NamedTuple
 
 from flask import current_app, has_request_context, request, url_for
 
@@ -21,22 +20,8 @@ from notejam.models import MAX_ID
 
 # An id no row has (the route accepts it): what url_for puts there marks where each row's id goes.
 _PLACEHOLDER = str(MAX_ID)
-# Built links by (script root, endpoint, ...), per app: a handful of entries, fixed by the routes.
+# Each script root's links, per app: a handful of entries, fixed by the routes.
 CACHE = "notejam.links"
-T = TypeVar("T")
-
-
-def _once(key: tuple[str, ...], build: Callable[[], T]) -> T:
-    cache = current_app.extensions.setdefault(CACHE, {})
-    key = (request.script_root if has_request_context() else "", *key)
-    if key not in cache:
-        cache[key] = build()
-    return cache[key]  # type: ignore[no-any-return]
-
-
-def link(endpoint: str) -> str:
-    """`url_for(endpoint)` for an endpoint without arguments, built once."""
-    return _once(("link", endpoint), lambda: url_for(endpoint))
 
 
 class IdUrl(NamedTuple):
@@ -47,9 +32,46 @@ class IdUrl(NamedTuple):
         return f"{self.prefix}{object_id:d}{self.suffix}"
 
 
+class Links:
+    """The links of one script root, each asked of the router the first time a page needs it."""
+
+    def __init__(self) -> None:
+        self._built: dict[tuple[str, ...], Any] = {}
+
+    def link(self, endpoint: str) -> str:
+        """`url_for(endpoint)` for an endpoint without arguments."""
+        url = self._built.get(("link", endpoint))
+        if url is None:
+            url = self._built["link", endpoint] = url_for(endpoint)
+        return url  # type: ignore[no-any-return]
+
+    def id_url(self, endpoint: str, key: str) -> IdUrl:
+        """The text around the id: `id_url("notes.view", "note_id").build(7) == url_for("notes.view", note_id=7)`."""
+        url = self._built.get(("id", endpoint, key))
+        if url is None:
+            url = self._built["id", endpoint, key] = _split_at_id(endpoint, key)
+        return url  # type: ignore[no-any-return]
+
+
+def for_request() -> Links:
+    """The links of the request's script root (or of none, outside a request). The templates get its `link` and
+    `id_url` from the context processor, which looks this up once per page rather than once per link."""
+    tables: dict[str, Links] = current_app.extensions.setdefault(CACHE, {})
+    root = request.script_root if has_request_context() else ""
+    table = tables.get(root)
+    if table is None:
+        table = tables[root] = Links()
+    return table
+
+
+def link(endpoint: str) -> str:
+    """`url_for(endpoint)` for an endpoint without arguments, built once per script root."""
+    return for_request().link(endpoint)
+
+
 def id_url(endpoint: str, key: str) -> IdUrl:
-    """The text around the id: `id_url("notes.view", "note_id").build(7) == url_for("notes.view", note_id=7)`."""
-    return _once(("id", endpoint, key), lambda: _split_at_id(endpoint, key))
+    """The text around the id, asked of the router once per script root (Links.id_url)."""
+    return for_request().id_url(endpoint, key)
 
 
 def _split_at_id(endpoint: str, key: str) -> IdUrl:

@@ -184,8 +184,9 @@ def test_stored_dates_are_timezone_aware_utc(factory, alice):
 
 
 def test_names_typed_by_users_are_escaped_on_the_lists(signed_in, factory, alice):
-    """The list rows are printed as HTML as they are (note_list.py escapes the names): nothing a user typed may come
-    through as markup, on the all-notes page or a pad's page, nor anywhere else a name is shown."""
+    """The list rows and the sidebar are printed as HTML as they are (note_list.py and sidebar.py escape the names):
+    nothing a user typed may come through as markup, on the all-notes page or a pad's page, nor anywhere else a name
+    is shown."""
     pad = factory.pad(alice, "<b>Pad</b> & co")
     factory.note(alice, "<script>alert(\"x\")</script> & 'quotes'", pad=pad)
     for path in ("/", f"/pads/{pad.id}/"):

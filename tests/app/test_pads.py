@@ -71,3 +71,9 @@ def test_sidebar_lists_my_pads_only_by_name_and_new_pad(signed_in, factory, alic
     assert "My pads" in page and "Bobs" not in page
     assert page.index(f'<a href="/pads/{mine.id}/">Mine</a>') < page.index(f'<a href="/pads/{zoo.id}/">Zoo</a>')
     assert 'href="/pads/create/"' in page
+
+
+def test_sidebar_says_when_there_are_no_pads(signed_in, factory, alice):
+    assert "<li>No pads yet.</li>" in page_text(signed_in.get("/"))
+    factory.pad(alice, "First")
+    assert "No pads yet." not in page_text(signed_in.get("/"))
