@@ -25,10 +25,12 @@ Prints a table and the ratios, and writes everything as JSON (`--output`). Figur
 from __future__ import annotations
 
 import argparse
+import http.client
 import io
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import tarfile
@@ -51,9 +53,11 @@ BIN = Path(sys.executable).parent
 CSRF_FIELD = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 ACCOUNT = {"email": "bench@example.com", "password": "bench password"}
 SECRET_KEY = "bench-secret"  # noqa: S105 - a throwaway server's signing key
-# One browser signs in and then browses. Flask-Login marks a session seen from another browser "not fresh", and
-# vegeta keeps no cookies, so a second User-Agent would make every measured request re-sign the session cookie.
-USER_AGENT = "notejam-bench"
+# One browser signs in and then browses, from one address. Flask-Login marks a session seen from another browser or
+# address "not fresh", and vegeta keeps no cookies, so every measured request would re-sign the session cookie.
+# The address is the one the ALB would put in X-Forwarded-For (ProxyFix trusts one hop): seeding comes over TCP,
+# the load over the Unix socket, where gunicorn sees no client address of its own.
+CLIENT_HEADERS = {"User-Agent": "notejam-bench", "X-Forwarded-For": "192.0.2.10"}
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -101,18 +105,18 @@ def gunicorn(
         if database_url:
             migrate = [BIN / "flask", "--app", "notejam", "db", "upgrade"]
             subprocess.run(migrate, env=env, check=True, capture_output=True, cwd=tmp)  # noqa: S603 - fixed argv
-        port, socket = free_port(), tmp / "gunicorn.sock"
+        port, unix_socket = free_port(), tmp / "gunicorn.sock"
         while str(port) == env["PROBE_PORT"]:  # two free ports asked one after the other may be the same one
             port = free_port()
         command = [BIN / "gunicorn", "--config", f"python:{config}", "--bind", f"127.0.0.1:{port}"]
-        command += ["--bind", f"unix:{socket}"]
+        command += ["--bind", f"unix:{unix_socket}"]
         command += ["--access-logfile", "/dev/null", *(["--workers", str(workers)] if workers else []), app]
         log = (tmp / "gunicorn.log").open("w")
         server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp)  # noqa: S603
         base = f"http://127.0.0.1:{port}"
         try:
             _wait_until_up(base, server, tmp / "gunicorn.log")
-            yield Served(name=name, base=base, pid=server.pid, src=src, socket=socket, database_url=database_url)
+            yield Served(name=name, base=base, pid=server.pid, src=src, socket=unix_socket, database_url=database_url)
         finally:
             server.terminate()
             server.wait(timeout=40)
@@ -158,7 +162,7 @@ def _post_form(session: requests.Session, url: str, data: dict[str, str]) -> req
 def seed(served: Served, notes: int, pads: int) -> None:
     """Sign up and in through the app's own forms, create `pads` pads and `notes` notes spread over them."""
     session = requests.Session()
-    session.headers["User-Agent"] = USER_AGENT
+    session.headers.update(CLIENT_HEADERS)
     base = served.base
     _post_form(session, base + "/signup/", {**ACCOUNT, "repeat_password": ACCOUNT["password"]})
     _post_form(session, base + "/signin/", ACCOUNT)
@@ -174,6 +178,25 @@ def seed(served: Served, notes: int, pads: int) -> None:
         raise SystemExit("seeding failed: no note in the list")
     served.cookie = "; ".join(f"{name}={value}" for name, value in session.cookies.get_dict().items())
     served.pages = {"all notes": "/", "pad": f"/pads/{pad_ids[0]}/" if pad_ids else "/", "note": note[1]}
+
+
+def _client_headers(served: Served) -> dict[str, str]:
+    return CLIENT_HEADERS | ({"Cookie": served.cookie} if served.cookie else {})
+
+
+def check_no_cookie_is_set(served: Served) -> None:
+    """Each page, asked over the Unix socket as vegeta asks it, must not set a cookie: a measured request that
+    re-signs the session (it looked like another browser, or a flash was left unread) measures the signing."""
+    for path in served.pages.values():
+        connection = http.client.HTTPConnection("localhost")
+        connection.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        connection.sock.connect(str(served.socket))
+        connection.request("GET", path, headers=_client_headers(served))
+        response = connection.getresponse()
+        response.read()
+        connection.close()
+        if response.status != 200 or response.getheader("Set-Cookie"):
+            raise SystemExit(f"{served.name} {path}: {response.status}, Set-Cookie {response.getheader('Set-Cookie')}")
 
 
 def _cpu_seconds(master: int) -> float:
@@ -194,7 +217,7 @@ def attack(served: Served, path: str, duration: str, rate: float | None, connect
     """vegeta against one page: `rate` requests/s, or as fast as `connections` clients go when `rate` is None."""
     with tempfile.TemporaryDirectory(prefix="notejam-vegeta-") as tmp:
         targets = Path(tmp) / "targets"
-        headers = f"User-Agent: {USER_AGENT}\n" + (f"Cookie: {served.cookie}\n" if served.cookie else "")
+        headers = "".join(f"{name}: {value}\n" for name, value in _client_headers(served).items())
         targets.write_text(f"GET {served.base}{path}\n{headers}")
         pace = ["-rate=0", f"-max-workers={connections}"] if rate is None else [f"-rate={max(round(rate), 1)}/1s"]
         command = [tool_path("vegeta"), "attack", f"-targets={targets}", f"-duration={duration}", *pace]
@@ -332,9 +355,11 @@ def main(argv: list[str] | None = None) -> None:
                 url = database.create_database(f"bench_{number}")
                 served = stack.enter_context(gunicorn(name, "notejam:create_app()", src, url, args.workers))
                 seed(served, args.notes, args.pads)
+                check_no_cookie_is_set(served)
                 servers.append(served)
             hello = stack.enter_context(gunicorn("hello", "bench.hello:app", REPO / "src", None, args.workers))
             hello.pages = {"hello": "/"}
+            check_no_cookie_is_set(hello)
             rounds: dict[tuple[str, str], list[dict[str, Any]]] = {}
             for served in [hello, *servers]:
                 entry = results["apps"].setdefault(served.name, {"pages": {}})
