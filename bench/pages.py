@@ -14,10 +14,10 @@ One run, one machine, so the ratios hold anywhere:
 5. SQL queries per page, counted in-process (bench/query_count.py) with each version's own code.
 
 vegeta reaches gunicorn over a Unix socket (gunicorn listens on 127.0.0.1 too, for seeding). Like the ALB, it opens a
-connection per request (sync workers close each one), and on loopback TCP at 3,000 requests/s that exhausts the
-28,000 ephemeral ports within ten seconds (each closed connection stays in TIME_WAIT for 60 s): new connections then
-collided with old ones and waited for a SYN retransmit, 1 or 3 s, which made p99 at half peak a measure of the
-kernel's port reuse (2 to 4 s in runs of 6 Dec 2026) rather than of the app.
+connection per request (sync workers close each one). Over loopback TCP, requests stalled for whole seconds (half-peak
+p99 of 2.6 s for bare Flask and 4.5 s for a page in a run of 6 Dec 2026, the kernel's SYN-retransmit delays of 1 and
+3 s), most likely new connections colliding with the tens of thousands that 3,000 requests/s leave in TIME_WAIT; over
+the socket they do not, and the figures measure the app rather than the loopback's port reuse.
 
 Prints a table and the ratios, and writes everything as JSON (`--output`). Figures only: nothing is asserted.
 """

@@ -98,9 +98,7 @@ def _register_templating(app: Flask) -> None:
             "current_user": user,
             "link": page_links.link,
             "id_url": page_links.id_url,
-            "sidebar_items": lambda: sidebar_items(
-                user.pads if user.is_authenticated else (), page_links.id_url("pads.view", "pad_id")
-            ),
+            "sidebar_items": lambda: sidebar_items(user.pads if user.is_authenticated else ()),
             "csrf_token": security.csrf_token,
         }
 

@@ -12,7 +12,7 @@ router once for the text before and after an id, so a changed route or SCRIPT_NA
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from flask import current_app, has_request_context, request, url_for
 
@@ -36,21 +36,22 @@ class Links:
     """The links of one script root, each asked of the router the first time a page needs it."""
 
     def __init__(self) -> None:
-        self._built: dict[tuple[str, ...], Any] = {}
+        self._links: dict[str, str] = {}
+        self._id_urls: dict[tuple[str, str], IdUrl] = {}
 
     def link(self, endpoint: str) -> str:
         """`url_for(endpoint)` for an endpoint without arguments."""
-        url = self._built.get(("link", endpoint))
+        url = self._links.get(endpoint)
         if url is None:
-            url = self._built["link", endpoint] = url_for(endpoint)
-        return url  # type: ignore[no-any-return]
+            url = self._links[endpoint] = url_for(endpoint)
+        return url
 
     def id_url(self, endpoint: str, key: str) -> IdUrl:
         """The text around the id: `id_url("notes.view", "note_id").build(7) == url_for("notes.view", note_id=7)`."""
-        url = self._built.get(("id", endpoint, key))
+        url = self._id_urls.get((endpoint, key))
         if url is None:
-            url = self._built["id", endpoint, key] = _split_at_id(endpoint, key)
-        return url  # type: ignore[no-any-return]
+            url = self._id_urls[endpoint, key] = _split_at_id(endpoint, key)
+        return url
 
 
 def for_request() -> Links:

@@ -80,19 +80,13 @@ class HttpsAwareSessionInterface(SecureCookieSessionInterface):
         signed_at, data = verified
         if not 0 <= int(time.time()) - signed_at <= max_age:  # itsdangerous's SignatureExpired
             return self.session_class()
-        return self.session_class(_copy(data))
+        if all(type(item) in _ATOMIC for item in data.values()):
+            return self.session_class(data)  # a new dict, sharing only values nobody can change in place
+        return self.session_class(copy.deepcopy(data))  # flashed messages are a list, which flash() appends to
 
 
-# What a session holds, nearly always: values of these types need no deep copy (views replace them, never change them).
+# The types of what a signed-in session holds (user id, fingerprint, CSRF token, freshness): immutable.
 _ATOMIC = frozenset({str, int, bool, float, type(None)})
-
-
-def _copy(data: dict[str, Any]) -> dict[str, Any]:
-    """A copy of a verified cookie's data that the request may change: shallow when every value is atomic (the
-    signed-in session: user id, fingerprint, CSRF token), deep otherwise (flashed messages are a list)."""
-    if all(type(value) in _ATOMIC for value in data.values()):
-        return dict(data)
-    return copy.deepcopy(data)
 
 
 # Verified session cookies kept per worker. Bounded: emptied when full, which costs one verification per session.

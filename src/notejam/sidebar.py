@@ -11,13 +11,14 @@ from collections.abc import Iterable
 
 from markupsafe import Markup, escape
 
-from notejam.links import IdUrl
+from notejam.links import id_url
 from notejam.models import PadRow
 
 NO_PADS = Markup("<li>No pads yet.</li>")
 
 
-def sidebar_items(pads: Iterable[PadRow], pad_url: IdUrl) -> Markup:
+def sidebar_items(pads: Iterable[PadRow]) -> Markup:
     """The sidebar's list items: a link per pad, in the order given, or a line saying there are none."""
+    pad_url = id_url("pads.view", "pad_id")
     items = "".join(f'<li><a href="{pad_url.build(pad.id)}">{escape(pad.name)}</a></li>' for pad in pads)
     return Markup(items) if items else NO_PADS  # noqa: S704 - ids, route text and escaped names only

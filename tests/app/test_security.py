@@ -172,8 +172,16 @@ def test_a_session_cookie_is_verified_once_per_worker_and_still_expires_and_foll
     assert signed_in.get("/").status_code == 302
 
 
-def test_the_session_a_request_changes_is_its_own_copy_of_the_verified_cookie(app, signed_in):
-    cookie = f"session={signed_in.client.get_cookie('session').value}"
+@pytest.mark.parametrize("unread_flash", [False, True], ids=["atomic values", "a flash left unread"])
+def test_the_session_a_request_changes_is_its_own_copy_of_the_verified_cookie(app, signed_in, unread_flash):
+    # Signed in, the session holds strings and a bool (copied shallowly), plus the sign-in's flash if still unread, a
+    # list (so the copy must be deep: HttpsAwareSessionInterface.open_session).
+    serializer = app.session_interface.get_signing_serializer(app)
+    data = serializer.loads(signed_in.client.get_cookie("session").value)
+    data = {name: value for name, value in data.items() if name != "_flashes"}
+    if unread_flash:
+        data["_flashes"] = [("success", "You are signed in!")]
+    cookie = f"session={serializer.dumps(data)}"
     with app.test_request_context(headers={"Cookie": cookie}):
         first = app.session_interface.open_session(app, request)
         before = list(first.get("_flashes", []))
