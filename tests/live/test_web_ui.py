@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
@@ -53,7 +54,9 @@ class ArgoCD:
         self.driver, self.url = driver, url
 
     def until(self, what: str, condition: Callable[[WebDriver], object], timeout: float = WAIT) -> object:
-        return WebDriverWait(self.driver, timeout, ignored_exceptions=[UnresolvedNode]).until(condition, what)
+        # Argo CD's React UI re-renders while we look: an element found a moment ago may be gone; find it again.
+        ignored = [UnresolvedNode, StaleElementReferenceException]
+        return WebDriverWait(self.driver, timeout, ignored_exceptions=ignored).until(condition, what)
 
     def click(self, what: str, xpath: str) -> None:
         self.until(f"click {what}", click_found(lambda driver: driver.find_element(By.XPATH, xpath)))
