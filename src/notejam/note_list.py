@@ -1,43 +1,36 @@
-"""The rows of the list pages (all notes, or one pad's), ready to print.
+"""The rows of the list pages (all notes, or one pad's), as HTML built in plain Python.
 
 A list has a row per note, and per row a template pays for every `{{ }}`: a context lookup, an attribute lookup, a
-filter call, an escape. So each row's values are computed here, once, in plain Python, as HTML: the links (links.id_url:
-ids and route text), the names (escaped here, the only fields a user typed) and the smart date. The template prints
-the five fields of a row as they are.
+filter call, an escape. So each row is one f-string here: the links are made of ids and route text (links.id_url),
+the names, the only fields a user typed, are escaped once, and the date is the smart date. Not a macro in the list's
+template either: a macro holds the template's context in a reference cycle, and with it every row, until Python's
+cycle collector finds them (tests/app/test_reference_cycles.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
-from markupsafe import escape
+from markupsafe import Markup, escape
 
 from notejam.dates import smart_date
 from notejam.links import id_url
 
 
-class NoteListRow(NamedTuple):
-    """One row, every field ready to print into HTML."""
-
-    url: str
-    name: str  # escaped
-    pad_url: str | None  # None: the note is in no pad
-    pad_name: str | None  # escaped
-    updated: str  # the smart date of updated_at
-
-
-def note_list_rows(notes: Iterable[Any], now: datetime) -> list[NoteListRow]:
-    """`notes` are queries.note_rows' rows (id, name, updated_at, pad_id, pad_name); `now` dates them all alike."""
+def note_list_items(notes: Iterable[Any], now: datetime, pad_column: bool) -> Markup:
+    """The table's rows for queries.note_rows' rows (id, name, updated_at, pad_id, pad_name): the note's link, its
+    pad's link (`pad_column`: on the all-notes page) and its smart date, `now` dating them all alike."""
     note_url, pad_url = id_url("notes.view", "note_id"), id_url("pads.view", "pad_id")
-    return [
-        NoteListRow(
-            note_url.build(note_id),
-            escape(name),
-            None if pad_id is None else pad_url.build(pad_id),
-            None if pad_name is None else escape(pad_name),
-            smart_date(updated_at, now),
+    rows = []
+    for note_id, name, updated_at, pad_id, pad_name in notes:
+        pad_cell = ""
+        if pad_column:
+            pad = "No pad" if pad_id is None else f'<a href="{pad_url.build(pad_id)}">{escape(pad_name)}</a>'
+            pad_cell = f"\n          <td>{pad}</td>"
+        rows.append(
+            f'\n        <tr>\n          <td><a href="{note_url.build(note_id)}">{escape(name)}</a></td>{pad_cell}'
+            f"\n          <td>{smart_date(updated_at, now)}</td>\n        </tr>"
         )
-        for note_id, name, updated_at, pad_id, pad_name in notes
-    ]
+    return Markup("".join(rows))  # noqa: S704 - ids, route text, dates and escaped names only

@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response
 from notejam import database
 from notejam.forms import ConfirmForm, NoteForm, pad_choice
 from notejam.models import Note
-from notejam.note_list import note_list_rows
+from notejam.note_list import note_list_items
 from notejam.queries import note_rows, owned_note_or_404, owned_note_row_or_404, user_pad, user_pads
 
 bp = Blueprint("notes", __name__)
@@ -21,8 +21,9 @@ bp = Blueprint("notes", __name__)
 @login_required
 def index() -> str:
     order = request.args.get("order")
-    notes = note_list_rows(note_rows(order), datetime.now(UTC))
-    return render_template("notes/list.html", notes=notes, total=len(notes), pad=None, order=order)
+    notes = note_rows(order)
+    items = note_list_items(notes, datetime.now(UTC), pad_column=True)
+    return render_template("notes/list.html", note_items=items, total=len(notes), pad=None, order=order)
 
 
 def _redirect_after_save(note: Note) -> Response:

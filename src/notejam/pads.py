@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 from notejam import database
 from notejam.forms import ConfirmForm, PadForm
 from notejam.models import Note, Pad
-from notejam.note_list import note_list_rows
+from notejam.note_list import note_list_items
 from notejam.queries import count, note_rows, notes_query, owned_pad_or_404
 
 bp = Blueprint("pads", __name__, url_prefix="/pads")
@@ -36,8 +36,9 @@ def create() -> str | Response:
 def view(pad_id: int) -> str:
     pad = owned_pad_or_404(pad_id)
     order = request.args.get("order")
-    notes = note_list_rows(note_rows(order, pad), datetime.now(UTC))
-    return render_template("notes/list.html", notes=notes, total=len(notes), pad=pad, order=order)
+    notes = note_rows(order, pad)
+    items = note_list_items(notes, datetime.now(UTC), pad_column=False)
+    return render_template("notes/list.html", note_items=items, total=len(notes), pad=pad, order=order)
 
 
 @bp.route("/<int:pad_id>/edit/", methods=["GET", "POST"])
