@@ -177,6 +177,21 @@ def test_gunicorn_settings_for_kubernetes_behind_an_alb():
     assert gunicorn_conf.accesslog == "-"
 
 
+def test_each_worker_freezes_what_it_loaded_before_serving(tmp_path):
+    """post_worker_init, which gunicorn calls once the worker has loaded the app, moves it out of the cycle
+    collector's full passes (in a process of its own: freezing is for the life of the process)."""
+    script = (
+        "import gc, types; from notejam import gunicorn_conf, create_app; app = create_app(); "
+        "before = gc.get_freeze_count(); gunicorn_conf.post_worker_init(types.SimpleNamespace(wsgi=app)); "
+        "print(before, gc.get_freeze_count())"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=app_env(tmp_path), capture_output=True, text=True, check=True, cwd=tmp_path
+    )
+    before, after = map(int, result.stdout.split())
+    assert before == 0 and after > 10_000, result.stdout
+
+
 @pytest.mark.parametrize(("cpu_max", "expected"), [("max 100000", None), ("50000 100000", 1), ("150000 100000", 2)])
 def test_available_cpus_follows_the_cgroup_quota(tmp_path, cpu_max, expected):
     path = tmp_path / "cpu.max"
