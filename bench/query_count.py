@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 from sqlalchemy import event
 
@@ -23,7 +24,12 @@ def count(database_url: str, email: str, password: str, pages: dict[str, str]) -
     if signed_in.status_code != 302:
         raise SystemExit(f"sign-in failed: {signed_in.status_code}")
     statements: list[str] = []
-    event.listen(database.engine(app), "before_cursor_execute", lambda *args: statements.append(args[2]))
+
+    def record(*args: Any) -> None:
+        if not args[2].startswith("PREPARE "):  # once per pooled connection, not per page (notejam.prepared)
+            statements.append(args[2])
+
+    event.listen(database.engine(app), "before_cursor_execute", record)
     counts = {}
     for label, path in pages.items():
         statements.clear()

@@ -3,7 +3,8 @@
 The statements the busiest pages run are built once, at import, with bound parameters: building a select and its SQL
 cache key costs about as much as running it, and a statement object remembers its cache key. What the pages only show
 is read as plain rows on the request's connection (`_rows`), not through the ORM session's execute, whose ORM steps
-(compile state, loading objects) cost more than the query itself does.
+(compile state, loading objects) cost more than the query itself does. On PostgreSQL those statements are also
+prepared once per connection (notejam.prepared), so the server does not parse and plan them on every page either.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy import CursorResult, Row, Select, bindparam, func, select
 
 from notejam import database
 from notejam.models import MAX_ID, Note, Pad, PadRow, SignedInUser, User
+from notejam.prepared import Prepared
 
 # What every page reads selects table columns, not ORM attributes: the rows come straight from the driver, without
 # the ORM's work per row and per object (a list has a row per note).
@@ -32,15 +34,19 @@ NOTE_ORDERS: dict[str, tuple[Any, ...]] = {
 DEFAULT_NOTE_ORDER = "-updated_at"
 
 _OWNED_NOTE = select(Note).where(Note.id == bindparam("id"), Note.user_id == bindparam("user_id"))
-_OWNED_NOTE_ROW = select(NOTES.id, NOTES.pad_id, NOTES.name, NOTES.text, NOTES.updated_at).where(
-    NOTES.id == bindparam("id"), NOTES.user_id == bindparam("user_id")
+_OWNED_NOTE_ROW = Prepared(
+    "notejam_owned_note_row",
+    select(NOTES.id, NOTES.pad_id, NOTES.name, NOTES.text, NOTES.updated_at).where(
+        NOTES.id == bindparam("id"), NOTES.user_id == bindparam("user_id")
+    ),
 )
 # Every signed-in page shows the user's pads (the sidebar): they come with the user, in the same query.
-_SIGNED_IN_USER = (
+_SIGNED_IN_USER = Prepared(
+    "notejam_signed_in_user",
     select(USERS.id, USERS.email, USERS.password_hash, PADS.id, PADS.name)
     .select_from(User.__table__.outerjoin(Pad.__table__, PADS.user_id == USERS.id))
     .where(USERS.id == bindparam("id"))
-    .order_by(PADS.name, PADS.id)
+    .order_by(PADS.name, PADS.id),
 )
 _ALL_NOTE_ROWS = (
     select(NOTES.id, NOTES.name, NOTES.updated_at, NOTES.pad_id, PADS.name.label("pad_name"))
@@ -48,18 +54,21 @@ _ALL_NOTE_ROWS = (
     .where(NOTES.user_id == bindparam("user_id"))
 )
 _PAD_NOTE_ROWS = _ALL_NOTE_ROWS.where(NOTES.pad_id == bindparam("pad_id"))
-# One statement per ?order= and list (all notes, or one pad's).
+# One statement per ?order= and list (all notes, or one pad's), e.g. notejam_pad_notes_by_name_desc.
 _NOTE_LISTS = {
-    (order, in_pad): (_PAD_NOTE_ROWS if in_pad else _ALL_NOTE_ROWS).order_by(*columns)
+    (order, in_pad): Prepared(
+        f"notejam_{'pad' if in_pad else 'all'}_notes_by_{order.lstrip('-')}{'_desc' if order.startswith('-') else ''}",
+        (_PAD_NOTE_ROWS if in_pad else _ALL_NOTE_ROWS).order_by(*columns),
+    )
     for order, columns in NOTE_ORDERS.items()
     for in_pad in (False, True)
 }
 
 
-def _rows(statement: Select[Any], parameters: dict[str, Any]) -> CursorResult[Any]:
-    """A statement of table columns, run by SQLAlchemy Core on the request's connection (database.connection: the
-    session's while a form changes data, so in its transaction and seeing what it wrote)."""
-    return database.connection().execute(statement, parameters)
+def _rows(statement: Prepared, parameters: dict[str, Any]) -> CursorResult[Any]:
+    """A statement of table columns on the request's connection (database.connection: the session's while a form
+    changes data, so in its transaction and seeing what it wrote), prepared once per connection while reading."""
+    return statement.rows(database.connection(), parameters)
 
 
 def signed_in_user(user_id: int) -> SignedInUser | None:

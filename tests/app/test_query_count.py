@@ -43,7 +43,8 @@ def counted_queries(app: Flask) -> Iterator[list[str]]:
     statements: list[str] = []
 
     def record(_connection, _cursor, statement, _parameters, _context, _executemany) -> None:
-        statements.append(statement)
+        if not statement.startswith("PREPARE "):  # once per pooled connection, not per page (notejam.prepared)
+            statements.append(statement)
 
     engine = database.engine(app)
     event.listen(engine, "before_cursor_execute", record)

@@ -78,6 +78,51 @@ def test_a_page_costs_two_statements_and_no_transaction(logging_postgres, signed
         statements = log.statements()
         assert len(statements) == 2, statements  # the user with their pads, then the page's own query
         assert not [s for s in statements if s.upper() in ("BEGIN", "ROLLBACK", "COMMIT", "SELECT 1")], statements
+        # Both prepared on this connection before: run by name, nothing for the server to parse or plan.
+        assert all(s.startswith("EXECUTE notejam_") for s in statements), statements
+
+
+def test_a_statement_is_prepared_once_per_connection(app, logging_postgres, signed_in):
+    browser, pad, _ = signed_in
+    database.engine(app).dispose()  # new connections, which have prepared nothing yet
+    log = ServerLog(logging_postgres)
+    log.skip()
+    for _ in range(3):
+        assert browser.get(f"/pads/{pad.id}/?order=name").status_code == 200
+    statements = log.statements()
+    prepares = [s for s in statements if s.startswith("PREPARE")]
+    assert [s.split()[1] for s in prepares] == ["notejam_signed_in_user", "notejam_pad_notes_by_name"], statements
+    assert len(statements) == 2 + 3 * 2, statements
+
+
+def test_pages_survive_a_migration_that_changes_a_column_they_return(app, logging_postgres, signed_in):
+    """A longer VARCHAR changes the result type of every prepared statement that returns the column: PostgreSQL
+    refuses those ("cached plan must not change result type"), and each connection prepares them again, once."""
+    browser, pad, note = signed_in
+    pages = ("/", f"/pads/{pad.id}/", f"/notes/{note.id}/")
+    database.engine(app).dispose()  # one connection from here on: pages are asked one at a time
+    for path in pages:
+        assert browser.get(path).status_code == 200  # prepared on that connection
+    admin = psycopg2.connect(database.engine(app).url.render_as_string(hide_password=False).replace("+psycopg2", ""))
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute("ALTER TABLE pads ALTER COLUMN name TYPE varchar(200)")
+        cursor.execute("ALTER TABLE notes ALTER COLUMN name TYPE varchar(200)")
+    try:
+        log = ServerLog(logging_postgres)
+        log.skip()
+        for path in pages:
+            response = browser.get(path)
+            assert response.status_code == 200, (path, response.status_code)
+        # The user with their pads (pads.name), the two lists (notes.name, pads.name) and the note (notes.name).
+        assert sum(s.startswith("DEALLOCATE") for s in log.statements()) == 4
+        for path in pages:  # prepared again for the new type: served as before
+            assert browser.get(path).status_code == 200
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute("ALTER TABLE pads ALTER COLUMN name TYPE varchar(100)")
+            cursor.execute("ALTER TABLE notes ALTER COLUMN name TYPE varchar(100)")
+        admin.close()
 
 
 def test_a_change_is_one_transaction(logging_postgres, signed_in):
