@@ -49,10 +49,12 @@ class Prepared:
 
     def rows(self, connection: Connection, parameters: Mapping[str, Any]) -> CursorResult[Any]:
         """The statement's rows on `connection`: by name where it is PostgreSQL in autocommit, else as Core."""
-        reading = getattr(connection.connection.dbapi_connection, "autocommit", False)
-        if connection.dialect.name != "postgresql" or not reading:
+        dbapi_connection = connection.connection.dbapi_connection
+        if connection.dialect.name != "postgresql" or not getattr(dbapi_connection, "autocommit", False):
             return connection.execute(self.statement, parameters)
-        prepared: set[str] = connection.info.setdefault(PREPARED_NAMES, set())
+        prepared: set[str] | None = connection.info.get(PREPARED_NAMES)
+        if prepared is None:
+            prepared = connection.info[PREPARED_NAMES] = set()
         if self.name not in prepared:
             connection.exec_driver_sql(self.prepare)
             prepared.add(self.name)

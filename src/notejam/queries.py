@@ -54,11 +54,18 @@ _ALL_NOTE_ROWS = (
     .where(NOTES.user_id == bindparam("user_id"))
 )
 _PAD_NOTE_ROWS = _ALL_NOTE_ROWS.where(NOTES.pad_id == bindparam("pad_id"))
-# One statement per ?order= and list (all notes, or one pad's), e.g. notejam_pad_notes_by_name_desc.
+
+
+def _note_list_name(order: str, in_pad: bool) -> str:
+    """The prepared statement's name, e.g. notejam_pad_notes_by_name_desc for one pad's notes, ?order=-name."""
+    direction = "_desc" if order.startswith("-") else ""
+    return f"notejam_{'pad' if in_pad else 'all'}_notes_by_{order.removeprefix('-')}{direction}"
+
+
+# One statement per ?order= and list (all notes, or one pad's).
 _NOTE_LISTS = {
     (order, in_pad): Prepared(
-        f"notejam_{'pad' if in_pad else 'all'}_notes_by_{order.lstrip('-')}{'_desc' if order.startswith('-') else ''}",
-        (_PAD_NOTE_ROWS if in_pad else _ALL_NOTE_ROWS).order_by(*columns),
+        _note_list_name(order, in_pad), (_PAD_NOTE_ROWS if in_pad else _ALL_NOTE_ROWS).order_by(*columns)
     )
     for order, columns in NOTE_ORDERS.items()
     for in_pad in (False, True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from jinja2.runtime import Context
@@ -22,11 +23,11 @@ from tests.app.test_query_count import add_notes_and_pads
 REQUESTS = 20
 
 
-@pytest.fixture
+@contextmanager
 def collector_off() -> Iterator[None]:
+    """The cycle collector off, and what it collects kept in gc.garbage to be counted; as it was afterwards."""
     enabled = gc.isenabled()
     gc.disable()
-    gc.collect()
     try:
         yield
     finally:
@@ -39,19 +40,17 @@ def collector_off() -> Iterator[None]:
 def cyclic_garbage(get, url: str) -> Counter[str]:
     """What `REQUESTS` requests for `url` left that only the cycle collector could free, by type."""
     assert get(url).status_code == 200, url  # the first request compiles templates and fills caches
-    gc.collect()
-    gc.set_debug(gc.DEBUG_SAVEALL)  # collected objects go to gc.garbage, where they can be counted
-    for _ in range(REQUESTS):
-        assert get(url).status_code == 200, url
-    gc.collect()
-    found = Counter(type(item).__qualname__ for item in gc.garbage)
-    gc.set_debug(0)
-    gc.garbage.clear()
-    return found
+    with collector_off():
+        gc.collect()
+        gc.set_debug(gc.DEBUG_SAVEALL)  # collected objects go to gc.garbage, where they can be counted
+        for _ in range(REQUESTS):
+            assert get(url).status_code == 200, url
+        gc.collect()
+        return Counter(type(item).__qualname__ for item in gc.garbage)
 
 
 @pytest.mark.parametrize("page", ["all notes", "pad", "note"])
-def test_the_busiest_pages_leave_no_template_context_in_a_cycle(app, signed_in, alice, collector_off, page):
+def test_the_busiest_pages_leave_no_template_context_in_a_cycle(app, signed_in, alice, page):
     pad_id, note_id = add_notes_and_pads(app, alice, pads=2, notes_per_pad=10, loose_notes=1)
     url = {"all notes": "/", "pad": f"/pads/{pad_id}/", "note": f"/notes/{note_id}/"}[page]
     garbage = cyclic_garbage(signed_in.get, url)

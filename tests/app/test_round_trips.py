@@ -10,7 +10,7 @@ import psycopg2
 import pytest
 
 from notejam import create_app, database, migrate
-from notejam.models import Pad
+from notejam.models import NAME_MAX_LENGTH, Pad
 from tests.app.support import Browser, Factory, app_config
 from tests.conftest import PostgresServer, running_postgres
 
@@ -120,8 +120,8 @@ def test_pages_survive_a_migration_that_changes_a_column_they_return(app, loggin
             assert browser.get(path).status_code == 200
     finally:
         with admin.cursor() as cursor:
-            cursor.execute("ALTER TABLE pads ALTER COLUMN name TYPE varchar(100)")
-            cursor.execute("ALTER TABLE notes ALTER COLUMN name TYPE varchar(100)")
+            cursor.execute(f"ALTER TABLE pads ALTER COLUMN name TYPE varchar({NAME_MAX_LENGTH})")
+            cursor.execute(f"ALTER TABLE notes ALTER COLUMN name TYPE varchar({NAME_MAX_LENGTH})")
         admin.close()
 
 
