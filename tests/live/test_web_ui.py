@@ -28,9 +28,9 @@ from tests.argocd.test_sso import runbook_blocks
 from tests.browser import UnresolvedNode, click_found
 from tests.live.conftest import LiveCluster
 from tests.live.test_sign_in import api
-from tests.live.test_steady_state import wait_synced_healthy
+from tests.live.test_steady_state import wait_for_operation, wait_synced_healthy
 from tools.cluster.served_repo import commit
-from tools.cluster.sync import APPLICATIONS, state_of
+from tools.cluster.sync import APPLICATIONS
 from tools.promote import set_tag
 
 pytestmark = [pytest.mark.control_plane, pytest.mark.browser]
@@ -95,10 +95,11 @@ class ArgoCD:
     def press_toolbar(self, label: str) -> None:
         self.click(label, f"//div[contains(@class, 'top-bar__action-menu')]//button[normalize-space()='{label}']")
 
-    def synchronize(self, live: LiveCluster, every: float = 15) -> None:
-        """Press the sync panel's Synchronize until Argo CD has the operation. Under load the panel can take a click
-        while it still loads the application's resources, and nothing is sent; a second operation while one runs
-        would be refused by the API server, so pressing again never syncs twice."""
+    def synchronize(self, live: LiveCluster, every: float = 15) -> str:
+        """Press the sync panel's Synchronize until Argo CD has the operation; return the previous operation's start
+        time, for waiting on the new one's end. Under load the panel can take a click while it still loads the
+        application's resources, and nothing is sent; a second operation while one runs would be refused by the API
+        server, so pressing again never syncs twice."""
         app = live.kube.get(f"{APPLICATIONS}/notejam")
         before = (app["status"].get("operationState") or {}).get("startedAt", "")
 
@@ -115,6 +116,7 @@ class ArgoCD:
             pressed = time.monotonic()
             while not started() and time.monotonic() - pressed < every:
                 time.sleep(0.5)
+        return before
 
     def screenshot(self, name: str) -> Path:
         path = browser.artifacts_dir() / f"argocd-{name}.png"
@@ -208,15 +210,18 @@ def signed_in_as_the_admin_sync_from_the_ui(live: LiveCluster, ui: ArgoCD, passw
     ui.until("OutOfSync after Refresh", lambda d: "OutOfSync" in ui.status_panel())
     ui.screenshot("notejam-out-of-sync")
     ui.press_toolbar("Sync")
-    ui.synchronize(live)
-    ui.until("Synced after the sync", lambda d: "OutOfSync" not in ui.status_panel()
-             and "Synced" in ui.status_panel() and "Healthy" in ui.status_panel(), timeout=240)  # fmt: skip
+    before = ui.synchronize(live)
+    # The end state is waited for in the API, then the UI must show it. Reading it once is not enough: in CI, on a
+    # loaded machine, the panel said Synced and Healthy and the Application read a moment later was Progressing.
+    wait_for_operation(live.kube, "notejam", before, timeout=240)
+    app = wait_synced_healthy(live.kube, ["notejam"], timeout=240)["notejam"]
+    ui.until("Synced and Healthy after the sync", lambda d: "OutOfSync" not in ui.status_panel()
+             and "Progressing" not in ui.status_panel()
+             and "Synced" in ui.status_panel() and "Healthy" in ui.status_panel())  # fmt: skip
 
-    app = live.kube.get(f"{APPLICATIONS}/notejam")
     operation = app["status"]["operationState"]
     assert operation["operation"]["initiatedBy"] == {"username": "admin"}, operation["operation"]
     assert operation["syncResult"]["revision"] == revision
-    assert state_of(app) == ("Synced", "Healthy")
     namespace = live.notejam_namespace()
     deployment = live.kube.get(f"/apis/apps/v1/namespaces/{namespace}/deployments/notejam")
     assert deployment["spec"]["template"]["spec"]["containers"][0]["image"].endswith(f":{UI_TAG}")
