@@ -180,8 +180,8 @@ def test_a_release_whose_smoke_test_fails_fails_the_sync_visibly_and_a_revert_ro
     assert hook_result(operation, "notejam-migrate")["hookPhase"] == "Succeeded"
     # The release was applied (a PostSync hook runs after the sync is healthy): the failure is the sync's.
     assert image_tag(kube.get(deployment_path)) == FAILING_TAG
-    # Synced and Healthy, with the sync Failed. Waited for, not read once: the web UI test, reading once, saw the
-    # Application Progressing for a moment after its sync (in CI, on a loaded machine).
+    # Synced and Healthy, with the sync Failed. Waited for, not read once: health flips between Progressing and
+    # Healthy around a sync (test_web_ui.py).
     app = wait_synced_healthy(kube, ["notejam"])["notejam"]
     assert app["status"]["operationState"]["phase"] == "Failed"
     assert failed_operation_event(kube, revision)
