@@ -25,9 +25,12 @@ REQUESTS = 20
 
 @contextmanager
 def collector_off() -> Iterator[None]:
-    """The cycle collector off, and what it collects kept in gc.garbage to be counted; as it was afterwards."""
+    """The cycle collector off, older garbage collected, and what a collection finds from here on kept in gc.garbage
+    to be counted; all as it was afterwards."""
     enabled = gc.isenabled()
     gc.disable()
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
     try:
         yield
     finally:
@@ -41,8 +44,6 @@ def cyclic_garbage(get, url: str) -> Counter[str]:
     """What `REQUESTS` requests for `url` left that only the cycle collector could free, by type."""
     assert get(url).status_code == 200, url  # the first request compiles templates and fills caches
     with collector_off():
-        gc.collect()
-        gc.set_debug(gc.DEBUG_SAVEALL)  # collected objects go to gc.garbage, where they can be counted
         for _ in range(REQUESTS):
             assert get(url).status_code == 200, url
         gc.collect()

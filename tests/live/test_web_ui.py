@@ -212,9 +212,8 @@ def signed_in_as_the_admin_sync_from_the_ui(live: LiveCluster, ui: ArgoCD, passw
     ui.press_toolbar("Sync")
     before = ui.synchronize(live)
     # The sync's end, then Synced and Healthy, waited for in the API; then the UI must show it. While the operation
-    # runs, the Application turns Healthy and back to Progressing (seen on dev, sampled every 0.2 s: Progressing at
-    # 19.9 s, Healthy at 20.3 s, Progressing at 21.1 s, Healthy at 25.8 s, the operation Succeeded at 30.9 s), so the
-    # panel can say Synced and Healthy before the end: CI of stop 34 read Progressing just after it did.
+    # runs, the Application can turn Healthy for a moment and back to Progressing (seen on dev, sampled every 0.2 s),
+    # so the panel alone may say Synced and Healthy before the end.
     wait_for_operation(live.kube, "notejam", before, timeout=240)
     app = wait_synced_healthy(live.kube, ["notejam"], timeout=240)["notejam"]
     ui.until("Synced and Healthy after the sync", lambda d: "OutOfSync" not in ui.status_panel()
