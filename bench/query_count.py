@@ -1,7 +1,7 @@
 """SQL queries per page, for `make bench`: run with PYTHONPATH naming the Notejam version to count.
 
 Builds that version's app on the bench database, signs in with Flask's test client and counts the statements each
-page sends (a SQLAlchemy `before_cursor_execute` listener, as tests/app/test_query_count.py does). Prints JSON.
+page sends (`counted_statements`, which tests/app/test_query_count.py uses too). Prints JSON.
 
     python -m bench.query_count --database-url URL --email E --password P "all notes=/" "note=/notes/1/"
 """
@@ -10,9 +10,69 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import event
+import psycopg2.extensions
+from sqlalchemy import Engine, event
+
+# Where the counting connections' cursors note what they send: the innermost counted_statements block's list.
+_counts: list[list[str]] = []
+
+
+def _note(statement: Any) -> None:
+    text = statement if isinstance(statement, str) else str(statement)
+    # PREPARE: once per pooled connection, not per page (notejam.prepared).
+    if _counts and not text.startswith("PREPARE "):
+        _counts[-1].append(text)
+
+
+class _CountingCursor(psycopg2.extensions.cursor):
+    def execute(self, query: Any, vars: Any = None) -> None:
+        _note(query)
+        super().execute(query, vars)
+
+    def executemany(self, query: Any, vars_list: Any) -> None:
+        _note(query)
+        super().executemany(query, vars_list)
+
+
+class CountingConnection(psycopg2.extensions.connection):
+    """A psycopg2 connection whose cursors note each statement they send: a query, the pool's `SELECT 1` ping of
+    versions that pre-ping, an `EXECUTE` that notejam.prepared sends without SQLAlchemy. Not the BEGIN and ROLLBACK
+    that psycopg2 sends by itself (tests/app/test_round_trips.py counts those, from the server's log)."""
+
+    def cursor(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("cursor_factory", _CountingCursor)
+        return super().cursor(*args, **kwargs)
+
+
+@contextmanager
+def counted_statements(engine: Engine) -> Iterator[list[str]]:
+    """The statements sent on `engine` inside the block, PREPAREs left out. On PostgreSQL, what the driver sends, on
+    connections opened for the count (the pool is emptied before and after), so that statements run on the driver
+    without SQLAlchemy (notejam.prepared) count too; on other databases, what SQLAlchemy sends (its
+    `before_cursor_execute` event)."""
+    statements: list[str] = []
+
+    def use_counting_connection(_dialect: Any, _record: Any, _cargs: Any, cparams: dict[str, Any]) -> None:
+        cparams["connection_factory"] = CountingConnection
+
+    def record(_connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        _note(statement)
+
+    postgresql = engine.dialect.name == "postgresql"
+    listener = ("do_connect", use_counting_connection) if postgresql else ("before_cursor_execute", record)
+    engine.dispose()
+    event.listen(engine, *listener)
+    _counts.append(statements)
+    try:
+        yield statements
+    finally:
+        _counts.remove(statements)
+        event.remove(engine, *listener)
+        engine.dispose()
 
 
 def count(database_url: str, email: str, password: str, pages: dict[str, str]) -> dict[str, int]:
@@ -23,17 +83,10 @@ def count(database_url: str, email: str, password: str, pages: dict[str, str]) -
     signed_in = client.post("/signin/", data={"email": email, "password": password})
     if signed_in.status_code != 302:
         raise SystemExit(f"sign-in failed: {signed_in.status_code}")
-    statements: list[str] = []
-
-    def record(*args: Any) -> None:
-        if not args[2].startswith("PREPARE "):  # once per pooled connection, not per page (notejam.prepared)
-            statements.append(args[2])
-
-    event.listen(database.engine(app), "before_cursor_execute", record)
     counts = {}
     for label, path in pages.items():
-        statements.clear()
-        response = client.get(path)
+        with counted_statements(database.engine(app)) as statements:
+            response = client.get(path)
         if response.status_code != 200:
             raise SystemExit(f"GET {path} answered {response.status_code}")
         counts[label] = len(statements)

@@ -1,12 +1,20 @@
-"""Statements PostgreSQL parses and plans once per connection, not on every page.
+"""Statements PostgreSQL parses and plans once per connection, run on the driver without SQLAlchemy's execution.
 
 psycopg2 sends every query as text, and the server parses, analyses and plans it each time: for the query every
 signed-in page runs (the user with their pads) planning took longer than running it. psycopg 3 prepares repeated
 statements by itself; psycopg2, our driver, does not, and SQLAlchemy does not do it for psycopg2. So the busiest
 pages' statements are `Prepared`: on a connection's first use, `PREPARE name AS ...`; from then on
-`EXECUTE name(...)`, one round trip as before, its rows typed by the Core statement's columns (UTC datetimes
-included). PostgreSQL keeps a prepared statement for the life of the connection; SQLAlchemy empties the connection's
-`info`, where we note what is prepared, when it replaces the connection.
+`EXECUTE name(...)`, one round trip as before. PostgreSQL keeps a prepared statement for the life of the connection;
+SQLAlchemy empties the connection's `info`, where we note what is prepared, when it replaces the connection.
+
+`EXECUTE` goes straight to a psycopg2 cursor of the request's pooled connection. SQLAlchemy's execution of a
+statement (its execution context, events, result object and row processing) cost about as much Python as the two
+statements of a page themselves (about 0.1 ms a page, measured in-process: docs/capacity.md). What it did for these
+statements is kept here: rows typed by the Core statement's columns (UTC datetimes included, through each column
+type's own result processor) and readable by column name, and a driver error raised as SQLAlchemy's `DBAPIError`,
+the connection invalidated when the dialect says it is gone (so the pool replaces it, and the page is a 503:
+database.is_unavailable). Only SQLAlchemy's cursor events do not fire: a count of statements is the driver's or the
+server's (bench/query_count.py, tests/app/test_round_trips.py).
 
 Only while a request reads, in autocommit (database.autocommit_while_reading). A form's statements run in its
 transaction as plain Core statements, so that nothing below can abort a transaction:
@@ -20,10 +28,12 @@ transaction as plain Core statements, so that nothing below can abort a transact
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import namedtuple
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, CursorResult, Select, TextualSelect, text
+import psycopg2
+from sqlalchemy import Connection, Dialect, Select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DBAPIError
 
@@ -40,31 +50,77 @@ class Prepared:
 
     def __init__(self, name: str, statement: Select[Any]) -> None:
         compiled = statement.compile(dialect=_NUMBERED)
-        parameters = compiled.positiontup or []
         self.name = name
         self.statement = statement
         self.prepare = f"PREPARE {name} AS {compiled.string}"
-        arguments = ", ".join(f":{parameter}" for parameter in parameters)
-        self.execute: TextualSelect = text(f"EXECUTE {name}({arguments})").columns(*statement.selected_columns)
+        self.parameters = tuple(compiled.positiontup or ())
+        # Values the statement carries itself (a literal becomes a bound parameter), filled in where not given.
+        self._values = {name: bind.value for name, bind in compiled.binds.items() if not bind.required}
+        self.execute = f"EXECUTE {name}({', '.join('%s' for _ in self.parameters)})"
+        columns = statement.selected_columns
+        # Rows read by position or by column name, as SQLAlchemy's are (`note.name`).
+        self.row = namedtuple(f"{name}_row", [column.key for column in columns], rename=True)  # type: ignore[misc]
+        self._columns = columns
+        self._processors: tuple[tuple[int, Callable[[Any], Any]], ...] | None = None
 
-    def rows(self, connection: Connection, parameters: Mapping[str, Any]) -> CursorResult[Any]:
+    def rows(self, connection: Connection, parameters: Mapping[str, Any]) -> Sequence[Any]:
         """The statement's rows on `connection`: by name where it is PostgreSQL in autocommit, else as Core."""
         dbapi_connection = connection.connection.dbapi_connection
         if connection.dialect.name != "postgresql" or not getattr(dbapi_connection, "autocommit", False):
-            return connection.execute(self.statement, parameters)
+            return connection.execute(self.statement, parameters).all()
         prepared: set[str] | None = connection.info.get(PREPARED_NAMES)
         if prepared is None:
             prepared = connection.info[PREPARED_NAMES] = set()
-        if self.name not in prepared:
-            connection.exec_driver_sql(self.prepare)
-            prepared.add(self.name)
+        arguments = tuple(parameters[name] if name in parameters else self._values[name] for name in self.parameters)
+        cursor = dbapi_connection.cursor()
         try:
-            return connection.execute(self.execute, parameters)
-        except DBAPIError as error:
-            if getattr(error.orig, "pgcode", None) != CACHED_PLAN_CHANGED:
-                raise
-        # A migration changed what the statement returns: plan it again for the new table (autocommit: nothing to
-        # roll back, the failed EXECUTE changed nothing).
-        connection.exec_driver_sql(f"DEALLOCATE {self.name}")
-        connection.exec_driver_sql(self.prepare)
-        return connection.execute(self.execute, parameters)
+            if self.name not in prepared:
+                cursor.execute(self.prepare)
+                prepared.add(self.name)
+            try:
+                cursor.execute(self.execute, arguments)
+            except psycopg2.Error as error:
+                if error.pgcode != CACHED_PLAN_CHANGED:
+                    raise
+                # A migration changed what the statement returns: plan it again for the new table (autocommit:
+                # nothing to roll back, the failed EXECUTE changed nothing).
+                cursor.execute(f"DEALLOCATE {self.name}")
+                cursor.execute(self.prepare)
+                cursor.execute(self.execute, arguments)
+            fetched = cursor.fetchall()
+        except psycopg2.Error as error:
+            raise self._sqlalchemy_error(connection, cursor, arguments, error) from error
+        finally:
+            cursor.close()
+        return self._typed(connection.dialect, fetched)
+
+    def _typed(self, dialect: Dialect, fetched: list[tuple[Any, ...]]) -> list[Any]:
+        """The driver's rows as named rows, each value through its column type's result processor, if it has one."""
+        if self._processors is None:
+            self._processors = tuple(
+                (index, processor)
+                for index, column in enumerate(self._columns)
+                if (processor := column.type.result_processor(dialect, None)) is not None
+            )
+        row, processors = self.row, self._processors
+        if not processors:
+            return [row(*values) for values in fetched]
+        typed = []
+        for values in fetched:
+            converted = list(values)
+            for index, processor in processors:
+                converted[index] = processor(converted[index])
+            typed.append(row(*converted))
+        return typed
+
+    def _sqlalchemy_error(
+        self, connection: Connection, cursor: Any, arguments: tuple[Any, ...], error: psycopg2.Error
+    ) -> BaseException:
+        """What SQLAlchemy raises for a driver error: DBAPIError, and a connection the dialect finds disconnected
+        (the server restarted or ended it) invalidated, so the pool opens a new one for the next request."""
+        gone = connection.dialect.is_disconnect(error, connection.connection.dbapi_connection, cursor)
+        if gone:
+            connection.invalidate(error)
+        return DBAPIError.instance(
+            self.execute, arguments, error, psycopg2.Error, connection_invalidated=gone, dialect=connection.dialect
+        )

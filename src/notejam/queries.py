@@ -9,11 +9,12 @@ prepared once per connection (notejam.prepared), so the server does not parse an
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from flask import abort
 from flask_login import current_user
-from sqlalchemy import CursorResult, Row, Select, bindparam, func, select
+from sqlalchemy import Select, bindparam, func, select
 
 from notejam import database
 from notejam.models import MAX_ID, Note, Pad, PadRow, SignedInUser, User
@@ -72,7 +73,7 @@ _NOTE_LISTS = {
 }
 
 
-def _rows(statement: Prepared, parameters: dict[str, Any]) -> CursorResult[Any]:
+def _rows(statement: Prepared, parameters: dict[str, Any]) -> Sequence[Any]:
     """A statement of table columns on the request's connection (database.connection: the session's while a form
     changes data, so in its transaction and seeing what it wrote), prepared once per connection while reading."""
     return statement.rows(database.connection(), parameters)
@@ -80,7 +81,7 @@ def _rows(statement: Prepared, parameters: dict[str, Any]) -> CursorResult[Any]:
 
 def signed_in_user(user_id: int) -> SignedInUser | None:
     """The user with their pads, for auth.load_user: one query on every signed-in request."""
-    rows = _rows(_SIGNED_IN_USER, {"id": user_id}).all()
+    rows = _rows(_SIGNED_IN_USER, {"id": user_id})
     if not rows:
         return None
     pads = tuple(PadRow(pad_id, name) for _, _, _, pad_id, name in rows if pad_id is not None)
@@ -116,23 +117,23 @@ def owned_note_or_404(note_id: int) -> Note:
     return note
 
 
-def owned_note_row_or_404(note_id: int) -> Row[Any]:
+def owned_note_row_or_404(note_id: int) -> Any:
     """The signed-in user's note to show, as a row (id, pad_id, name, text, updated_at), or 404 like
     owned_note_or_404."""
     if not 0 < note_id <= MAX_ID:
         abort(404)
-    note = _rows(_OWNED_NOTE_ROW, {"id": note_id, "user_id": current_user.id}).first()
-    if note is None:
+    rows = _rows(_OWNED_NOTE_ROW, {"id": note_id, "user_id": current_user.id})
+    if not rows:
         abort(404)
-    return note
+    return rows[0]
 
 
-def note_rows(order: str | None, pad: PadRow | None = None) -> list[Row[Any]]:
+def note_rows(order: str | None, pad: PadRow | None = None) -> Sequence[Any]:
     """The list pages' notes as plain rows (id, name, updated_at, pad_id, pad_name), pads joined in the same query:
     one query whatever the number of notes and pads, and no ORM objects to build per row."""
     statement = _NOTE_LISTS[order if order in NOTE_ORDERS else DEFAULT_NOTE_ORDER, pad is not None]
     parameters = {"user_id": current_user.id} | ({"pad_id": pad.id} if pad is not None else {})
-    return list(_rows(statement, parameters))
+    return _rows(statement, parameters)
 
 
 def notes_query(order: str | None, pad: PadRow | None = None) -> Select[tuple[Note]]:

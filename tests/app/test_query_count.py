@@ -1,6 +1,7 @@
 """The pages people open most run a fixed number of SQL queries, however many notes and pads a user has.
 
-Counted with a SQLAlchemy `before_cursor_execute` listener on the app's engine (both backends, PostgreSQL included).
+Counted by bench.query_count.counted_statements: on PostgreSQL what psycopg2 sends (notejam.prepared runs the pages'
+statements on the driver, without SQLAlchemy), on SQLite what SQLAlchemy sends.
 Before the eager loading, the all-notes page loaded each note's pad lazily: one more query per distinct pad.
 """
 
@@ -13,6 +14,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import event
 
+from bench.query_count import counted_statements
 from notejam import database
 from notejam.models import Note, Pad, User
 from tests.app.support import Browser, page_text
@@ -38,27 +40,11 @@ def add_notes_and_pads(app: Flask, user: User, pads: int, notes_per_pad: int, lo
         return made[0].id, notes[0].id
 
 
-@contextmanager
-def counted_queries(app: Flask) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def record(_connection, _cursor, statement, _parameters, _context, _executemany) -> None:
-        if not statement.startswith("PREPARE "):  # once per pooled connection, not per page (notejam.prepared)
-            statements.append(statement)
-
-    engine = database.engine(app)
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-
-
 def queries_per_page(app: Flask, browser: Browser, pad_id: int, note_id: int, order: str | None) -> dict[str, int]:
     query = {"order": order} if order else None
     counts = {}
     for page, url in (("all notes", "/"), ("pad", f"/pads/{pad_id}/"), ("note", f"/notes/{note_id}/")):
-        with counted_queries(app) as statements:
+        with counted_statements(database.engine(app)) as statements:
             response = browser.get(url, query_string=query if page != "note" else None)
         assert response.status_code == 200, url
         counts[page] = len(statements)
