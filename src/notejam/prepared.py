@@ -102,15 +102,15 @@ class Prepared:
                 for index, column in enumerate(self._columns)
                 if (processor := column.type.result_processor(dialect, None)) is not None
             )
-        row, processors = self.row, self._processors
+        row, processors, new_row = self.row, self._processors, tuple.__new__  # a namedtuple, as its _make makes it
         if not processors:
-            return [row(*values) for values in fetched]
+            return [new_row(row, values) for values in fetched]
         typed = []
         for values in fetched:
             converted = list(values)
             for index, processor in processors:
                 converted[index] = processor(converted[index])
-            typed.append(row(*converted))
+            typed.append(new_row(row, converted))
         return typed
 
     def _sqlalchemy_error(

@@ -29,6 +29,24 @@ def test_all_notes_lists_count_pad_and_smart_date(signed_in, factory, alice):
     assert 'href="/notes/create/"' in page
 
 
+def test_each_row_shows_its_own_notes_pad(signed_in, factory, alice):
+    """The list makes each pad's cell once and reuses it: rows of one pad, of another and of none, interleaved."""
+    home, work = factory.pad(alice, "Home <3"), factory.pad(alice, "Work")
+    for number, pad in enumerate((home, work, None, work, home, None)):
+        factory.note(alice, f"Note {number}", pad=pad)
+    page = page_text(signed_in.get("/?order=name"))
+    rows = re.findall(r'<td><a href="/notes/\d+/">(Note \d)</a></td>\s*<td>(.*?)</td>', page)
+    home_cell, work_cell = f'<a href="/pads/{home.id}/">Home &lt;3</a>', f'<a href="/pads/{work.id}/">Work</a>'
+    assert rows == [
+        ("Note 0", home_cell),
+        ("Note 1", work_cell),
+        ("Note 2", "No pad"),
+        ("Note 3", work_cell),
+        ("Note 4", home_cell),
+        ("Note 5", "No pad"),
+    ]
+
+
 def test_empty_state_invites_first_note(signed_in):
     page = page_text(signed_in.get("/"))
     assert "All notes (0)" in page and "Create your first note." in page
