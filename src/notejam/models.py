@@ -101,6 +101,16 @@ class PadRow(NamedTuple):
     name: str
 
 
+class NoteRow(NamedTuple):
+    """A note as the note page shows it."""
+
+    id: int
+    pad_id: int | None
+    name: str
+    updated_at: datetime
+    text: str
+
+
 @dataclass(frozen=True)
 class SignedInUser:
     """The signed-in user as the pages see them: plain values, read with their pads in one query on every request

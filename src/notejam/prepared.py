@@ -58,8 +58,11 @@ class Prepared:
         self._values = {name: bind.value for name, bind in compiled.binds.items() if not bind.required}
         self.execute = f"EXECUTE {name}({', '.join('%s' for _ in self.parameters)})"
         columns = statement.selected_columns
+        keys = [column.key for column in columns]
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"{name}: label the columns that share a name, so that rows can be read by name: {keys}")
         # Rows read by position or by column name, as SQLAlchemy's are (`note.name`).
-        self.row = namedtuple(f"{name}_row", [column.key for column in columns], rename=True)  # type: ignore[misc]
+        self.row = namedtuple(f"{name}_row", keys)  # type: ignore[misc]
         self._columns = columns
         self._processors: tuple[tuple[int, Callable[[Any], Any]], ...] | None = None
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from flask import abort
+from flask import abort, g, request
 from flask_login import current_user
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import Select, bindparam, case, func, select
 
 from notejam import database
-from notejam.models import MAX_ID, Note, Pad, PadRow, SignedInUser, User
+from notejam.models import MAX_ID, Note, NoteRow, Pad, PadRow, SignedInUser, User
 from notejam.prepared import Prepared
 
 # What every page reads selects table columns, not ORM attributes: the rows come straight from the driver, without
@@ -37,18 +37,33 @@ DEFAULT_NOTE_ORDER = "-updated_at"
 _OWNED_NOTE = select(Note).where(Note.id == bindparam("id"), Note.user_id == bindparam("user_id"))
 _OWNED_NOTE_ROW = Prepared(
     "notejam_owned_note_row",
-    select(NOTES.id, NOTES.pad_id, NOTES.name, NOTES.text, NOTES.updated_at).where(
+    select(NOTES.id, NOTES.pad_id, NOTES.name, NOTES.updated_at, NOTES.text).where(
         NOTES.id == bindparam("id"), NOTES.user_id == bindparam("user_id")
     ),
 )
 # Every signed-in page shows the user's pads (the sidebar): they come with the user, in the same query.
 _SIGNED_IN_USER = Prepared(
     "notejam_signed_in_user",
-    select(USERS.id, USERS.email, USERS.password_hash, PADS.id, PADS.name)
+    select(USERS.id, USERS.email, USERS.password_hash, PADS.id.label("pad_id"), PADS.name.label("pad_name"))
     .select_from(User.__table__.outerjoin(Pad.__table__, PADS.user_id == USERS.id))
     .where(USERS.id == bindparam("id"))
     .order_by(PADS.name, PADS.id),
 )
+# The note page reads its note with the user, in the same statement: the note's columns on every row (one per pad),
+# its text, which may be long, only on the first.
+NOTE_PAGE = "notes.view"
+_SIGNED_IN_USER_AND_NOTE = Prepared(
+    "notejam_signed_in_user_and_note",
+    _SIGNED_IN_USER.statement.add_columns(
+        NOTES.id.label("note_id"),
+        NOTES.pad_id.label("note_pad_id"),
+        NOTES.name.label("note_name"),
+        NOTES.updated_at.label("note_updated_at"),
+        case((func.row_number().over(order_by=(PADS.name, PADS.id)) == 1, NOTES.text)).label("note_text"),
+    ).outerjoin(Note.__table__, (NOTES.id == bindparam("note_id")) & (NOTES.user_id == USERS.id)),
+)
+# Where signed_in_user keeps the note it read for owned_note_row_or_404: (note id, user id, the row or None).
+_NOTE_READ_WITH_USER = "_notejam_note_read_with_user"
 _ALL_NOTE_ROWS = (
     select(NOTES.id, NOTES.name, NOTES.updated_at, NOTES.pad_id, PADS.name.label("pad_name"))
     .select_from(Note.__table__.outerjoin(Pad.__table__, NOTES.pad_id == PADS.id))
@@ -80,13 +95,28 @@ def _rows(statement: Prepared, parameters: dict[str, Any]) -> Sequence[Any]:
 
 
 def signed_in_user(user_id: int) -> SignedInUser | None:
-    """The user with their pads, for auth.load_user: one query on every signed-in request."""
-    rows = _rows(_SIGNED_IN_USER, {"id": user_id})
+    """The user with their pads, for auth.load_user: one statement on every signed-in request. On the note page the
+    same statement reads the note, which owned_note_row_or_404 then takes instead of asking again."""
+    note_id = _note_page_note_id()
+    if note_id is None:
+        rows = _rows(_SIGNED_IN_USER, {"id": user_id})
+    else:
+        rows = _rows(_SIGNED_IN_USER_AND_NOTE, {"id": user_id, "note_id": note_id})
+        note = NoteRow(*rows[0][5:]) if rows and rows[0][5] is not None else None
+        setattr(g, _NOTE_READ_WITH_USER, (note_id, user_id, note))
     if not rows:
         return None
-    pads = tuple(PadRow(pad_id, name) for _, _, _, pad_id, name in rows if pad_id is not None)
+    pads = tuple(PadRow(row[3], row[4]) for row in rows if row[3] is not None)
     user_id, email, password_hash = rows[0][:3]
     return SignedInUser(user_id, email, password_hash, pads)
+
+
+def _note_page_note_id() -> int | None:
+    """The id of the note the request's page shows, if it is the note page and the id can exist."""
+    if request.endpoint != NOTE_PAGE or request.view_args is None:
+        return None
+    note_id = request.view_args.get("note_id")
+    return note_id if isinstance(note_id, int) and 0 < note_id <= MAX_ID else None
 
 
 def user_pads() -> list[PadRow] | tuple[PadRow, ...]:
@@ -117,15 +147,20 @@ def owned_note_or_404(note_id: int) -> Note:
     return note
 
 
-def owned_note_row_or_404(note_id: int) -> Any:
-    """The signed-in user's note to show, as a row (id, pad_id, name, text, updated_at), or 404 like
-    owned_note_or_404."""
+def owned_note_row_or_404(note_id: int) -> NoteRow:
+    """The signed-in user's note to show (models.NoteRow), or 404 like owned_note_or_404: on the note page, the
+    note read with the user (signed_in_user); elsewhere a statement of its own."""
     if not 0 < note_id <= MAX_ID:
         abort(404)
-    rows = _rows(_OWNED_NOTE_ROW, {"id": note_id, "user_id": current_user.id})
-    if not rows:
+    read = g.pop(_NOTE_READ_WITH_USER, None)
+    if read is not None and read[:2] == (note_id, current_user.id):
+        note = read[2]
+    else:
+        rows = _rows(_OWNED_NOTE_ROW, {"id": note_id, "user_id": current_user.id})
+        note = NoteRow(*rows[0]) if rows else None
+    if note is None:
         abort(404)
-    return rows[0]
+    return note
 
 
 def note_rows(order: str | None, pad: PadRow | None = None) -> Sequence[Any]:

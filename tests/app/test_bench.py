@@ -38,7 +38,7 @@ def test_bench_prints_and_writes_rates_latencies_queries_and_ratios(tmp_path):
     figures = json.loads(output.read_text())
     assert figures["base_refs"] == ["HEAD"] and figures["gunicorn"]["workers"] == 1
     # The base ref is committed code, the head this working tree: only the head's counts are this code's.
-    assert figures["apps"]["head"]["queries"] == {"all notes": 2, "pad": 2, "note": 2}
+    assert figures["apps"]["head"]["queries"] == {"all notes": 2, "pad": 2, "note": 1}
     assert set(figures["apps"]["HEAD"]["queries"]) == {"all notes", "pad", "note"}
     for app in ("head", "HEAD"):
         for page in figures["apps"][app]["pages"].values():

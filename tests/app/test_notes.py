@@ -171,6 +171,41 @@ def test_view_note_without_pad_names_none(signed_in, factory, alice):
     assert "Last edited Today at" in page and " in <a" not in page
 
 
+@pytest.mark.parametrize("pads", [0, 1, 3])
+@pytest.mark.parametrize("in_pad", [False, True])
+def test_the_note_page_reads_the_note_with_the_user(signed_in, factory, alice, pads, in_pad):
+    """The note comes in the user's statement, a row per pad, its text on the first row only: whatever the pads and
+    whichever of them the note is in, the page shows the note once and every pad in the sidebar."""
+    made = [factory.pad(alice, f"Pad {number}") for number in range(pads)]
+    pad = made[-1] if in_pad and made else None
+    note = factory.note(alice, "Title", "unique text " * 500, pad=pad)
+    page = page_text(signed_in.get(f"/notes/{note.id}/"))
+    assert page.count("unique text") == 500
+    assert all(f'<li><a href="/pads/{made_pad.id}/">{made_pad.name}</a></li>' in page for made_pad in made)
+    assert (f' in <a href="/pads/{pad.id}/">{pad.name}</a>' in page) if pad else (" in <a" not in page)
+
+
+def test_the_notes_text_comes_once_not_once_per_pad(app, factory, alice):
+    from notejam import database, queries
+
+    for number in range(3):
+        factory.pad(alice, f"Pad {number}")
+    note = factory.note(alice, "Title", "long text " * 1000)
+    with app.test_request_context("/"):
+        rows = queries._SIGNED_IN_USER_AND_NOTE.rows(database.connection(), {"id": alice.id, "note_id": note.id})
+    assert [row.note_text for row in rows] == [note.text, None, None]
+    assert {(row.note_id, row.note_name) for row in rows} == {(note.id, "Title")}
+
+
+def test_the_note_page_of_a_note_that_is_not_mine_is_404_with_me_signed_in(signed_in, factory, alice):
+    factory.pad(alice, "Mine")
+    theirs = factory.note(factory.user("bob@example.com"), "Theirs", "secret")
+    response = signed_in.get(f"/notes/{theirs.id}/")
+    page = page_text(response)
+    assert response.status_code == 404 and "secret" not in page
+    assert alice.email in page  # the user was read in the same statement, without the note
+
+
 def test_edit_note_prefills_and_saves(signed_in, factory, alice):
     pad = factory.pad(alice, "Work")
     note = factory.note(alice, "Title", "Body", pad=pad)

@@ -56,6 +56,12 @@ def test_rows_are_the_core_statements_rows_typed_and_named(reading):
     assert statement.rows(reading, {"id": 8}) == []
 
 
+def test_columns_that_share_a_name_must_be_labelled():
+    with pytest.raises(ValueError, match="label the columns"):
+        Prepared("test_two_ids", select(NOTES.id, User.__table__.c.id))
+    Prepared("test_two_ids", select(NOTES.id, User.__table__.c.id.label("user_id")))
+
+
 def test_a_statement_is_prepared_once_per_connection(reading):
     statement = Prepared("test_note_once", NOTE_BY_ID)
     for _ in range(3):
