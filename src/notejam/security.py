@@ -84,6 +84,18 @@ class HttpsAwareSessionInterface(SecureCookieSessionInterface):
             return self.session_class(data)  # a new dict, sharing only values nobody can change in place
         return self.session_class(copy.deepcopy(data))  # flashed messages are a list, which flash() appends to
 
+    def save_session(self, app: Flask, session: Any, response: Response) -> None:
+        """Flask's `save_session`, which works out the cookie's seven attributes (name, domain, path, Secure, ...) on
+        every response, only when it sets or deletes the cookie. A page that left the session as it came, as every
+        page a signed-in user only reads does, gets what Flask gives it: `Vary: Cookie` if the session was read."""
+        if self.should_set_cookie(app, session):  # modified, or permanent and refreshed on each request
+            super().save_session(app, session, response)
+        elif session.accessed:
+            if "Vary" in response.headers:
+                response.vary.add("Cookie")
+            else:
+                response.headers["Vary"] = "Cookie"
+
 
 # The types of what a signed-in session holds (user id, fingerprint, CSRF token, freshness): immutable.
 _ATOMIC = frozenset({str, int, bool, float, type(None)})

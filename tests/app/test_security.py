@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import re
 import time
 
 import pytest
@@ -188,6 +189,51 @@ def test_the_session_a_request_changes_is_its_own_copy_of_the_verified_cookie(ap
         first.setdefault("_flashes", []).append(("error", "changed in place, as flash() does"))
         second = app.session_interface.open_session(app, request)
     assert second.get("_flashes", []) == before and second["_user_id"] == first["_user_id"]
+
+
+@pytest.mark.parametrize(
+    ("contents", "change", "vary"),
+    [
+        ({"_user_id": "1:ab"}, None, None),  # a signed-in page that only read the session
+        ({"_user_id": "1:ab"}, None, "Accept-Encoding"),  # a response that varies already
+        ({}, None, None),  # a visitor's empty session
+        ({"_user_id": "1:ab"}, ("_flashes", [("success", "Saved.")]), None),  # changed: the cookie is signed
+        ({"_user_id": "1:ab"}, ("_user_id", None), "Accept-Encoding"),  # emptied: the cookie is deleted
+        ({"_user_id": "1:ab"}, "permanent", None),  # a permanent session is refreshed on each request
+    ],
+)
+@pytest.mark.parametrize("accessed", [False, True])
+def test_saving_a_session_answers_what_flasks_own_interface_answers(app, contents, change, vary, accessed):
+    """HttpsAwareSessionInterface.save_session skips Flask's cookie attributes when no cookie is set: the response's
+    headers must be Flask's, whatever the session and the response."""
+    from flask.sessions import SecureCookieSessionInterface
+
+    responses = []
+    for interface in (app.session_interface, SecureCookieSessionInterface()):
+        with app.test_request_context("/"):
+            session = interface.session_class(contents)
+            if change == "permanent":
+                session.permanent = True
+            elif change is not None:
+                key, value = change
+                if value is None:
+                    session.clear()
+                else:
+                    session[key] = value
+            session.accessed = accessed or change is not None
+            response = app.response_class("page", headers={"Vary": vary} if vary else None)
+            interface.save_session(app, session, response)
+            responses.append(sorted(map(_without_clock, response.headers.items())))
+    assert responses[0] == responses[1]
+
+
+def _without_clock(header: tuple[str, str]) -> tuple[str, str]:
+    """A header, with what depends on the second it was made in (a cookie's signature, a future expiry) blanked."""
+    name, value = header
+    if name == "Set-Cookie":
+        value = re.sub(r"^session=[^;]+", "session=<signed>", value)
+        value = re.sub(r"Expires=(?!Thu, 01 Jan 1970)[^;]+", "Expires=<later>", value)
+    return name, value
 
 
 def csrf_tokens(page) -> set[str]:
