@@ -9,12 +9,12 @@ SQLAlchemy empties the connection's `info`, where we note what is prepared, when
 
 `EXECUTE` goes straight to a psycopg2 cursor of the request's pooled connection. SQLAlchemy's execution of a
 statement (its execution context, events, result object and row processing) cost about as much Python as psycopg2's
-own work for a page's two statements (in one process the note page went from 0.79 to 0.64 ms). What it did for these
-statements is kept here: rows typed by the Core statement's columns (UTC datetimes included, through each column
-type's own result processor) and readable by column name, and a driver error raised as SQLAlchemy's `DBAPIError`,
-the connection invalidated when the dialect says it is gone (so the pool replaces it, and the page is a 503:
-database.is_unavailable). Only SQLAlchemy's cursor events do not fire: a count of statements is the driver's or the
-server's (bench/query_count.py, tests/app/test_round_trips.py).
+own work for a page's two statements (in one process, two runs one after the other: note page 0.79, then 0.64 ms).
+What it did for these statements is kept here: rows typed by the Core statement's columns (UTC datetimes included,
+through each column type's own result processor) and readable by column name, and a driver error raised as
+SQLAlchemy's `DBAPIError`, the connection invalidated when the dialect says it is gone (so the pool replaces it, and
+the page is a 503: database.is_unavailable). Only SQLAlchemy's cursor events do not fire: a count of statements is
+the driver's or the server's (bench/query_count.py, tests/app/test_round_trips.py).
 
 Only while a request reads, in autocommit (database.autocommit_while_reading). A form's statements run in its
 transaction as plain Core statements, so that nothing below can abort a transaction:

@@ -35,12 +35,6 @@ NOTE_ORDERS: dict[str, tuple[Any, ...]] = {
 DEFAULT_NOTE_ORDER = "-updated_at"
 
 _OWNED_NOTE = select(Note).where(Note.id == bindparam("id"), Note.user_id == bindparam("user_id"))
-_OWNED_NOTE_ROW = Prepared(
-    "notejam_owned_note_row",
-    select(NOTES.id, NOTES.pad_id, NOTES.name, NOTES.updated_at, NOTES.text).where(
-        NOTES.id == bindparam("id"), NOTES.user_id == bindparam("user_id")
-    ),
-)
 # Every signed-in page shows the user's pads (the sidebar): they come with the user, in the same query.
 _SIGNED_IN_USER = Prepared(
     "notejam_signed_in_user",
@@ -62,7 +56,7 @@ _SIGNED_IN_USER_AND_NOTE = Prepared(
         case((func.row_number().over(order_by=(PADS.name, PADS.id)) == 1, NOTES.text)).label("note_text"),
     ).outerjoin(Note.__table__, (NOTES.id == bindparam("note_id")) & (NOTES.user_id == USERS.id)),
 )
-# Where signed_in_user keeps the note it read for owned_note_row_or_404: (note id, user id, the row or None).
+# Where signed_in_user keeps the note it read for owned_note_row_or_404: (note id, the row or None).
 _NOTE_READ_WITH_USER = "_notejam_note_read_with_user"
 _ALL_NOTE_ROWS = (
     select(NOTES.id, NOTES.name, NOTES.updated_at, NOTES.pad_id, PADS.name.label("pad_name"))
@@ -102,13 +96,15 @@ def signed_in_user(user_id: int) -> SignedInUser | None:
         rows = _rows(_SIGNED_IN_USER, {"id": user_id})
     else:
         rows = _rows(_SIGNED_IN_USER_AND_NOTE, {"id": user_id, "note_id": note_id})
-        note = NoteRow(*rows[0][5:]) if rows and rows[0][5] is not None else None
-        setattr(g, _NOTE_READ_WITH_USER, (note_id, user_id, note))
+        first = rows[0] if rows else None
+        note = None
+        if first is not None and first.note_id is not None:
+            note = NoteRow(first.note_id, first.note_pad_id, first.note_name, first.note_updated_at, first.note_text)
+        setattr(g, _NOTE_READ_WITH_USER, (note_id, note))
     if not rows:
         return None
-    pads = tuple(PadRow(row[3], row[4]) for row in rows if row[3] is not None)
-    user_id, email, password_hash = rows[0][:3]
-    return SignedInUser(user_id, email, password_hash, pads)
+    pads = tuple(PadRow(row.pad_id, row.pad_name) for row in rows if row.pad_id is not None)
+    return SignedInUser(rows[0].id, rows[0].email, rows[0].password_hash, pads)
 
 
 def _note_page_note_id() -> int | None:
@@ -148,16 +144,13 @@ def owned_note_or_404(note_id: int) -> Note:
 
 
 def owned_note_row_or_404(note_id: int) -> NoteRow:
-    """The signed-in user's note to show (models.NoteRow), or 404 like owned_note_or_404: on the note page, the
-    note read with the user (signed_in_user); elsewhere a statement of its own."""
+    """The signed-in user's note for the note page (models.NoteRow), or 404 like owned_note_or_404: the note that
+    signed_in_user read with the user, in the same statement, on that page (NOTE_PAGE)."""
     if not 0 < note_id <= MAX_ID:
         abort(404)
-    read = g.pop(_NOTE_READ_WITH_USER, None)
-    if read is not None and read[:2] == (note_id, current_user.id):
-        note = read[2]
-    else:
-        rows = _rows(_OWNED_NOTE_ROW, {"id": note_id, "user_id": current_user.id})
-        note = NoteRow(*rows[0]) if rows else None
+    read_id, note = g.pop(_NOTE_READ_WITH_USER, (None, None))
+    if read_id != note_id:
+        raise RuntimeError(f"note {note_id} was not read with the signed-in user: only {NOTE_PAGE} reads it so")
     if note is None:
         abort(404)
     return note
