@@ -31,6 +31,7 @@ import json
 import os
 import re
 import socket
+import statistics
 import subprocess
 import sys
 import tarfile
@@ -255,6 +256,23 @@ def query_counts(served: Served) -> dict[str, int]:
     return json.loads(result.stdout)
 
 
+def in_process_cpu(served: Served, app: str, postgres_pid: int | None, requests: int) -> dict[str, Any]:
+    """CPU per request of the app called in one process, without gunicorn, and PostgreSQL's over the same requests
+    (bench/in_process.py), in a Python that imports this version's code."""
+    command = [sys.executable, "-m", "bench.in_process", "--app", app, "--requests", str(requests)]
+    command += ["--cookie", served.cookie] if served.cookie else []
+    command += [f"--header={name}={value}" for name, value in CLIENT_HEADERS.items()]
+    command += ["--postgres-pid", str(postgres_pid)] if postgres_pid and served.database_url else []
+    command += [f"{label}={path}" for label, path in served.pages.items()]
+    with tempfile.TemporaryDirectory(prefix=f"notejam-in-process-{served.name}-") as tmp:
+        (Path(tmp) / "prometheus").mkdir()
+        env = os.environ | _env(served.src, Path(tmp), served.database_url)
+        result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)  # noqa: S603
+    if result.returncode != 0:
+        raise SystemExit(f"measuring {served.name} in one process failed:\n{result.stderr[-2000:]}")
+    return json.loads(result.stdout)
+
+
 def measure(served: Served, path: str, args: argparse.Namespace, warm_up: bool) -> dict[str, Any]:
     if warm_up:  # imports, template compilation, the pool's connections
         attack(served, path, args.duration, None, args.connections)
@@ -310,6 +328,23 @@ def report(results: dict[str, Any]) -> dict[str, float | None]:
     for base in bases:
         ratios[f"CPU per request / {base}"] = _ratio(means["head"], means[base])
     print("CPU ms per request, mean of the pages: " + ", ".join(f"{app} {value}" for app, value in means.items()))
+    ratios |= _in_process_report(apps, bases)
+    return ratios
+
+
+def _in_process_report(apps: dict[str, Any], bases: list[str]) -> dict[str, float | None]:
+    """The apps' CPU per request in one process, without gunicorn (bench/in_process.py), and PostgreSQL's."""
+    print(f"in one process, without gunicorn:\n{'app':<9}{'page':<18}{'app ms':>9}{'PostgreSQL ms':>15}")
+    for app, pages in apps.items():
+        for label, figures in pages["in_process"].items():
+            postgres = "" if figures["postgres_ms"] is None else f"{figures['postgres_ms']:.3f}"
+            print(f"{app:<9}{label:<18}{figures['app_ms']:>9.3f}{postgres:>15}")
+    ratios: dict[str, float | None] = {}
+    for kind, name in (("app_ms", "app"), ("postgres_ms", "PostgreSQL")):
+        means = {app: statistics.mean(p[kind] for p in apps[app]["in_process"].values()) for app in ("head", *bases)}
+        for base in bases:
+            ratios[f"{name} CPU per request in one process / {base}"] = _ratio(means["head"], means[base])
+    print("in one process: " + ", ".join(f"{name} {value}" for name, value in ratios.items()))
     return ratios
 
 
@@ -324,6 +359,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--duration", default="10s", help="per measurement, vegeta syntax (default 10s)")
     parser.add_argument("--workers", type=int, help="gunicorn workers (default: what notejam.gunicorn_conf says)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds over every app and page; the median is kept")
+    parser.add_argument(
+        "--in-process-requests", type=int, default=2000, help="requests per page and repeat in one process (2000)"
+    )
     parser.add_argument("--output", type=Path, default=REPO / ".cache" / "bench.json", help="JSON figures")
     args = parser.parse_args(argv)
 
@@ -365,6 +403,8 @@ def main(argv: list[str] | None = None) -> None:
                 entry = results["apps"].setdefault(served.name, {"pages": {}})
                 if served.database_url:
                     entry["queries"] = query_counts(served)
+                wsgi_app = "notejam:create_app()" if served.database_url else "bench.hello:app"
+                entry["in_process"] = in_process_cpu(served, wsgi_app, database.pid(), args.in_process_requests)
             # Rounds interleave the apps, so that a machine whose speed drifts (a shared VM) moves every app alike.
             for number in range(args.rounds):
                 for served in [hello, *servers]:

@@ -28,6 +28,7 @@ def test_bench_prints_and_writes_rates_latencies_queries_and_ratios(tmp_path):
     output = tmp_path / "bench.json"
     command = ["bench.pages", "--duration", "300ms", "--connections", "2", "--rounds", "2"]
     command += ["--notes", "4", "--pads", "2", "--workers", "1", "--base", "HEAD", "--output", str(output)]
+    command += ["--in-process-requests", "50"]
     result = run_module(command)
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
@@ -48,12 +49,25 @@ def test_bench_prints_and_writes_rates_latencies_queries_and_ratios(tmp_path):
             assert page["peak"]["cpu_ms_per_request"] > 0
             assert len(page["rounds"]["requests_per_second"]) == 2  # interleaved rounds, the median one kept
             assert page["peak"]["requests_per_second"] in page["rounds"]["requests_per_second"]
-    assert set(figures["ratios"]) == {
-        f"{page} / {other}" for page in ("all notes", "pad", "note") for other in ("bare Flask", "HEAD")
-    } | {"CPU per request / HEAD"}
+    # Each app's CPU per request in one process, without gunicorn, and PostgreSQL's over the same requests.
+    assert figures["apps"]["hello"]["in_process"]["hello"]["app_ms"] > 0
+    assert figures["apps"]["hello"]["in_process"]["hello"]["postgres_ms"] is None
+    for app in ("head", "HEAD"):
+        assert set(figures["apps"][app]["in_process"]) == {"all notes", "pad", "note"}
+        for page in figures["apps"][app]["in_process"].values():
+            assert page["app_ms"] > 0 and page["postgres_ms"] >= 0
+    in_process = {f"{kind} CPU per request in one process / HEAD" for kind in ("app", "PostgreSQL")}
+    assert (
+        set(figures["ratios"])
+        == {f"{page} / {other}" for page in ("all notes", "pad", "note") for other in ("bare Flask", "HEAD")}
+        | {"CPU per request / HEAD"}
+        | in_process
+    )
     assert figures["ratios"]["CPU per request / HEAD"] > 0
+    assert figures["ratios"]["app CPU per request in one process / HEAD"] > 0
     assert "requests/s ratios: all notes / bare Flask" in result.stdout
     assert "CPU ms per request, mean of the pages: head " in result.stdout
+    assert "in one process: app CPU per request in one process / HEAD " in result.stdout
 
 
 def test_the_profile_shows_a_whole_request_in_a_gunicorn_worker(tmp_path):
