@@ -11,7 +11,9 @@ One run, one machine, so the ratios hold anywhere:
    CPU per request (their utime+stime over the peak run: what `make capacity` turns into per-pod capacity);
    `--rounds` rounds over every app and page, interleaved, and per page the round with the median peak is kept
    (a shared machine's speed drifts by a factor of two within minutes: interleaving moves every app alike);
-5. SQL queries per page, counted in-process (bench/query_count.py) with each version's own code.
+5. SQL queries per page, counted in-process (bench/query_count.py) with each version's own code;
+6. each app's CPU per request called in one process, without gunicorn (bench/in_process.py), and PostgreSQL's over
+   the same requests: what is the app's own, apart from the server's share that every app under gunicorn pays.
 
 vegeta reaches gunicorn over a Unix socket (gunicorn listens on 127.0.0.1 too, for seeding). Like the ALB, it opens a
 connection per request (sync workers close each one). Over loopback TCP, requests stalled for whole seconds (half-peak
