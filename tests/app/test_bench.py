@@ -94,3 +94,16 @@ def test_bench_imports_neither_test_fixtures_nor_a_module_named_like_a_library()
     assert not modules & {"requests", "json", "logging", "gunicorn", "flask"}
     for path in (REPO / "bench").glob("*.py"):
         assert "from tests" not in path.read_text() and "import tests" not in path.read_text(), path
+
+
+def test_in_process_measures_the_app_without_a_server_and_refuses_a_page_that_errs():
+    measured = run_module(
+        ["bench.in_process", "--app", "bench.hello:app", "--requests", "20", "--repeats", "1", "hello=/"]
+    )
+    assert measured.returncode == 0, measured.stderr
+    figures = json.loads(measured.stdout)
+    assert figures["hello"]["app_ms"] > 0 and figures["hello"]["postgres_ms"] is None
+
+    missing = run_module(["bench.in_process", "--app", "bench.hello:app", "--requests", "20", "gone=/missing"])
+    assert missing.returncode != 0
+    assert "GET /missing answered 404 NOT FOUND" in missing.stderr  # not a figure for the wrong page
