@@ -32,7 +32,8 @@ WARM_UP = 300  # requests per page before measuring: imports, template compilati
 
 
 def process_tree_cpu_seconds(root: int) -> float:
-    """utime+stime of process `root` and its children (PostgreSQL's postmaster and its backends) so far."""
+    """utime+stime of process `root` and its children so far (gunicorn's master and workers, PostgreSQL's postmaster
+    and backends)."""
     total = 0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:

@@ -47,6 +47,7 @@ from typing import Any
 
 import requests
 
+from bench.in_process import process_tree_cpu_seconds
 from tools.gunicorn_settings import resolve
 from tools.manifests import tool_path
 from tools.postgres import PostgresServer, free_port
@@ -61,7 +62,6 @@ SECRET_KEY = "bench-secret"  # noqa: S105 - a throwaway server's signing key
 # The address is the one the ALB would put in X-Forwarded-For (ProxyFix trusts one hop): seeding comes over TCP,
 # the load over the Unix socket, where gunicorn sees no client address of its own.
 CLIENT_HEADERS = {"User-Agent": "notejam-bench", "X-Forwarded-For": "192.0.2.10"}
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -202,20 +202,6 @@ def check_no_cookie_is_set(served: Served) -> None:
             raise SystemExit(f"{served.name} {path}: {response.status}, Set-Cookie {response.getheader('Set-Cookie')}")
 
 
-def _cpu_seconds(master: int) -> float:
-    """utime+stime of gunicorn's master and its workers so far."""
-    total = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # the process ended while we looked
-        pid, ppid = int(stat.parent.name), int(fields[1])
-        if master in (pid, ppid):
-            total += int(fields[11]) + int(fields[12])
-    return total / CLOCK_TICKS
-
-
 def attack(served: Served, path: str, duration: str, rate: float | None, connections: int) -> dict[str, Any]:
     """vegeta against one page: `rate` requests/s, or as fast as `connections` clients go when `rate` is None."""
     with tempfile.TemporaryDirectory(prefix="notejam-vegeta-") as tmp:
@@ -227,9 +213,9 @@ def attack(served: Served, path: str, duration: str, rate: float | None, connect
         command += [f"-workers={connections}", "-keepalive=false", "-redirects=-1", "-timeout=30s"]
         command += [f"-unix-socket={served.socket}"]  # not loopback TCP: see the module's docstring
         command += [f"-output={tmp}/results.bin"]
-        cpu_before = _cpu_seconds(served.pid)
+        cpu_before = process_tree_cpu_seconds(served.pid)
         subprocess.run(command, check=True, capture_output=True)  # noqa: S603 - fixed argv
-        cpu = _cpu_seconds(served.pid) - cpu_before
+        cpu = process_tree_cpu_seconds(served.pid) - cpu_before
         report = subprocess.run(  # noqa: S603 - fixed argv
             [tool_path("vegeta"), "report", "-type=json", f"{tmp}/results.bin"], check=True, capture_output=True
         )
