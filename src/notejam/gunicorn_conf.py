@@ -76,6 +76,11 @@ graceful_timeout = 30
 # closing. Should the worker class change to one that keeps connections alive (gthread), this must stay longer
 # than the ALB's 60 s idle timeout, so that the balancer, not gunicorn, closes idle connections (else 502s).
 keepalive = 75
+# Each worker's heartbeat, a file the worker touches on every request and the arbiter reads to find hung workers: on a
+# tmpfs, as gunicorn's docs advise ("Blocking OS calls"). The pod's /tmp is an emptyDir on the node's disk, where a
+# slow or throttled volume would block the touch, and with it the worker, until the arbiter kills it as hung.
+# Container runtimes mount /dev/shm in every container; elsewhere (macOS) gunicorn's default, the temp directory.
+worker_tmp_dir = "/dev/shm" if Path("/dev/shm").is_dir() else None  # noqa: S108 - a mount point, not a file name
 accesslog = "-"
 errorlog = "-"
 logger_class = JsonAccessLogger

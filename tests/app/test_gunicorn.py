@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -92,6 +93,16 @@ def test_gunicorn_access_log_is_json_with_the_request_id(served):
     assert len(mine) == 1, "exactly one line per request (gunicorn's, not also the app's)"
     assert mine[0]["logger"] == "gunicorn.access"
     assert (mine[0]["method"], mine[0]["path"], mine[0]["status"]) == ("GET", "/healthz", 200)
+
+
+def test_each_workers_heartbeat_file_is_on_a_tmpfs(served):
+    """gunicorn's heartbeat file, touched on every request, lives in /dev/shm, not on the disk-backed /tmp."""
+    get(served["base"] + "/signin/")
+    entries = access_log(served, lambda logged: any("worker_pid" in entry for entry in logged))
+    worker = next(entry["worker_pid"] for entry in entries if "worker_pid" in entry)
+    fd_dir = Path(f"/proc/{worker}/fd")
+    heartbeats = [target for target in map(os.readlink, fd_dir.iterdir()) if "wgunicorn-" in target]
+    assert len(heartbeats) == 1 and heartbeats[0].startswith("/dev/shm/wgunicorn-"), heartbeats
 
 
 def test_gunicorn_error_log_is_json_too(served):
