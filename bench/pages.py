@@ -244,10 +244,10 @@ def query_counts(served: Served) -> dict[str, int]:
     return json.loads(result.stdout)
 
 
-def in_process_cpu(served: Served, app: str, postgres_pid: int | None, requests: int) -> dict[str, Any]:
-    """CPU per request of the app called in one process, without gunicorn, and PostgreSQL's over the same requests
-    (bench/in_process.py), in a Python that imports this version's code."""
-    command = [sys.executable, "-m", "bench.in_process", "--app", app, "--requests", str(requests)]
+def in_process_cpu(served: Served, wsgi_app: str, postgres_pid: int | None, requests: int) -> dict[str, Any]:
+    """CPU per request of `wsgi_app` (gunicorn's syntax) called in one process, without gunicorn, and PostgreSQL's over
+    the same requests (bench/in_process.py), in a Python that imports this version's code."""
+    command = [sys.executable, "-m", "bench.in_process", "--app", wsgi_app, "--requests", str(requests)]
     command += ["--cookie", served.cookie] if served.cookie else []
     command += [f"--header={name}={value}" for name, value in CLIENT_HEADERS.items()]
     command += ["--postgres-pid", str(postgres_pid)] if postgres_pid and served.database_url else []
