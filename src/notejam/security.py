@@ -91,10 +91,7 @@ class HttpsAwareSessionInterface(SecureCookieSessionInterface):
         if self.should_set_cookie(app, session):  # modified, or permanent and refreshed on each request
             super().save_session(app, session, response)
         elif session.accessed:
-            if "Vary" in response.headers:
-                response.vary.add("Cookie")
-            else:
-                response.headers["Vary"] = "Cookie"
+            response.vary.add("Cookie")
 
 
 # The types of what a signed-in session holds (user id, fingerprint, CSRF token, freshness): immutable.
