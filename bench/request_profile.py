@@ -1,9 +1,9 @@
 """Where a request's CPU goes, in a gunicorn worker: the whole request, not only the view.
 
-Starts what `make bench` starts (a throwaway PostgreSQL, Notejam migrated and seeded through its forms), but with one
-gunicorn worker under cProfile (bench/request_profile_conf.py), sends `--requests` requests to one page with vegeta,
-stops gunicorn and prints the functions that took the most time, per request. cProfile slows every Python call, so the
-figures are for finding the cost, not for quoting: `make bench` measures.
+Starts what `make bench` starts (a throwaway PostgreSQL, Notejam migrated, seeded through its forms, analyzed), but
+with one gunicorn worker under cProfile (bench/request_profile_conf.py), sends `--requests` requests to one page with
+vegeta, stops gunicorn and prints the functions that took the most time, per request. cProfile slows every Python
+call, so the figures are for finding the cost, not for quoting: `make bench` measures.
 
     python -m bench.request_profile --page note --requests 2000
 """
@@ -15,7 +15,7 @@ import pstats
 import tempfile
 from pathlib import Path
 
-from bench.pages import REPO, attack, gunicorn, seed
+from bench.pages import REPO, analyze, attack, gunicorn, seed
 from tools.postgres import PostgresServer
 
 # Functions whose time is the request's, not the worker's idle wait.
@@ -32,6 +32,7 @@ def profile(
             url = database.create_database("profile")
             with gunicorn("seed", "notejam:create_app()", REPO / "src", url, 1) as seeded:
                 seed(seeded, notes, pads)
+            analyze(url)
             env = {"NOTEJAM_PROFILE_DIR": out}
             conf = "bench.request_profile_conf"
             with gunicorn("head", "notejam:create_app()", REPO / "src", url, 1, conf, env) as served:

@@ -9,6 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from sqlalchemy import create_engine
+
+from bench.pages import analyze
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -107,3 +111,18 @@ def test_in_process_measures_the_app_without_a_server_and_refuses_a_page_that_er
     missing = run_module(["bench.in_process", "--app", "bench.hello:app", "--requests", "20", "gone=/missing"])
     assert missing.returncode != 0
     assert "GET /missing answered 404 NOT FOUND" in missing.stderr  # not a figure for the wrong page
+
+
+def test_the_seeded_database_is_analyzed_so_that_statements_are_planned_as_in_service(postgres):
+    url = postgres.create_database("bench_analyze")
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        # Fewer rows than autovacuum's threshold of 50: it would never analyze this table.
+        connection.exec_driver_sql("CREATE TABLE pads (id integer PRIMARY KEY, user_id integer NOT NULL)")
+        connection.exec_driver_sql("INSERT INTO pads SELECT n, mod(n, 3) FROM generate_series(1, 30) AS n")
+    analyze(url)
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT reltuples FROM pg_class WHERE relname = 'pads'").scalar() == 30
+        columns = connection.exec_driver_sql("SELECT attname FROM pg_stats WHERE tablename = 'pads'").scalars()
+        assert sorted(columns) == ["id", "user_id"]
+    engine.dispose()
