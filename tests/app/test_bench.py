@@ -113,7 +113,7 @@ def test_in_process_measures_the_app_without_a_server_and_refuses_a_page_that_er
     assert "GET /missing answered 404 NOT FOUND" in missing.stderr  # not a figure for the wrong page
 
 
-def test_the_seeded_database_is_analyzed_so_that_statements_are_planned_as_in_service(postgres):
+def test_analyze_gives_every_table_statistics_even_below_autovacuums_threshold(postgres):
     url = postgres.create_database("bench_analyze")
     engine = create_engine(url)
     with engine.begin() as connection:
