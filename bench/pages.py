@@ -6,7 +6,7 @@ One run, one machine, so the ratios hold anywhere:
    "hello" app (bench/hello.py) and, per `--base <git ref>` (repeatable), that ref's Notejam (`git archive` into a
    temp dir), named by the ref;
 3. each Notejam signed up and seeded through its own forms (`--notes` notes spread over `--pads` pads), and its
-   database ANALYZEd, so that every statement is planned with statistics, as in a database in service (`analyze`);
+   database ANALYZEd, so that every statement is planned with statistics, as in a database in service;
 4. per page, with vegeta (the pinned load generator in .tools/bin): the peak (as fast as `--connections` clients
    go), then a constant rate of half that peak; requests/s, p50/p99 latency at both, and the gunicorn processes'
    CPU per request (their utime+stime over the peak run: what `make capacity` turns into per-pod capacity);
@@ -47,8 +47,6 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from sqlalchemy import create_engine
-from sqlalchemy.pool import NullPool
 
 from bench.in_process import process_tree_cpu_seconds
 from tools.gunicorn_settings import resolve
@@ -184,21 +182,6 @@ def seed(served: Served, notes: int, pads: int) -> None:
         raise SystemExit("seeding failed: no note in the list")
     served.cookie = "; ".join(f"{name}={value}" for name, value in session.cookies.get_dict().items())
     served.pages = {"all notes": "/", "pad": f"/pads/{pad_ids[0]}/" if pad_ids else "/", "note": note[1]}
-
-
-def analyze(database_url: str) -> None:
-    """Statistics for every table of the seeded database, as a database in service has them, so that the planner plans
-    each app's statements as it would there, and alike for the whole run. Left to autovacuum, a table is analyzed once
-    50 of its rows changed, after a minute or so: the notes table only after the in-process figures, the users and
-    pads tables never. Without statistics, PostgreSQL planned this tree's note page (the user, their pads and the
-    note in one statement) to read the user's notes once per pad, not the note by its key: 122 µs of the server's CPU
-    a page against 76 µs analyzed (7 Dec 2026)."""
-    engine = create_engine(database_url, poolclass=NullPool)
-    try:
-        with engine.begin() as connection:
-            connection.exec_driver_sql("ANALYZE")
-    finally:
-        engine.dispose()
 
 
 def _client_headers(served: Served) -> dict[str, str]:
@@ -396,10 +379,14 @@ def main(argv: list[str] | None = None) -> None:
             apps += [(ref, stack.enter_context(base_tree(ref))) for ref in args.base]
             servers = []
             for number, (name, src) in enumerate(apps):
-                url = database.create_database(f"bench_{number}")
+                database_name = f"bench_{number}"
+                url = database.create_database(database_name)
                 served = stack.enter_context(gunicorn(name, "notejam:create_app()", src, url, args.workers))
                 seed(served, args.notes, args.pads)
-                analyze(url)
+                # Statistics, as in service, before anything is measured. Without them, PostgreSQL planned this
+                # tree's note page (the user, their pads and the note in one statement) to read the user's notes
+                # once per pad, not the note by its key: 122 against 76 µs of the server's CPU a page (7 Dec 2026).
+                database.analyze(database_name)
                 check_no_cookie_is_set(served)
                 servers.append(served)
             hello = stack.enter_context(gunicorn("hello", "bench.hello:app", REPO / "src", None, args.workers))

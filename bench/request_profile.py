@@ -15,7 +15,7 @@ import pstats
 import tempfile
 from pathlib import Path
 
-from bench.pages import REPO, analyze, attack, gunicorn, seed
+from bench.pages import REPO, attack, gunicorn, seed
 from tools.postgres import PostgresServer
 
 # Functions whose time is the request's, not the worker's idle wait.
@@ -32,7 +32,7 @@ def profile(
             url = database.create_database("profile")
             with gunicorn("seed", "notejam:create_app()", REPO / "src", url, 1) as seeded:
                 seed(seeded, notes, pads)
-            analyze(url)
+            database.analyze("profile")
             env = {"NOTEJAM_PROFILE_DIR": out}
             conf = "bench.request_profile_conf"
             with gunicorn("head", "notejam:create_app()", REPO / "src", url, 1, conf, env) as served:

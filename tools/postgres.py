@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 
 class PostgresMissing(RuntimeError):
@@ -75,16 +76,30 @@ class PostgresServer:
         return f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}/{database}"
 
     def create_database(self, name: str) -> str:
-        import psycopg2
-
-        connection = psycopg2.connect(host="127.0.0.1", port=self.port, user="postgres", dbname="postgres")
-        connection.autocommit = True
-        with connection.cursor() as cursor:
+        with self._cursor("postgres") as cursor:
             # A session fixture set up again (a parallel worker's modules switch backends) starts from scratch.
             cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             cursor.execute(f'CREATE DATABASE "{name}"')
-        connection.close()
         return self.url(name)
+
+    def analyze(self, database: str) -> None:
+        """Statistics for every table of `database`, as a database in service has them. Left to autovacuum, a table
+        is analyzed once 50 of its rows changed, a minute or so later: a handful of seeded rows never get any."""
+        with self._cursor(database) as cursor:
+            cursor.execute("ANALYZE")
+
+    @contextmanager
+    def _cursor(self, database: str) -> Iterator[Any]:
+        """A superuser's cursor on `database`, in autocommit (CREATE DATABASE refuses a transaction)."""
+        import psycopg2
+
+        connection = psycopg2.connect(host="127.0.0.1", port=self.port, user="postgres", dbname=database)
+        connection.autocommit = True
+        try:
+            with connection.cursor() as cursor:
+                yield cursor
+        finally:
+            connection.close()
 
     def destroy(self) -> None:
         try:

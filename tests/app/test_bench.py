@@ -11,8 +11,6 @@ from pathlib import Path
 
 from sqlalchemy import create_engine
 
-from bench.pages import analyze
-
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -114,15 +112,16 @@ def test_in_process_measures_the_app_without_a_server_and_refuses_a_page_that_er
 
 
 def test_analyze_gives_every_table_statistics_even_below_autovacuums_threshold(postgres):
-    url = postgres.create_database("bench_analyze")
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        # Fewer rows than autovacuum's threshold of 50: it would never analyze this table.
-        connection.exec_driver_sql("CREATE TABLE pads (id integer PRIMARY KEY, user_id integer NOT NULL)")
-        connection.exec_driver_sql("INSERT INTO pads SELECT n, mod(n, 3) FROM generate_series(1, 30) AS n")
-    analyze(url)
-    with engine.connect() as connection:
-        assert connection.exec_driver_sql("SELECT reltuples FROM pg_class WHERE relname = 'pads'").scalar() == 30
-        columns = connection.exec_driver_sql("SELECT attname FROM pg_stats WHERE tablename = 'pads'").scalars()
-        assert sorted(columns) == ["id", "user_id"]
-    engine.dispose()
+    engine = create_engine(postgres.create_database("bench_analyze"))
+    try:
+        with engine.begin() as connection:
+            # Fewer rows than autovacuum's threshold of 50: it would never analyze this table.
+            connection.exec_driver_sql("CREATE TABLE pads (id integer PRIMARY KEY, user_id integer NOT NULL)")
+            connection.exec_driver_sql("INSERT INTO pads SELECT n, mod(n, 3) FROM generate_series(1, 30) AS n")
+        postgres.analyze("bench_analyze")
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("SELECT reltuples FROM pg_class WHERE relname = 'pads'").scalar() == 30
+            columns = connection.exec_driver_sql("SELECT attname FROM pg_stats WHERE tablename = 'pads'").scalars()
+            assert sorted(columns) == ["id", "user_id"]
+    finally:
+        engine.dispose()
